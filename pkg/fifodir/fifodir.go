@@ -1,0 +1,176 @@
+// Package fifodir implements s6's fifodir event protocol (ftrig1).
+//
+// A fifodir is a directory where listeners create FIFOs named
+// "ftrig1:@<24 hex digits of TAI64N>:<random suffix>" and read from
+// them; a notifier writes event bytes, non-blocking, to every such FIFO
+// and removes the ones that have no reader any more. s6-supervise uses
+// the "event" directory of a service as a fifodir, with mode 03730.
+package fifodir
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/svinit/svinit/pkg/tai64n"
+	"golang.org/x/sys/unix"
+)
+
+// Prefix starts the name of every listener FIFO in a fifodir.
+const Prefix = "ftrig1:@"
+
+// Make creates dir as a fifodir owned by the current user, with group
+// gid (-1 to keep the default) and mode 03730 (setgid, sticky, rwx for
+// the owner, wx for the group): listeners in the group may create FIFOs
+// but not list or remove others'. An existing directory is fixed up.
+func Make(dir string, gid int) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if gid >= 0 {
+		if err := os.Chown(dir, -1, gid); err != nil {
+			return err
+		}
+	}
+	return unix.Chmod(dir, 0o3730)
+}
+
+// Notify writes the bytes in ev to every listener FIFO in dir without
+// blocking. FIFOs whose reader is gone (ENXIO) are removed. It returns
+// the number of listeners that got the event. A full FIFO (a listener
+// that does not read) loses the event rather than blocking the notifier.
+func Notify(dir string, ev []byte) (int, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, Prefix) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if err == unix.ENXIO {
+				unix.Unlink(p)
+			}
+			continue
+		}
+		w, err := unix.Write(fd, ev)
+		unix.Close(fd)
+		if err == unix.EPIPE {
+			unix.Unlink(p)
+			continue
+		}
+		if err == nil && w == len(ev) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Clean removes listener FIFOs of dir that have no reader.
+func Clean(dir string) error {
+	_, err := Notify(dir, nil)
+	return err
+}
+
+// Listener is one subscription to a fifodir.
+type Listener struct {
+	path string
+	r, w *os.File
+}
+
+const suffixChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz-_0123456789abcdef"
+
+// Listen subscribes to the fifodir dir: it creates a FIFO there (under a
+// hidden name first, then renamed into place so a notifier never sees a
+// FIFO without its reader) and holds it open for reading. Events written
+// after Listen returns are never missed.
+func Listen(dir string) (*Listener, error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	for i := range rnd {
+		rnd[i] = suffixChars[rnd[i]&63]
+	}
+	name := Prefix[:len(Prefix)-1] + tai64n.Now().Label() + ":" + string(rnd[:])
+	tmp := filepath.Join(dir, "."+name)
+	final := filepath.Join(dir, name)
+	old := unix.Umask(0)
+	err := unix.Mkfifo(tmp, 0o622)
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("fifodir %s: cannot create listener FIFO: %w", dir, err)
+	}
+	rfd, err := unix.Open(tmp, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Unlink(tmp)
+		return nil, fmt.Errorf("fifodir %s: %w", dir, err)
+	}
+	// Our own writer keeps the FIFO from reporting EOF when a notifier closes.
+	wfd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(rfd)
+		unix.Unlink(tmp)
+		return nil, fmt.Errorf("fifodir %s: %w", dir, err)
+	}
+	if err := unix.Rename(tmp, final); err != nil {
+		unix.Close(rfd)
+		unix.Close(wfd)
+		unix.Unlink(tmp)
+		return nil, fmt.Errorf("fifodir %s: %w", dir, err)
+	}
+	// os.NewFile registers a non-blocking fd with the runtime poller, so
+	// reads honour deadlines.
+	return &Listener{path: final, r: os.NewFile(uintptr(rfd), final), w: os.NewFile(uintptr(wfd), final)}, nil
+}
+
+// Path is the listener's FIFO.
+func (l *Listener) Path() string { return l.path }
+
+// ErrTimeout is returned by Read when the deadline passes.
+var ErrTimeout = errors.New("timed out")
+
+// Read waits until at least one event byte arrives or the deadline
+// passes (a zero deadline waits forever) and returns the bytes read.
+func (l *Listener) Read(buf []byte, deadline time.Time) (int, error) {
+	if err := l.r.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	n, err := l.r.Read(buf)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, ErrTimeout
+	}
+	if err == io.EOF {
+		return n, fmt.Errorf("fifodir listener %s: unexpected EOF", l.path)
+	}
+	return n, err
+}
+
+// Fd returns the read descriptor, for callers that poll several listeners.
+func (l *Listener) Fd() *os.File { return l.r }
+
+// Close unsubscribes: it removes the FIFO and closes it.
+func (l *Listener) Close() error {
+	err := unix.Unlink(l.path)
+	if errors.Is(err, syscall.ENOENT) {
+		err = nil
+	}
+	l.w.Close()
+	l.r.Close()
+	return err
+}

@@ -1,0 +1,150 @@
+// Package s6status encodes and decodes the 35-byte supervise/status file
+// that s6-supervise (2.11, as packaged by Debian) writes and that its
+// clients (s6-svstat, s6-svwait, s6-svc -w...) read.
+//
+// Layout:
+//
+//	[0:12]  TAI64N of the last up/down change
+//	[12:24] TAI64N of the last readiness
+//	[24:32] pid, big-endian (0 when down)
+//	[32:34] wait status, big-endian
+//	[34]    flags: 0x01 paused, 0x02 finishing, 0x04 want up, 0x08 ready
+package s6status
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/svinit/svinit/pkg/tai64n"
+)
+
+// Size is the size of the status file.
+const Size = 35
+
+// Flag bits of byte 34.
+const (
+	FlagPaused    = 0x01
+	FlagFinishing = 0x02
+	FlagWantUp    = 0x04
+	FlagReady     = 0x08
+)
+
+// ErrCorrupt reports a status file that cannot be decoded.
+var ErrCorrupt = errors.New("corrupt status file")
+
+// Status is the decoded content of supervise/status.
+type Status struct {
+	Stamp      tai64n.Stamp // last up/down change
+	ReadyStamp tai64n.Stamp // last readiness
+	Pid        uint64       // 0 when down
+	Wstat      uint16       // wait status of the last death
+	Paused     bool
+	Finishing  bool
+	WantUp     bool
+	Ready      bool
+}
+
+// Up reports whether the service process is running.
+func (s *Status) Up() bool { return s.Pid != 0 && !s.Finishing }
+
+// ws returns the wait status as syscall.WaitStatus.
+func (s *Status) ws() syscall.WaitStatus { return syscall.WaitStatus(uint32(s.Wstat)) }
+
+// Exited reports whether the last death was a normal exit, and its code.
+func (s *Status) Exited() (code int, ok bool) {
+	w := s.ws()
+	if w.Exited() {
+		return w.ExitStatus(), true
+	}
+	return 0, false
+}
+
+// Signaled reports whether the last death was caused by a signal, and which.
+func (s *Status) Signaled() (syscall.Signal, bool) {
+	w := s.ws()
+	if w.Signaled() {
+		return w.Signal(), true
+	}
+	return 0, false
+}
+
+// Marshal packs s into its 35-byte form.
+func (s *Status) Marshal() [Size]byte {
+	var b [Size]byte
+	copy(b[0:12], s.Stamp[:])
+	copy(b[12:24], s.ReadyStamp[:])
+	binary.BigEndian.PutUint64(b[24:32], s.Pid)
+	binary.BigEndian.PutUint16(b[32:34], s.Wstat)
+	var f byte
+	if s.Paused {
+		f |= FlagPaused
+	}
+	if s.Finishing {
+		f |= FlagFinishing
+	}
+	if s.WantUp {
+		f |= FlagWantUp
+	}
+	if s.Ready {
+		f |= FlagReady
+	}
+	b[34] = f
+	return b
+}
+
+// Unmarshal decodes a status file's content. It rejects a wrong size and
+// malformed timestamps; unknown flag bits are ignored, as s6 does.
+func Unmarshal(b []byte) (Status, error) {
+	var s Status
+	if len(b) != Size {
+		return s, fmt.Errorf("%w: %d bytes, want %d", ErrCorrupt, len(b), Size)
+	}
+	var err error
+	if s.Stamp, err = tai64n.Parse(b[0:12]); err != nil {
+		return s, fmt.Errorf("%w: up/down stamp: %v", ErrCorrupt, err)
+	}
+	if s.ReadyStamp, err = tai64n.Parse(b[12:24]); err != nil {
+		return s, fmt.Errorf("%w: readiness stamp: %v", ErrCorrupt, err)
+	}
+	s.Pid = binary.BigEndian.Uint64(b[24:32])
+	s.Wstat = binary.BigEndian.Uint16(b[32:34])
+	f := b[34]
+	s.Paused = f&FlagPaused != 0
+	s.Finishing = f&FlagFinishing != 0
+	s.WantUp = f&FlagWantUp != 0
+	s.Ready = f&FlagReady != 0
+	return s, nil
+}
+
+// Path returns the status file path of service directory dir.
+func Path(dir string) string { return filepath.Join(dir, "supervise", "status") }
+
+// Read reads and decodes the status file of service directory dir.
+func Read(dir string) (Status, error) {
+	b, err := os.ReadFile(Path(dir))
+	if err != nil {
+		return Status{}, err
+	}
+	s, err := Unmarshal(b)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", Path(dir), err)
+	}
+	return s, nil
+}
+
+// Write atomically replaces the status file of service directory dir
+// (write to status.new, then rename), as s6-supervise does, so a reader
+// never sees a partial file.
+func Write(dir string, s *Status) error {
+	p := Path(dir)
+	tmp := p + ".new"
+	b := s.Marshal()
+	if err := os.WriteFile(tmp, b[:], 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
