@@ -1,0 +1,216 @@
+// Package modalias finds and loads the kernel modules a device needs:
+// it reads the kmod text indexes of a module tree (modules.alias,
+// modules.dep, modules.builtin), matches a device's MODALIAS against the
+// alias globs as kmod does, and loads each module once, its dependencies
+// first.
+package modalias
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Alias is one "alias PATTERN MODULE" line of modules.alias.
+type Alias struct {
+	Pattern string
+	Module  string // normalized name
+}
+
+// Name normalizes a module name or file name the way kmod does: the
+// directory and the .ko[.xz|.zst|.gz] suffix are dropped and "-" becomes
+// "_" (virtio-net and virtio_net are one module).
+func Name(s string) string {
+	s = filepath.Base(s)
+	if i := strings.Index(s, ".ko"); i >= 0 && (i+3 == len(s) || s[i+3] == '.') {
+		s = s[:i]
+	}
+	return strings.ReplaceAll(s, "-", "_")
+}
+
+// ParseAlias reads modules.alias. Blank lines and "#" comments are
+// skipped; any other line must be "alias PATTERN MODULE".
+func ParseAlias(r io.Reader) ([]Alias, error) {
+	var out []Alias
+	err := eachLine(r, func(n int, line string) error {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "alias" {
+			return fmt.Errorf("line %d: %q is not \"alias PATTERN MODULE\"", n, clip(line))
+		}
+		out = append(out, Alias{Pattern: f[1], Module: Name(f[2])})
+		return nil
+	})
+	return out, err
+}
+
+// Dep is one module of modules.dep: its file (relative to the module
+// tree) and the names of the modules it needs, in the file's order.
+type Dep struct {
+	Path string
+	Deps []string
+}
+
+// ParseDep reads modules.dep ("path/mod.ko: path/dep1.ko path/dep2.ko").
+// The map is keyed by normalized module name.
+func ParseDep(r io.Reader) (map[string]Dep, error) {
+	out := make(map[string]Dep)
+	err := eachLine(r, func(n int, line string) error {
+		path, rest, ok := strings.Cut(line, ":")
+		path = strings.TrimSpace(path)
+		if !ok || path == "" || strings.ContainsAny(path, " \t") {
+			return fmt.Errorf("line %d: %q is not \"module.ko: deps...\"", n, clip(line))
+		}
+		var deps []string
+		for _, d := range strings.Fields(rest) {
+			deps = append(deps, Name(d))
+		}
+		out[Name(path)] = Dep{Path: path, Deps: deps}
+		return nil
+	})
+	return out, err
+}
+
+// ParseBuiltin reads modules.builtin (one module path per line) and
+// returns the set of built-in module names.
+func ParseBuiltin(r io.Reader) (map[string]bool, error) {
+	out := make(map[string]bool)
+	err := eachLine(r, func(n int, line string) error {
+		if strings.ContainsAny(line, " \t") {
+			return fmt.Errorf("line %d: %q is not a module path", n, clip(line))
+		}
+		out[Name(line)] = true
+		return nil
+	})
+	return out, err
+}
+
+func eachLine(r io.Reader, fn func(n int, line string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if err := fn(n, line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", n+1, err)
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// Index is the parsed module tree of one kernel.
+type Index struct {
+	Root    string // the module tree, e.g. /lib/modules/6.1.0-13-amd64
+	Aliases []Alias
+	Deps    map[string]Dep
+	Builtin map[string]bool
+}
+
+// LoadIndex reads modules.alias, modules.dep and (if present)
+// modules.builtin from root. modules.alias and modules.dep must exist.
+func LoadIndex(root string) (*Index, error) {
+	idx := &Index{Root: root}
+	read := func(name string, optional bool, parse func(io.Reader) error) error {
+		p := filepath.Join(root, name)
+		f, err := os.Open(p)
+		if err != nil {
+			if optional && os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		defer f.Close()
+		if err := parse(f); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		return nil
+	}
+	if err := read("modules.alias", false, func(r io.Reader) (err error) { idx.Aliases, err = ParseAlias(r); return }); err != nil {
+		return nil, err
+	}
+	if err := read("modules.dep", false, func(r io.Reader) (err error) { idx.Deps, err = ParseDep(r); return }); err != nil {
+		return nil, err
+	}
+	if err := read("modules.builtin", true, func(r io.Reader) (err error) { idx.Builtin, err = ParseBuiltin(r); return }); err != nil {
+		return nil, err
+	}
+	if idx.Builtin == nil {
+		idx.Builtin = map[string]bool{}
+	}
+	return idx, nil
+}
+
+// Lookup returns the modules whose alias patterns match modalias, in
+// modules.alias order, each once. Like modprobe, every match is
+// returned, not just the first.
+func (idx *Index) Lookup(modalias string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range idx.Aliases {
+		if !seen[a.Module] && Match(a.Pattern, modalias) {
+			seen[a.Module] = true
+			out = append(out, a.Module)
+		}
+	}
+	return out
+}
+
+// Order returns name and everything it depends on, dependencies first,
+// each once; built-in modules are left out. A module not in modules.dep
+// or a dependency cycle is an error.
+func (idx *Index) Order(name string) ([]string, error) {
+	var out []string
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(m string, chain []string) error
+	visit = func(m string, chain []string) error {
+		switch state[m] {
+		case 2:
+			return nil
+		case 1:
+			return fmt.Errorf("dependency cycle: %s", strings.Join(append(chain, m), " -> "))
+		}
+		if idx.Builtin[m] {
+			state[m] = 2
+			return nil
+		}
+		d, ok := idx.Deps[m]
+		if !ok {
+			if len(chain) > 0 {
+				return fmt.Errorf("module %s (needed by %s) is not in %s", m, chain[len(chain)-1], filepath.Join(idx.Root, "modules.dep"))
+			}
+			return fmt.Errorf("module %s is not in %s", m, filepath.Join(idx.Root, "modules.dep"))
+		}
+		state[m] = 1
+		// modules.dep lists the deepest dependencies last; kmod loads the
+		// list back to front. Visiting each dependency's own deps first
+		// gives a correct order even if the list is not closed.
+		for i := len(d.Deps) - 1; i >= 0; i-- {
+			if err := visit(d.Deps[i], append(chain, m)); err != nil {
+				return err
+			}
+		}
+		state[m] = 2
+		out = append(out, m)
+		return nil
+	}
+	if err := visit(name, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,328 @@
+package modalias
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
+)
+
+// LoadFunc loads one module file with its parameters. It returns nil when
+// the module is already loaded.
+type LoadFunc func(path, params string) error
+
+// LoadFile loads a module file into the kernel: a plain .ko through
+// finit_module(2) (init_module(2) when that is missing); a .ko.xz,
+// .ko.zst or .ko.gz first through finit_module with
+// MODULE_INIT_COMPRESSED_FILE (the kernel decompresses, when built to),
+// else decompressed here and passed to init_module(2). EEXIST (already
+// loaded) is success.
+func LoadFile(path, params string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ext := filepath.Ext(path)
+	if ext == ".ko" {
+		err = unix.FinitModule(int(f.Fd()), params, 0)
+		if err == unix.ENOSYS {
+			img, rerr := io.ReadAll(f)
+			if rerr != nil {
+				return rerr
+			}
+			err = unix.InitModule(img, params)
+		}
+		return loadErr(err)
+	}
+	if ext != ".xz" && ext != ".zst" && ext != ".gz" {
+		return fmt.Errorf("unknown module file type %q (want .ko, .ko.xz, .ko.zst or .ko.gz)", ext)
+	}
+	if err := unix.FinitModule(int(f.Fd()), params, unix.MODULE_INIT_COMPRESSED_FILE); err == nil || err == unix.EEXIST {
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	img, err := decompress(f, ext)
+	if err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	return loadErr(unix.InitModule(img, params))
+}
+
+func decompress(r io.Reader, ext string) ([]byte, error) {
+	switch ext {
+	case ".xz":
+		xr, err := xz.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(xr)
+	case ".zst":
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		return io.ReadAll(zr)
+	default:
+		gr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(gr)
+	}
+}
+
+func loadErr(err error) error {
+	if err == nil || err == unix.EEXIST {
+		return nil
+	}
+	if err == unix.ENOENT {
+		return fmt.Errorf("%w (unknown symbol: a dependency is missing or not loaded)", err)
+	}
+	if err == unix.ENOEXEC {
+		return fmt.Errorf("%w (not a module for this kernel)", err)
+	}
+	return err
+}
+
+// Loader loads modules for devices, each module at most once for the
+// loader's life, dependencies first, independent dependencies
+// concurrently. It is safe for concurrent use: two events needing the
+// same module share one load.
+type Loader struct {
+	idx       *Index
+	load      LoadFunc
+	logf      func(format string, a ...any)
+	params    map[string]string
+	blacklist map[string]bool
+
+	mu   sync.Mutex
+	mods map[string]*modState
+}
+
+type modState struct {
+	done chan struct{}
+	err  error
+}
+
+// LoaderOptions configures NewLoader.
+type LoaderOptions struct {
+	Load      LoadFunc                      // default LoadFile
+	Logf      func(format string, a ...any) // default: discard
+	Params    map[string]string             // module name -> parameters
+	Blacklist map[string]bool               // never loaded for an alias
+	Loaded    []string                      // already in the kernel (e.g. from /proc/modules)
+}
+
+// NewLoader returns a loader over idx.
+func NewLoader(idx *Index, o LoaderOptions) *Loader {
+	l := &Loader{idx: idx, load: o.Load, logf: o.Logf, params: o.Params, blacklist: o.Blacklist, mods: map[string]*modState{}}
+	if l.load == nil {
+		l.load = LoadFile
+	}
+	if l.logf == nil {
+		l.logf = func(string, ...any) {}
+	}
+	for _, m := range o.Loaded {
+		st := &modState{done: make(chan struct{})}
+		close(st.done)
+		l.mods[Name(m)] = st
+	}
+	return l
+}
+
+// LoadAlias loads every module matching modalias (a device's MODALIAS),
+// logging what it loads and why. devpath only labels the log lines. It
+// returns the joined errors of the modules that could not be loaded.
+func (l *Loader) LoadAlias(modalias, devpath string) error {
+	why := "for " + modalias
+	if devpath != "" {
+		why += " on " + devpath
+	}
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, m := range l.idx.Lookup(modalias) {
+		if l.blacklist[m] {
+			l.logf("not loading %s (%s): blacklisted", m, why)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Load(m, why); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Load loads module name and its dependencies; why labels the log line
+// ("for ALIAS on DEVPATH").
+func (l *Loader) Load(name, why string) error {
+	name = Name(name)
+	if l.idx.Builtin[name] {
+		return nil
+	}
+	// The dependency graph is static: reject cycles and unknown modules
+	// before waiting on anything, so waits can never deadlock.
+	if _, err := l.idx.Order(name); err != nil {
+		l.logf("cannot load %s (%s): %v", name, why, err)
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return l.ensure(name, why)
+}
+
+func (l *Loader) ensure(name, why string) error {
+	if l.idx.Builtin[name] {
+		return nil
+	}
+	l.mu.Lock()
+	st, ok := l.mods[name]
+	if !ok {
+		st = &modState{done: make(chan struct{})}
+		l.mods[name] = st
+	}
+	l.mu.Unlock()
+	if ok {
+		<-st.done
+		return st.err
+	}
+	defer close(st.done)
+
+	dep := l.idx.Deps[name]
+	deps := dep.Deps
+	errs := make([]error, len(deps))
+	var wg sync.WaitGroup
+	for i, d := range deps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.ensure(d, "needed by "+name+", "+why)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			st.err = fmt.Errorf("%s: dependency %s not loaded", name, deps[i])
+			l.logf("cannot load %s (%s): dependency %s not loaded", name, why, deps[i])
+			return st.err
+		}
+	}
+
+	path := dep.Path
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.idx.Root, path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		if os.IsNotExist(err) {
+			st.err = fmt.Errorf("%s: module file %s is missing (listed in modules.dep but not in the image)", name, path)
+		} else {
+			st.err = fmt.Errorf("%s: module file: %w", name, err)
+		}
+		l.logf("cannot load %s (%s): module file %s is missing", name, why, path)
+		return st.err
+	}
+	if err := l.load(path, l.params[name]); err != nil {
+		st.err = fmt.Errorf("%s: load %s: %w", name, path, err)
+		l.logf("cannot load %s (%s): %s: %v", name, why, path, err)
+		return st.err
+	}
+	l.logf("loaded %s (%s)", name, why)
+	return nil
+}
+
+// ProcModules returns the names of the modules listed in a
+// /proc/modules-format file (first field of each line).
+func ProcModules(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, Name(f[0]))
+		}
+	}
+	return out, nil
+}
+
+// CmdlineOptions extracts module options from a kernel command line the
+// way kmod does: "mod.param=value" words become params["mod"] (joined by
+// spaces), and "modprobe.blacklist=a,b" names blacklisted modules.
+// Double quotes group words with spaces.
+func CmdlineOptions(cmdline string) (params map[string]string, blacklist map[string]bool) {
+	params = map[string]string{}
+	blacklist = map[string]bool{}
+	for _, w := range cmdlineWords(cmdline) {
+		key, val, hasVal := strings.Cut(w, "=")
+		mod, param, ok := strings.Cut(key, ".")
+		if !ok || mod == "" || param == "" {
+			continue
+		}
+		mod = Name(mod)
+		if mod == "modprobe" && param == "blacklist" {
+			for _, b := range strings.Split(val, ",") {
+				if b != "" {
+					blacklist[Name(b)] = true
+				}
+			}
+			continue
+		}
+		opt := param
+		if hasVal {
+			if strings.ContainsAny(val, " \t") {
+				val = `"` + val + `"`
+			}
+			opt += "=" + val
+		}
+		if params[mod] != "" {
+			params[mod] += " "
+		}
+		params[mod] += opt
+	}
+	return params, blacklist
+}
+
+func cmdlineWords(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inq, have := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			inq = !inq
+			have = true
+		case !inq && (c == ' ' || c == '\t' || c == '\n'):
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteByte(c)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
+}
