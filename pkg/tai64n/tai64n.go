@@ -1,9 +1,10 @@
 // Package tai64n encodes and decodes TAI64N timestamps as s6 and
-// daemontools use them: 8 bytes of big-endian TAI seconds (2^62 + 10 +
-// Unix seconds, the 10 being the TAI-UTC offset s6 assumes on systems
-// without leap-second tables) followed by 4 bytes of big-endian
-// nanoseconds. The external "label" form is '@' followed by the 24 hex
-// digits of those 12 bytes.
+// daemontools use them: 8 bytes of big-endian TAI seconds (2^62 + TAI-UTC
+// + Unix seconds) followed by 4 bytes of big-endian nanoseconds. TAI-UTC
+// is 10 s before 1972 plus one second per leap second since (37 s from
+// 2017 on): that is what Debian's skalibs, and so s6-supervise, s6-svstat
+// and s6-log, use. The external "label" form is '@' followed by the 24
+// hex digits of those 12 bytes.
 package tai64n
 
 import (
@@ -20,8 +21,26 @@ const Size = 12
 // LabelSize is the length of the "@4000..." label form.
 const LabelSize = 1 + 2*Size
 
-// Offset is the value added to Unix seconds to obtain TAI64 seconds.
-const Offset = uint64(1)<<62 + 10
+// Base is 2^62, the TAI64 label of the TAI epoch.
+const Base = uint64(1) << 62
+
+// leaps are the Unix times at which a leap second had just been added,
+// each raising TAI-UTC by one from its 1972 value of 10 s.
+var leaps = [...]int64{78796800, 94694400, 126230400, 157766400, 189302400, 220924800,
+	252460800, 283996800, 315532800, 362793600, 394329600, 425865600, 489024000, 567993600,
+	631152000, 662688000, 709948800, 741484800, 773020800, 820454400, 867715200, 915148800,
+	1136073600, 1230768000, 1341100800, 1435708800, 1483228800}
+
+// TAIMinusUTC returns TAI-UTC in seconds at Unix time unix.
+func TAIMinusUTC(unix int64) int64 {
+	n := int64(10)
+	for _, l := range leaps {
+		if unix >= l {
+			n++
+		}
+	}
+	return n
+}
 
 // ErrFormat reports a malformed TAI64N value.
 var ErrFormat = errors.New("malformed TAI64N timestamp")
@@ -32,7 +51,8 @@ type Stamp [Size]byte
 // FromTime converts t to a TAI64N stamp.
 func FromTime(t time.Time) Stamp {
 	var s Stamp
-	binary.BigEndian.PutUint64(s[:8], uint64(t.Unix())+Offset)
+	u := t.Unix()
+	binary.BigEndian.PutUint64(s[:8], uint64(u+TAIMinusUTC(u))+Base)
 	binary.BigEndian.PutUint32(s[8:], uint32(t.Nanosecond()))
 	return s
 }
@@ -40,12 +60,19 @@ func FromTime(t time.Time) Stamp {
 // Now returns the current time as a TAI64N stamp.
 func Now() Stamp { return FromTime(time.Now()) }
 
-// Time converts s back to a time.Time. The zero Stamp converts to the
-// time whose Unix value is -(2^62+10) seconds; use IsZero to test for it.
+// Time converts s back to a time.Time. Use IsZero to test for the zero
+// Stamp, which converts to a meaningless time.
 func (s Stamp) Time() time.Time {
-	sec := binary.BigEndian.Uint64(s[:8])
+	tai := int64(binary.BigEndian.Uint64(s[:8]) - Base)
 	ns := binary.BigEndian.Uint32(s[8:])
-	return time.Unix(int64(sec-Offset), int64(ns))
+	u := tai - 10
+	for d := int64(len(leaps)); d > 0; d-- {
+		if c := tai - 10 - d; TAIMinusUTC(c) == 10+d {
+			u = c
+			break
+		}
+	}
+	return time.Unix(u, int64(ns))
 }
 
 // IsZero reports whether s is all zero bytes.

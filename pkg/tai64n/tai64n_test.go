@@ -14,7 +14,7 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"epoch", time.Unix(0, 0), "@400000000000000a00000000"},
 		{"one second one ns", time.Unix(1, 1), "@400000000000000b00000001"},
-		{"2026", time.Unix(1790000000, 999999999), "@400000006AB13B8A3B9AC9FF"},
+		{"2026", time.Unix(1790000000, 999999999), "@400000006AB13BA53B9AC9FF"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := FromTime(tc.t)
@@ -38,6 +38,21 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("Parse = %x, %v", p, err)
 			}
 		})
+	}
+}
+
+func TestLeapSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		unix int64
+		off  int64
+	}{{0, 10}, {78796799, 10}, {78796800, 11}, {1483228799, 36}, {1483228800, 37}, {1795567768, 37}} {
+		if got := TAIMinusUTC(tc.unix); got != tc.off {
+			t.Errorf("TAIMinusUTC(%d) = %d, want %d", tc.unix, got, tc.off)
+		}
+		tm := time.Unix(tc.unix, 0)
+		if back := FromTime(tm).Time(); !back.Equal(tm) {
+			t.Errorf("round trip of %d: %d", tc.unix, back.Unix())
+		}
 	}
 }
 
