@@ -1,0 +1,102 @@
+// Package reaper is the one place a supervisor process spawns children
+// and collects their exit statuses. It calls wait4(-1) itself, so it also
+// reaps orphans when the process is PID 1, and dispatches each exit to
+// whoever spawned that pid. Nothing else in a process that uses it may
+// wait for children (no exec.Cmd.Wait, no os.Process.Wait).
+package reaper
+
+import (
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit is the end of a child.
+type Exit struct {
+	Pid    int
+	Status syscall.WaitStatus
+}
+
+// Reaper spawns children and delivers their exits.
+type Reaper struct {
+	mu      sync.Mutex
+	waiters map[int]chan<- Exit
+	// Orphan, when set, is told about exits of pids nobody spawned
+	// through this Reaper (reparented orphans under PID 1). It is called
+	// with the lock held and must not block.
+	Orphan func(Exit)
+}
+
+// New returns a Reaper; call Run to start reaping.
+func New() *Reaper {
+	return &Reaper{waiters: make(map[int]chan<- Exit)}
+}
+
+// Spawn starts argv0 with argv and attr, and arranges for its exit to be
+// sent on done, which must have room for one value (it is never blocked
+// on). Spawning and registering happen under the lock that reaping takes,
+// so an exit can never be collected before its pid is known.
+func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done chan<- Exit) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid, err := syscall.ForkExec(argv0, argv, attr)
+	if err != nil {
+		return 0, err
+	}
+	r.waiters[pid] = done
+	return pid, nil
+}
+
+// Reap collects every exited child without blocking and dispatches it.
+func (r *Reaper) Reap() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		e := Exit{Pid: pid, Status: syscall.WaitStatus(ws)}
+		if ch, ok := r.waiters[pid]; ok {
+			delete(r.waiters, pid)
+			select {
+			case ch <- e:
+			default:
+			}
+		} else if r.Orphan != nil {
+			r.Orphan(e)
+		}
+	}
+}
+
+// Pending returns the number of spawned children not yet reaped.
+func (r *Reaper) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiters)
+}
+
+// Run reaps on every SIGCHLD (and on every value received from kick,
+// which may be nil) until stop is closed.
+func (r *Reaper) Run(stop <-chan struct{}, kick <-chan struct{}) {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, syscall.SIGCHLD)
+	defer signal.Stop(ch)
+	r.Reap()
+	for {
+		select {
+		case <-ch:
+		case <-kick:
+		case <-stop:
+			return
+		}
+		r.Reap()
+	}
+}

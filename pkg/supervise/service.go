@@ -1,0 +1,661 @@
+// Package supervise supervises one s6 service directory in-process: the
+// state machine of s6-supervise (down, up, finishing, and their "exit
+// when done" variants), with s6's on-disk interface: supervise/lock
+// (POSIX lock held while supervised), supervise/control (one-letter
+// commands), supervise/status (35 bytes), supervise/death_tally, and the
+// event/ fifodir. Children are spawned and reaped through a shared
+// reaper.Reaper, so many services can live in one process (svscan).
+package supervise
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/svinit/svinit/pkg/fifodir"
+	"github.com/svinit/svinit/pkg/reaper"
+	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
+	"github.com/svinit/svinit/pkg/tai64n"
+	"golang.org/x/sys/unix"
+)
+
+// Event bytes written to event/, as s6-supervise writes them.
+const (
+	EventStart    = 's' // supervisor started
+	EventUp       = 'u' // ./run spawned
+	EventReady    = 'U' // ./run notified readiness
+	EventDown     = 'd' // ./run died
+	EventDownDone = 'D' // ./finish done (or none): really down
+	EventPermFail = 'O' // ./finish exited 125: will not restart
+	EventExit     = 'x' // supervisor exiting
+)
+
+// Timings s6-supervise uses.
+const (
+	SpawnGap        = time.Second      // minimum time between two automatic spawns
+	SpawnRetryDelay = 10 * time.Second // after ./run could not be spawned
+	finishKillGrace = 3 * time.Second  // after SIGKILLing a finish that overran
+	PermanentFail   = 125              // ./finish exit code meaning "do not restart"
+)
+
+// Options configure a Service.
+type Options struct {
+	Reaper *reaper.Reaper
+	// Name is passed to ./finish as its third argument and used in
+	// messages (e.g. "foo" or "foo/log").
+	Name string
+	// Stdin, Stdout, Stderr are given to ./run and ./finish; nil means the
+	// process's own descriptor 0, 1 or 2.
+	Stdin, Stdout, Stderr *os.File
+	// Env is the environment of ./run and ./finish; nil means os.Environ().
+	Env []string
+	// Logf reports problems; it must not block for long.
+	Logf func(format string, a ...any)
+}
+
+type state int
+
+const (
+	stDown state = iota
+	stUp
+	stFinish
+	stLastUp     // up; exit once it is down
+	stLastFinish // finishing; exit once done
+)
+
+// Service is one supervised service directory.
+type Service struct {
+	dir  string   // as given, for messages
+	root string   // the directory itself, stable across renames
+	dirf *os.File // keeps root valid
+	opts Options
+
+	lock    *os.File
+	control *os.File
+	ctrl    chan []byte        // control letters (FIFO reader and Control)
+	exits   chan reaper.Exit   // exits of ./run and ./finish
+	ready   chan int           // readiness of the run with this generation
+	done    chan struct{}      // closed when supervision has ended
+	status  s6status.Status    // what supervise/status says
+	st      state              //
+	pid     int                // ./run or ./finish pid, 0 if none
+	gen     int                // spawn generation, for readiness events
+	tally   []byte             // death_tally content
+	cfg     servicedir.Config  // as read at the last spawn
+	timer   *time.Timer        // respawn delay or finish timeout
+	killer  *time.Timer        // timeout-kill
+	spawned time.Time          // last spawn of ./run
+	lastErr string             // last reported spawn error, to avoid repeats
+	devnull *os.File           // stdio of the last ./finish
+	bail    bool               // leave the loop
+	onExit  []func()           // run when supervision ends
+	unknown int                // unknown control bytes not yet reported
+	logQ    func(string, ...any)
+}
+
+// ErrLocked means another supervisor holds the service's lock.
+var ErrLocked = errors.New("already supervised (supervise/lock is held by another process)")
+
+// New prepares dir for supervision: it creates supervise/ (0700) with its
+// lock (taken), control FIFO (0600), status and death_tally, and the
+// event/ fifodir (03730), writes the initial status and announces 's'.
+// It does not start ./run; Run does.
+func New(dir string, opts Options) (*Service, error) {
+	if opts.Reaper == nil {
+		return nil, errors.New("supervise: no reaper")
+	}
+	if opts.Name == "" {
+		opts.Name = filepath.Base(dir)
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	s := &Service{dir: dir, opts: opts, ctrl: make(chan []byte, 16), exits: make(chan reaper.Exit, 2),
+		ready: make(chan int, 2), done: make(chan struct{})}
+	s.logQ = func(f string, a ...any) { opts.Logf("service %s: "+f, append([]any{dir}, a...)...) }
+	// Work through a descriptor of the directory, as s6-supervise works
+	// from inside it, so that renaming the directory changes nothing.
+	dirf, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("service dir %s: %w", dir, err)
+	}
+	s.dirf, s.root = dirf, dir
+	if p := fmt.Sprintf("/proc/self/fd/%d", dirf.Fd()); dirExists(p) {
+		s.root = p
+	}
+	dir = s.root
+	sup := filepath.Join(dir, "supervise")
+	if err := os.Mkdir(sup, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("service dir %s: cannot create supervise/: %w", dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(sup, "lock"), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		dirf.Close()
+		return nil, fmt.Errorf("service dir %s: supervise/lock: %w", s.dir, err)
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+	if err := unix.FcntlFlock(lock.Fd(), unix.F_SETLK, &lk); err != nil {
+		lock.Close()
+		dirf.Close()
+		if err == unix.EAGAIN || err == unix.EACCES {
+			return nil, fmt.Errorf("service dir %s: %w", s.dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("service dir %s: lock supervise/lock: %w", s.dir, err)
+	}
+	s.lock = lock
+	fail := func(err error) (*Service, error) {
+		s.release()
+		return nil, fmt.Errorf("service dir %s: %w", s.dir, err)
+	}
+	cp := filepath.Join(sup, "control")
+	if fi, err := os.Lstat(cp); err == nil && fi.Mode()&os.ModeNamedPipe == 0 {
+		os.Remove(cp)
+	}
+	if err := unix.Mkfifo(cp, 0o600); err != nil && err != unix.EEXIST {
+		return fail(fmt.Errorf("mkfifo supervise/control: %w", err))
+	}
+	unix.Chmod(cp, 0o600)
+	cfd, err := unix.Open(cp, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("open supervise/control: %w", err))
+	}
+	s.control = os.NewFile(uintptr(cfd), cp)
+	if err := fifodir.Make(filepath.Join(dir, "event"), os.Getegid()); err != nil {
+		return fail(fmt.Errorf("make event/ fifodir: %w", err))
+	}
+	fifodir.Clean(filepath.Join(dir, "event"))
+	s.tally = loadDeaths(dir)
+	if _, err := os.Stat(filepath.Join(sup, "death_tally")); err != nil {
+		if err := os.WriteFile(filepath.Join(sup, "death_tally"), nil, 0o644); err != nil {
+			return fail(fmt.Errorf("create supervise/death_tally: %w", err))
+		}
+	}
+	_, downErr := os.Lstat(filepath.Join(dir, "down"))
+	now := tai64n.Now()
+	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
+	if err := s6status.Write(dir, &s.status); err != nil {
+		return fail(fmt.Errorf("write supervise/status: %w", err))
+	}
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	s.killer = time.NewTimer(time.Hour)
+	s.killer.Stop()
+	s.event(EventStart)
+	go s.readControl()
+	return s, nil
+}
+
+// Dir is the service directory.
+func (s *Service) Dir() string { return s.dir }
+
+// Done is closed when supervision has ended (after 'x').
+func (s *Service) Done() <-chan struct{} { return s.done }
+
+// Control feeds letters to the service as if written to supervise/control.
+func (s *Service) Control(letters string) {
+	select {
+	case s.ctrl <- []byte(letters):
+	case <-s.done:
+	}
+}
+
+// OnExit registers f to run when supervision ends.
+func (s *Service) OnExit(f func()) { s.onExit = append(s.onExit, f) }
+
+func (s *Service) readControl() {
+	buf := make([]byte, 64)
+	for {
+		n, err := s.control.Read(buf)
+		if n > 0 {
+			b := append([]byte(nil), buf[:n]...)
+			select {
+			case s.ctrl <- b:
+			case <-s.done:
+				return
+			}
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			s.logQ("read supervise/control: %v", err)
+			return
+		}
+	}
+}
+
+// Run supervises until 'x' (or the scanner) ends it. It starts ./run at
+// once unless ./down exists.
+func (s *Service) Run() {
+	defer s.finishUp()
+	if s.status.WantUp {
+		s.safe(s.tryStart)
+	}
+	for !s.bail {
+		select {
+		case letters := <-s.ctrl:
+			s.safe(func() {
+				for _, c := range letters {
+					s.command(c)
+				}
+				if s.unknown > 0 {
+					s.logQ("ignored %d byte(s) on supervise/control that are not s6-svc commands", s.unknown)
+					s.unknown = 0
+				}
+			})
+		case e := <-s.exits:
+			s.safe(func() { s.childExit(e) })
+		case g := <-s.ready:
+			s.safe(func() { s.becameReady(g) })
+		case <-s.timer.C:
+			s.safe(s.timeout)
+		case <-s.killer.C:
+			if (s.st == stUp || s.st == stLastUp) && s.pid > 0 {
+				s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
+				syscall.Kill(s.pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// safe runs f, turning a panic into a message and a 1-second pause, so
+// that a bug in one service's supervision never takes the process down.
+func (s *Service) safe(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logQ("internal error, supervision continues in 1s: %v\n%s", r, debug.Stack())
+			time.Sleep(time.Second)
+		}
+	}()
+	f()
+}
+
+func (s *Service) finishUp() {
+	s.event(EventExit)
+	s.release()
+	for _, f := range s.onExit {
+		f()
+	}
+	close(s.done)
+}
+
+func (s *Service) release() {
+	if s.control != nil {
+		s.control.Close()
+	}
+	if s.lock != nil {
+		s.lock.Close() // drops the POSIX lock
+	}
+	if s.devnull != nil {
+		s.devnull.Close()
+	}
+	s.dirf.Close()
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func (s *Service) announce() {
+	if err := s6status.Write(s.root, &s.status); err != nil {
+		s.logQ("write supervise/status: %v", err)
+	}
+}
+
+func (s *Service) event(ev byte) {
+	fifodir.Notify(filepath.Join(s.root, "event"), []byte{ev})
+}
+
+func (s *Service) setTimer(d time.Duration) {
+	s.timer.Stop()
+	select {
+	case <-s.timer.C:
+	default:
+	}
+	s.timer.Reset(d)
+}
+
+func (s *Service) stopTimer(t *time.Timer) {
+	t.Stop()
+	select {
+	case <-t.C:
+	default:
+	}
+}
+
+var signalLetters = map[byte]syscall.Signal{
+	'a': syscall.SIGALRM, 'b': syscall.SIGABRT, 'q': syscall.SIGQUIT, 'h': syscall.SIGHUP,
+	'k': syscall.SIGKILL, 't': syscall.SIGTERM, 'i': syscall.SIGINT, '1': syscall.SIGUSR1,
+	'2': syscall.SIGUSR2, 'p': syscall.SIGSTOP, 'c': syscall.SIGCONT, 'y': syscall.SIGWINCH,
+}
+
+var groupLetters = map[byte]syscall.Signal{'P': syscall.SIGSTOP, 'C': syscall.SIGCONT, 'K': syscall.SIGKILL}
+
+// command applies one control letter in the current state.
+func (s *Service) command(c byte) {
+	up := s.st == stUp || s.st == stLastUp
+	switch {
+	case signalLetters[c] != 0:
+		if up {
+			syscall.Kill(s.pid, signalLetters[c])
+			if c == 'p' || c == 'c' {
+				s.status.Paused = c == 'p'
+				s.announce()
+			}
+		}
+		return
+	case groupLetters[c] != 0:
+		if up {
+			syscall.Kill(-s.pid, groupLetters[c])
+			if c == 'P' || c == 'C' {
+				s.status.Paused = c == 'P'
+				s.announce()
+			}
+		}
+		return
+	}
+	switch c {
+	case 'u':
+		s.status.WantUp = true
+		s.announce()
+		if s.st == stDown {
+			s.stopTimer(s.timer)
+			s.tryStart()
+		}
+	case 'd':
+		s.status.WantUp = false
+		s.announce()
+		if up {
+			s.sendDown()
+		}
+	case 'o', 'O':
+		s.status.WantUp = false
+		s.announce()
+		if c == 'o' && s.st == stDown {
+			s.stopTimer(s.timer)
+			s.tryStart()
+		}
+	case 'r':
+		if up {
+			s.sendDown()
+		}
+	case 'x':
+		switch s.st {
+		case stDown:
+			s.bail = true
+		case stUp:
+			s.st = stLastUp
+		case stFinish:
+			s.st = stLastFinish
+		}
+	case 's', 'X', 'D', 'U', 'Q', 'T', 'w', '\n':
+		// s6-svc options that act on the client side, or newer s6
+		// letters this supervisor ignores harmlessly.
+	default:
+		s.unknown++
+	}
+}
+
+// sendDown sends the down signal then SIGCONT, and arms timeout-kill.
+func (s *Service) sendDown() {
+	sig := s.cfg.DownSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	syscall.Kill(s.pid, sig)
+	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
+		syscall.Kill(s.pid, syscall.SIGCONT)
+	}
+	if s.cfg.TimeoutKill > 0 {
+		s.stopTimer(s.killer)
+		s.killer.Reset(s.cfg.TimeoutKill)
+	}
+}
+
+func (s *Service) stdio() []uintptr {
+	f := func(f *os.File, def uintptr) uintptr {
+		if f == nil {
+			return def
+		}
+		return f.Fd()
+	}
+	return []uintptr{f(s.opts.Stdin, 0), f(s.opts.Stdout, 1), f(s.opts.Stderr, 2)}
+}
+
+func (s *Service) env() []string {
+	if s.opts.Env != nil {
+		return s.opts.Env
+	}
+	return os.Environ()
+}
+
+// tryStart spawns ./run.
+func (s *Service) tryStart() {
+	cfg, err := servicedir.Load(s.root)
+	if err != nil {
+		s.spawnFailed(err.Error())
+		return
+	}
+	s.cfg = cfg
+	files := s.stdio()
+	var nr, nw *os.File
+	if cfg.NotificationFd >= 0 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			s.spawnFailed(fmt.Sprintf("pipe for notification-fd: %v", err))
+			return
+		}
+		nr, nw = r, w
+		for len(files) <= cfg.NotificationFd {
+			files = append(files, ^uintptr(0))
+		}
+		files[cfg.NotificationFd] = nw.Fd()
+	}
+	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run"}, attr, s.exits)
+	if nw != nil {
+		nw.Close()
+	}
+	if err != nil {
+		if nr != nil {
+			nr.Close()
+		}
+		s.spawnFailed(fmt.Sprintf("cannot spawn ./run: %v", err))
+		return
+	}
+	s.lastErr = ""
+	s.gen++
+	if nr != nil {
+		go s.readReady(nr, s.gen)
+	}
+	s.st = stUp
+	s.pid = pid
+	s.spawned = time.Now()
+	s.status.Pid = uint64(pid)
+	s.status.Stamp = tai64n.FromTime(s.spawned)
+	s.status.Ready = false
+	s.status.Paused = false
+	s.announce()
+	s.event(EventUp)
+}
+
+func (s *Service) spawnFailed(msg string) {
+	if msg != s.lastErr {
+		s.logQ("%s (retrying every %v)", msg, SpawnRetryDelay)
+		s.lastErr = msg
+	}
+	s.st = stDown
+	s.setTimer(SpawnRetryDelay)
+}
+
+// readReady waits for a newline on the notification pipe.
+func (s *Service) readReady(r *os.File, gen int) {
+	defer r.Close()
+	buf := make([]byte, 512)
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			if b == '\n' {
+				select {
+				case s.ready <- gen:
+				case <-s.done:
+				}
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *Service) becameReady(gen int) {
+	if gen != s.gen || !(s.st == stUp || s.st == stLastUp) {
+		return
+	}
+	s.status.Ready = true
+	s.status.ReadyStamp = tai64n.Now()
+	s.announce()
+	s.event(EventReady)
+}
+
+func (s *Service) childExit(e reaper.Exit) {
+	if e.Pid != s.pid {
+		return
+	}
+	switch s.st {
+	case stUp, stLastUp:
+		s.runDied(e.Status)
+	case stFinish, stLastFinish:
+		s.finishDone(e.Status)
+	}
+}
+
+func (s *Service) runDied(ws syscall.WaitStatus) {
+	s.stopTimer(s.killer)
+	dead := s.pid
+	now := tai64n.Now()
+	s.gen++ // a late readiness newline no longer counts
+	s.status.Wstat = uint16(ws)
+	s.status.Pid = 0
+	s.status.Stamp = now
+	s.status.Ready = false
+	s.status.Paused = false
+	s.pid = 0
+	var err error
+	if s.tally, err = appendDeath(s.root, s.tally, deathRecord(now, ws), s.cfg.MaxDeathTally); err != nil {
+		s.logQ("write supervise/death_tally: %v", err)
+	}
+	last := s.st == stLastUp
+	if s.cfg.HasFinish {
+		if s.startFinish(ws, dead, last) {
+			s.announce()
+			s.event(EventDown)
+			return
+		}
+	}
+	s.announce()
+	s.event(EventDown)
+	s.reallyDown(last, false)
+}
+
+// startFinish spawns ./finish with s6's four arguments.
+func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) bool {
+	code, sig := ws.ExitStatus(), 0
+	if ws.Signaled() {
+		code, sig = 256, int(ws.Signal())
+	}
+	files := s.stdio()
+	if last {
+		// The supervisor is going away: ./finish gets /dev/null, as in s6.
+		if s.devnull == nil {
+			s.devnull, _ = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		}
+		if s.devnull != nil {
+			files = []uintptr{s.devnull.Fd(), s.devnull.Fd(), s.devnull.Fd()}
+		}
+	}
+	argv := []string{"./finish", strconv.Itoa(code), strconv.Itoa(sig), s.opts.Name, strconv.Itoa(deadPid)}
+	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.exits)
+	if err != nil {
+		s.logQ("cannot spawn ./finish: %v", err)
+		return false
+	}
+	s.pid = pid
+	s.status.Pid = uint64(pid)
+	s.status.Finishing = true
+	if last {
+		s.st = stLastFinish
+	} else {
+		s.st = stFinish
+	}
+	if s.cfg.TimeoutFinish > 0 {
+		s.setTimer(s.cfg.TimeoutFinish)
+	}
+	return true
+}
+
+func (s *Service) finishDone(ws syscall.WaitStatus) {
+	s.stopTimer(s.timer)
+	s.pid = 0
+	s.status.Pid = 0
+	s.status.Finishing = false
+	perm := ws.Exited() && ws.ExitStatus() == PermanentFail
+	if perm {
+		s.status.WantUp = false
+	}
+	s.reallyDown(s.st == stLastFinish, perm)
+}
+
+// reallyDown marks the service down and ready-down, announces 'D' (and
+// 'O' for a permanent failure), and respawns or exits.
+func (s *Service) reallyDown(last, perm bool) {
+	s.status.Ready = true
+	s.status.ReadyStamp = tai64n.Now()
+	s.announce()
+	s.event(EventDownDone)
+	if perm {
+		s.logQ("./finish exited %d: permanent failure, not restarting", PermanentFail)
+		s.event(EventPermFail)
+	}
+	s.st = stDown
+	if last {
+		s.bail = true
+		return
+	}
+	if s.status.WantUp {
+		wait := time.Until(s.spawned.Add(SpawnGap))
+		if wait <= 0 {
+			s.tryStart()
+		} else {
+			s.setTimer(wait)
+		}
+	}
+}
+
+func (s *Service) timeout() {
+	switch s.st {
+	case stDown:
+		if s.status.WantUp {
+			s.tryStart()
+		}
+	case stFinish, stLastFinish:
+		if s.pid > 0 {
+			s.logQ("./finish still running after %v (timeout-finish): killing it", s.cfg.TimeoutFinish)
+			syscall.Kill(-s.pid, syscall.SIGKILL)
+			syscall.Kill(s.pid, syscall.SIGKILL)
+			s.setTimer(finishKillGrace)
+		}
+	}
+}
