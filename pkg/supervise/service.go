@@ -78,24 +78,24 @@ type Service struct {
 
 	lock    *os.File
 	control *os.File
-	ctrl    chan []byte        // control letters (FIFO reader and Control)
-	exits   chan reaper.Exit   // exits of ./run and ./finish
-	ready   chan int           // readiness of the run with this generation
-	done    chan struct{}      // closed when supervision has ended
-	status  s6status.Status    // what supervise/status says
-	st      state              //
-	pid     int                // ./run or ./finish pid, 0 if none
-	gen     int                // spawn generation, for readiness events
-	tally   []byte             // death_tally content
-	cfg     servicedir.Config  // as read at the last spawn
-	timer   *time.Timer        // respawn delay or finish timeout
-	killer  *time.Timer        // timeout-kill
-	spawned time.Time          // last spawn of ./run
-	lastErr string             // last reported spawn error, to avoid repeats
-	devnull *os.File           // stdio of the last ./finish
-	bail    bool               // leave the loop
-	onExit  []func()           // run when supervision ends
-	unknown int                // unknown control bytes not yet reported
+	ctrl    chan []byte       // control letters (FIFO reader and Control)
+	exits   chan reaper.Exit  // exits of ./run and ./finish
+	ready   chan int          // readiness of the run with this generation
+	done    chan struct{}     // closed when supervision has ended
+	status  s6status.Status   // what supervise/status says
+	st      state             //
+	pid     int               // ./run or ./finish pid, 0 if none
+	gen     int               // spawn generation, for readiness events
+	tally   []byte            // death_tally content
+	cfg     servicedir.Config // as read at the last spawn
+	timer   *time.Timer       // respawn delay or finish timeout
+	killer  *time.Timer       // timeout-kill
+	spawned time.Time         // last spawn of ./run
+	lastErr string            // last reported spawn error, to avoid repeats
+	devnull *os.File          // stdio of the last ./finish
+	bail    bool              // leave the loop
+	onExit  []func()          // run when supervision ends
+	unknown int               // unknown control bytes not yet reported
 	logQ    func(string, ...any)
 }
 

@@ -63,19 +63,19 @@ type done struct {
 
 // Scanner supervises a scan directory.
 type Scanner struct {
-	opts     Options
-	reaper   *reaper.Reaper
-	pairs    map[key]*pair
-	order    []key
-	done     chan done
-	letters  chan []byte
-	control  *os.File
-	lock     *os.File
-	logq     chan string
-	dropped  atomic.Int64
-	exiting  byte // 0, 't' or 'q'
-	kick     chan struct{}
-	logDone  chan struct{}
+	opts    Options
+	reaper  *reaper.Reaper
+	pairs   map[key]*pair
+	order   []key
+	done    chan done
+	letters chan []byte
+	control *os.File
+	lock    *os.File
+	logq    chan string
+	dropped atomic.Int64
+	exiting byte // 0, 't' or 'q'
+	kick    chan struct{}
+	logDone chan struct{}
 }
 
 // New prepares dir: takes .s6-svscan/lock and opens .s6-svscan/control.
