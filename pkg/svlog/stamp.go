@@ -22,7 +22,7 @@ func (s *stamper) set(t time.Time, tai, iso bool) {
 	sec, ns := t.Unix(), t.Nanosecond()
 	if !s.valid || sec != s.sec {
 		s.sec, s.valid = sec, true
-		v := uint64(sec) + tai64n.Offset
+		v := uint64(sec+tai64n.TAIMinusUTC(sec)) + tai64n.Base
 		s.tai[0] = '@'
 		for i := 16; i >= 1; i-- {
 			s.tai[i] = hexdigits[v&15]
