@@ -53,4 +53,3 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	return cli.Exitf(cli.ExitSystem, "cannot control %s: %v", dir, err)
 }
-

@@ -108,4 +108,3 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-

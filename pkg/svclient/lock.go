@@ -19,7 +19,11 @@ func LockPath(dir string) string { return filepath.Join(dir, SuperviseDir, "lock
 // a fresh descriptor: unlike the classic F_GETLK, this also sees a
 // POSIX lock held by the calling process itself, so it gives the right
 // answer inside a process that supervises services. The descriptor is
-// only read from and never locked, so closing it drops nothing.
+// only read from and never locked; but POSIX semantics make its close
+// drop every classic (F_SETLK) lock the calling process holds on that
+// file. A supervisor that calls Supervised on its own services must
+// therefore hold its lock as an open-file-description lock
+// (F_OFD_SETLK), which s6-svok sees just the same.
 func Supervised(dir string) (bool, error) {
 	p := LockPath(dir)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)

@@ -1,0 +1,254 @@
+package svclient
+
+import (
+	"encoding/binary"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/tai64n"
+)
+
+// stamp builds a TAI64N stamp from raw TAI64 seconds (offset from 2^62)
+// and nanoseconds.
+func stamp(sec uint64, ns uint32) tai64n.Stamp {
+	var s tai64n.Stamp
+	binary.BigEndian.PutUint64(s[:8], 1<<62+sec)
+	binary.BigEndian.PutUint32(s[8:], ns)
+	return s
+}
+
+const base = 1795567603
+
+var now = stamp(base+76, 500)
+
+// The expected lines below were taken from Debian's s6-svstat 2.11.3
+// run on the same status files.
+func TestHuman(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		st         s6status.Status
+		normallyUp bool
+		want, num  string
+	}{
+		{"up", s6status.Status{Stamp: stamp(base, 5), Pid: 12328, WantUp: true}, true,
+			"up (pid 12328) 76 seconds", ""},
+		{"up normally down", s6status.Status{Stamp: stamp(base, 5), Pid: 7, WantUp: true}, false,
+			"up (pid 7) 76 seconds, normally down", ""},
+		{"up ready", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+70, 0), Pid: 7, WantUp: true, Ready: true}, true,
+			"up (pid 7) 76 seconds, ready 6 seconds", ""},
+		{"paused want down ready", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 77, Paused: true, Ready: true}, true,
+			"up (pid 77) 76 seconds, paused, want down, ready 76 seconds", ""},
+		{"killed", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Wstat: uint16(syscall.SIGTERM), Ready: true}, true,
+			"down (signal SIGTERM) 76 seconds, normally up, ready 76 seconds",
+			"down (signal 15) 76 seconds, normally up, ready 76 seconds"},
+		{"core dump bit", s6status.Status{Stamp: stamp(base, 5), Wstat: 139}, true,
+			"down (signal SIGSEGV) 76 seconds, normally up", "down (signal 11) 76 seconds, normally up"},
+		{"realtime signal", s6status.Status{Stamp: stamp(base, 5), Wstat: 40}, true,
+			"down (signal SIG???) 76 seconds, normally up", "down (signal 40) 76 seconds, normally up"},
+		{"exit 3 want up", s6status.Status{Stamp: stamp(base, 5), Wstat: 3 << 8, WantUp: true}, true,
+			"down (exitcode 3) 76 seconds, normally up, want up", ""},
+		{"stopped wstat", s6status.Status{Stamp: stamp(base, 5), Wstat: 0x17f}, true,
+			"down (exitcode 1) 76 seconds, normally up", ""},
+		{"never started, down file", s6status.Status{Stamp: stamp(base+76, 0), ReadyStamp: stamp(base+76, 0), Ready: true}, false,
+			"down (exitcode 0) 0 seconds, ready 0 seconds", ""},
+		{"finishing", s6status.Status{Stamp: stamp(base, 5), Pid: 77, Finishing: true, Wstat: 1 << 8, WantUp: true}, true,
+			"down (exitcode 1) 76 seconds, normally up, want up", ""},
+		{"pid truncated to 32 bits", s6status.Status{Stamp: stamp(base, 5), Pid: 1<<32 + 5, WantUp: true}, true,
+			"up (pid 5) 76 seconds", ""},
+		{"pid low bits zero", s6status.Status{Stamp: stamp(base, 5), Pid: 1 << 32, WantUp: true}, true,
+			"down (exitcode 0) 76 seconds, normally up, want up", ""},
+		{"negative pid", s6status.Status{Stamp: stamp(base, 5), Pid: 0xffffffff, WantUp: true}, true,
+			"up (pid -1) 76 seconds", ""},
+		{"stamp in the future", s6status.Status{Stamp: stamp(base+1000, 0), Pid: 9, WantUp: true}, true,
+			"up (pid 9) 0 seconds", ""},
+		{"ready stamp in the future", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+1000, 0), Pid: 9, WantUp: true, Ready: true}, true,
+			"up (pid 9) 76 seconds, ready 0 seconds", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := NewView(tc.st, tc.normallyUp, now)
+			if got := Human(v, false); got != tc.want {
+				t.Errorf("Human = %q, want %q", got, tc.want)
+			}
+			num := tc.num
+			if num == "" {
+				num = tc.want
+			}
+			if got := Human(v, true); got != num {
+				t.Errorf("Human -n = %q, want %q", got, num)
+			}
+		})
+	}
+}
+
+const allFields = "up,wantedup,normallyup,ready,paused,pid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor,pgid"
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		st         s6status.Status
+		normallyUp bool
+		pgid       int64
+		want       string
+	}{
+		{"up", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 12328, WantUp: true}, true, 0,
+			"true true true false false 12328 -1 NA -1 @400000006b062ff300000005 @400000006b062ff300000007 76 76 12328"},
+		{"up other pgid", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 12328, WantUp: true, Ready: true}, false, 99,
+			"true true false true false 12328 -1 NA -1 @400000006b062ff300000005 @400000006b062ff300000007 76 76 99"},
+		{"killed", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Wstat: 15, Ready: true}, true, 0,
+			"false false true false false -1 -1 SIGTERM 15 @400000006b062ff300000005 @400000006b062ff300000007 76 76 -1"},
+		{"exited 127, zero ready stamp", s6status.Status{Stamp: stamp(base, 5), Wstat: 127 << 8}, false, 0,
+			"false false false false false -1 127 NA -1 @400000006b062ff300000005 @000000000000000000000000 76 4611686020222955583 -1"},
+		{"stopped wstat", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+6, 0), Wstat: 0x7f}, true, 0,
+			"false false true false false -1 -1 NA -1 @400000006b062ff300000005 @400000006b062ff900000000 76 70 -1"},
+		{"finishing ready paused", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 5), Pid: 77, Finishing: true, Ready: true, Paused: true}, true, 0,
+			"false false true true true -1 0 NA -1 @400000006b062ff300000005 @400000006b062ff300000005 76 76 -1"},
+		{"future stamp shows now", s6status.Status{Stamp: stamp(base+1000, 0), ReadyStamp: stamp(base+1000, 0), Pid: 9}, true, 0,
+			"true false true false false 9 -1 NA -1 @400000006b06303f000001f4 @400000006b0633db00000000 0 0 9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, err := ParseFields(allFields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := NewView(tc.st, tc.normallyUp, now)
+			v.Pgid = tc.pgid
+			if got := Format(fs, v); got != tc.want {
+				t.Errorf("Format =\n%q, want\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseFields(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want string // names joined by ","; "ERR" for an error
+	}{
+		{"", ""},
+		{"up", "up"},
+		{"up,", "up"},
+		{"up,pid", "up,pid"},
+		// s6-svstat takes any prefix; the first field in its order wins.
+		{"u,w,n,r,p,e,s,si,upd,ready", "up,wantedup,normallyup,ready,paused,exitcode,signal,signal,updownsince,ready"},
+		{"pg", "pgid"},
+		{"pi", "pid"},
+		{"readyf", "readyfor"},
+		{"upx", "ERR"},
+		{"bogus", "ERR"},
+		{",up", "ERR"},
+		{"up,,pid", "ERR"},
+		{",", "ERR"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			fs, err := ParseFields(tc.spec)
+			if tc.want == "ERR" {
+				if err == nil {
+					t.Fatalf("no error, got %d fields", len(fs))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, f := range fs {
+				names = append(names, f.Name)
+			}
+			if got := strings.Join(names, ","); got != tc.want {
+				t.Errorf("fields %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		now, then tai64n.Stamp
+		want      uint64
+	}{
+		{stamp(100, 0), stamp(100, 0), 0},
+		{stamp(100, 5), stamp(99, 6), 0},
+		{stamp(100, 6), stamp(99, 6), 1},
+		{stamp(100, 0), stamp(200, 0), 0},
+		{stamp(100, 0), tai64n.Stamp{}, 1<<62 + 100},
+	} {
+		if got := Seconds(tc.now, tc.then); got != tc.want {
+			t.Errorf("Seconds(%v, %v) = %d, want %d", tc.now, tc.then, got, tc.want)
+		}
+	}
+}
+
+func TestSignalName(t *testing.T) {
+	for n, want := range map[int]string{0: "SIG???", 1: "SIGHUP", 6: "SIGABRT", 16: "SIGSTKFLT", 29: "SIGPOLL", 31: "SIGSYS", 32: "SIG???", 127: "SIG???"} {
+		if got := SignalName(n); got != want {
+			t.Errorf("SignalName(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestParseStatPgid(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1234 (sleep) S 1 1234 1234 0 -1 4194560", 1234, true},
+		{"1234 (a) b) c) S 1 77 1234 0", 77, true},
+		{"1234 (x", 0, false},
+		{"1234 (x) S 1", 0, false},
+		{"1234 (x) S 1 abc", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := parseStatPgid([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseStatPgid(%q) = %d %v, want %d %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestProcPgidSelf(t *testing.T) {
+	pg, ok := ProcPgid(int32(syscall.Getpid()))
+	if !ok {
+		t.Skip("no /proc")
+	}
+	if want := int64(syscall.Getpgrp()); pg != want {
+		t.Errorf("ProcPgid(self) = %d, want %d", pg, want)
+	}
+	if _, ok := ProcPgid(0); ok {
+		t.Error("ProcPgid(0) ok")
+	}
+}
+
+// FuzzFormat feeds arbitrary status files through both output forms:
+// they must never panic and must keep their shape.
+func FuzzFormat(f *testing.F) {
+	up := s6status.Status{Stamp: stamp(base, 5), Pid: 12, WantUp: true}
+	b := up.Marshal()
+	f.Add(b[:], "up,pid,pgid", true, false)
+	f.Add(make([]byte, 35), allFields, false, true)
+	f.Add([]byte("short"), "u,w", true, true)
+	f.Fuzz(func(t *testing.T, raw []byte, spec string, normallyUp, numeric bool) {
+		if len(raw) < s6status.Size {
+			return
+		}
+		st, err := s6status.Unmarshal(raw[:s6status.Size])
+		if err != nil {
+			return
+		}
+		v := NewView(st, normallyUp, now)
+		h := Human(v, numeric)
+		if !strings.HasPrefix(h, "up (pid ") && !strings.HasPrefix(h, "down (") || strings.ContainsAny(h, "\n\x00") {
+			t.Fatalf("odd human line %q", h)
+		}
+		fs, err := ParseFields(spec)
+		if err != nil {
+			return
+		}
+		out := Format(fs, v)
+		if n := len(strings.Fields(out)); n != len(fs) {
+			t.Fatalf("Format(%q) = %q: %d values for %d fields", spec, out, n, len(fs))
+		}
+	})
+}
