@@ -1,0 +1,16 @@
+// Command cd is execline's cd chain-loader as a standalone program:
+// see docs/cd.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("cd", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("cd", args, stderr)
+}

@@ -1,0 +1,16 @@
+// Command envdir is execline's envdir chain-loader as a standalone program:
+// see docs/envdir.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("envdir", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("envdir", args, stderr)
+}

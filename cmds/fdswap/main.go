@@ -1,0 +1,16 @@
+// Command fdswap is execline's fdswap chain-loader as a standalone program:
+// see docs/fdswap.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("fdswap", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("fdswap", args, stderr)
+}

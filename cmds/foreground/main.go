@@ -1,0 +1,16 @@
+// Command foreground is execline's foreground chain-loader as a standalone program:
+// see docs/foreground.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("foreground", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("foreground", args, stderr)
+}

@@ -1,0 +1,16 @@
+// Command redirfd is execline's redirfd chain-loader as a standalone program:
+// see docs/redirfd.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("redirfd", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("redirfd", args, stderr)
+}

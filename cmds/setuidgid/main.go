@@ -1,0 +1,16 @@
+// Command setuidgid is execline's setuidgid chain-loader as a standalone program:
+// see docs/setuidgid.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("setuidgid", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("setuidgid", args, stderr)
+}

@@ -1,0 +1,16 @@
+// Command umask is execline's umask chain-loader as a standalone program:
+// see docs/umask.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("umask", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("umask", args, stderr)
+}

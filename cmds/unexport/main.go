@@ -1,0 +1,16 @@
+// Command unexport is execline's unexport chain-loader as a standalone program:
+// see docs/unexport.md. The same code runs built into execlineb.
+package main
+
+import (
+	"io"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/execline"
+)
+
+func main() { cli.Main("unexport", run) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return execline.Standalone("unexport", args, stderr)
+}
