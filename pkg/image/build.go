@@ -1,0 +1,210 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options control Build.
+type Options struct {
+	Root        string // repository root
+	Output      string // overrides the definition's output
+	Compression string // overrides the definition's compression
+	Kernel      string // overrides the definition's kernel
+	MTime       int64  // every entry's mtime (SOURCE_DATE_EPOCH)
+	Progress    io.Writer
+	Verbose     bool
+	// Busybox builds the busybox; nil means BuildBusybox (tests pass a fake).
+	Busybox func(ctx context.Context, p *Plan, tmp string) ([]*Entry, error)
+	// Resolve options (tests).
+	Resolve ResolveOptions
+}
+
+// Result describes a built image.
+type Result struct {
+	Output      string
+	Compression string
+	Entries     int
+	Parts       map[string]int64 // payload bytes per part
+	Total       int64            // uncompressed cpio size
+	Compressed  int64            // file size
+	Phases      []Phase
+}
+
+// Phase is one timed step of a build.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Build builds the image a definition describes and writes it atomically.
+func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	res := &Result{Parts: map[string]int64{}}
+	phase := func(name string, f func() error) error {
+		fmt.Fprintf(progress, "mkimage: %s...\n", name)
+		start := time.Now()
+		err := f()
+		res.Phases = append(res.Phases, Phase{name, time.Since(start)})
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return err
+	}
+
+	out := o.Output
+	if out == "" {
+		out = d.Output.Value
+	}
+	comp := o.Compression
+	if comp == "" {
+		comp = d.Compression.Value
+	}
+	if comp == "" {
+		comp = "xz"
+	}
+	if _, err := Compress(io.Discard, comp); err != nil {
+		return nil, err
+	}
+	if out == "" {
+		out = "out/initramfs.cpio" + Suffix(comp)
+	}
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(o.Root, out)
+	}
+	res.Output, res.Compression = out, comp
+
+	var plan *Plan
+	if err := phase("resolving "+d.File, func() error {
+		ro := o.Resolve
+		if o.Kernel != "" {
+			ro.Kernel = o.Kernel
+		}
+		var err error
+		plan, err = Resolve(d, o.Root, ro)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	defer plan.Close()
+
+	a := NewArchive()
+	if err := phase(fmt.Sprintf("building the busybox (%d commands: %s)", len(plan.Commands), strings.Join(sortedNames(plan.Commands), " ")), func() error {
+		tmp, err := os.MkdirTemp("", "mkimage-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		build := o.Busybox
+		if build == nil {
+			build = func(ctx context.Context, p *Plan, tmp string) ([]*Entry, error) {
+				return BuildBusybox(ctx, p, tmp, BusyboxOptions{Log: progress, Verbose: o.Verbose})
+			}
+		}
+		entries, err := build(ctx, plan, tmp)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := a.Add(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := phase("laying out services, modules and files", func() error { return plan.Layout(a) }); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	if err := phase(fmt.Sprintf("writing %s (%s)", out, comp), func() error {
+		return WriteAtomic(out, 0o644, func(w io.Writer) error {
+			cw := &countWriter{w: w}
+			zw, err := Compress(cw, comp)
+			if err != nil {
+				return err
+			}
+			tw := &countWriter{w: zw}
+			if err := a.WriteCPIO(tw, WriteOptions{MTime: o.MTime, Check: ctx.Err}); err != nil {
+				return err
+			}
+			if err := zw.Close(); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res.Total, res.Compressed = tw.n, cw.n
+			return nil
+		})
+	}); err != nil {
+		return nil, err
+	}
+	for _, e := range a.Entries() {
+		res.Parts[e.Part] += e.Size()
+		res.Entries++
+	}
+	return res, nil
+}
+
+// Summary formats the result for people.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mkimage: wrote %s: %d entries\n", r.Output, r.Entries)
+	var parts []string
+	for p := range r.Parts {
+		parts = append(parts, p)
+	}
+	sort.Strings(parts)
+	for _, p := range parts {
+		name := p
+		if name == "" {
+			name = "other"
+		}
+		fmt.Fprintf(&b, "  %-10s %10s\n", name, HumanSize(r.Parts[p]))
+	}
+	fmt.Fprintf(&b, "  %-10s %10s (cpio)\n", "total", HumanSize(r.Total))
+	if r.Compression != "none" {
+		fmt.Fprintf(&b, "  %-10s %10s (%s, %.1f%%)\n", "compressed", HumanSize(r.Compressed), r.Compression, 100*float64(r.Compressed)/float64(max(r.Total, 1)))
+	}
+	var ph []string
+	for _, p := range r.Phases {
+		ph = append(ph, fmt.Sprintf("%s %.1fs", strings.Fields(p.Name)[0], p.Duration.Seconds()))
+	}
+	fmt.Fprintf(&b, "  time: %s\n", strings.Join(ph, ", "))
+	return b.String()
+}
+
+// HumanSize formats a byte count.
+func HumanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

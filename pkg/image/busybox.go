@@ -1,0 +1,114 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/u-root/gobusybox/src/pkg/golang"
+	"github.com/u-root/mkuimage/cpio"
+	"github.com/u-root/mkuimage/uimage"
+	"github.com/u-root/mkuimage/uimage/initramfs"
+	"github.com/u-root/uio/llog"
+)
+
+// BusyboxOptions tune the busybox build.
+type BusyboxOptions struct {
+	// Log receives mkuimage's warnings and errors.
+	Log io.Writer
+	// Verbose passes mkuimage's informational messages too.
+	Verbose bool
+	// ForceRebuild keeps mkuimage's "go build -a" (rebuild every package);
+	// by default the Go build cache is used for dependencies.
+	ForceRebuild bool
+}
+
+// BuildBusybox compiles the plan's commands into one u-root busybox for
+// linux/amd64 (GOAMD64=v1, CGO off, trimmed paths, stripped) with mkuimage,
+// and returns its entries: /bbin/bb, the /bbin/NAME links, /init and
+// /bin/sh. tmp is a scratch directory (it must exist).
+func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([]*Entry, error) {
+	if len(p.Commands) == 0 {
+		return nil, fmt.Errorf("no commands to build")
+	}
+	// The guest CPU may be QEMU's baseline model: build for the x86-64
+	// baseline. The go command mkuimage runs inherits our environment.
+	if os.Getenv("GOAMD64") != "v1" {
+		os.Setenv("GOAMD64", "v1")
+	}
+	env := golang.Default(golang.DisableCGO(), golang.WithGOOS("linux"), golang.WithGOARCH("amd64"), golang.WithWorkingDir(p.Root))
+	level := slog.LevelWarn
+	if o.Verbose {
+		level = slog.LevelInfo
+	}
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	l := llog.New(level, func(format string, v ...any) {
+		fmt.Fprintf(logw, "mkuimage: "+strings.TrimSuffix(format, "\n")+"\n", v...)
+	})
+	var pkgs []string
+	for _, c := range p.Commands {
+		pkgs = append(pkgs, c.Package)
+	}
+	bopts := &golang.BuildOpts{}
+	if !o.ForceRebuild {
+		bopts.ExtraArgs = []string{"-a=false"}
+	}
+	arch := cpio.InMemArchive()
+	done := make(chan error, 1)
+	go func() {
+		done <- uimage.Create(l,
+			uimage.WithReplaceEnv(env),
+			uimage.WithBusyboxCommands(pkgs...),
+			uimage.WithBusyboxBuildOpts(bopts),
+			uimage.WithInit(p.Init),
+			uimage.WithShell(p.Shell),
+			uimage.WithSkipLDD(),
+			uimage.WithTempDir(tmp),
+			uimage.WithOutput(&initramfs.Archive{Archive: arch}),
+		)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, fmt.Errorf("building the busybox: %w", err)
+		}
+	case <-ctx.Done():
+		// The go build children get the terminal's signal too; wait for
+		// them to end so the caller can clean up the scratch directory.
+		<-done
+		return nil, ctx.Err()
+	}
+	var out []*Entry
+	for _, name := range arch.Order {
+		r := arch.Files[name]
+		if name == "bin/defaultsh" {
+			continue // a u-root convention the image does not use
+		}
+		e := &Entry{Name: r.Name, Mode: uint32(r.Mode), Part: PartBusybox, Src: "mkuimage"}
+		switch r.Mode & cpio.S_IFMT {
+		case cpio.S_IFREG:
+			data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+			if err != nil {
+				return nil, fmt.Errorf("reading the built %s: %w", r.Name, err)
+			}
+			e.Data = data
+		case cpio.S_IFLNK:
+			data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+			if err != nil {
+				return nil, err
+			}
+			e.Link = string(data)
+		case cpio.S_IFDIR:
+		default:
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

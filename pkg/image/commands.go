@@ -1,0 +1,204 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/svinit/svinit/pkg/kmod"
+)
+
+// URootModule is the module u-root's commands come from.
+const URootModule = "github.com/u-root/u-root"
+
+// Command is one command of the busybox.
+type Command struct {
+	Name    string // argv[0] it answers to: /bbin/NAME, /bin/NAME
+	Package string // Go import path, or an absolute directory for this repository's commands
+	Own     bool   // from this repository (cmds/* or uinit)
+}
+
+// FindRoot returns the directory holding go.mod at or above dir.
+func FindRoot(dir string) (string, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", fmt.Errorf("no go.mod at or above %s: run mkimage inside the svinit repository (or give -C)", dir)
+		}
+		d = p
+	}
+}
+
+// OwnCommands lists the repository's commands: every directory under
+// root/cmds holding a non-test Go file of package main, except mkimage
+// (the host-side generator). Sorted by name.
+func OwnCommands(root string) ([]Command, error) {
+	ents, err := os.ReadDir(filepath.Join(root, "cmds"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []Command
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == "mkimage" || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join(root, "cmds", e.Name())
+		ok, err := isMainPackage(dir)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, Command{Name: e.Name(), Package: dir, Own: true})
+		}
+	}
+	return out, nil
+}
+
+// isMainPackage reports whether dir holds a non-test Go file of package main.
+func isMainPackage(dir string) (bool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return false, err
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.PackageClauseOnly)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", f, err)
+		}
+		if af.Name.Name == "main" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ToolsImports returns the import paths tools.go (at the repository root)
+// imports.
+func ToolsImports(root string) (map[string]bool, error) {
+	p := filepath.Join(root, "tools.go")
+	af, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, im := range af.Imports {
+		v, err := strconv.Unquote(im.Path.Value)
+		if err != nil {
+			return nil, err
+		}
+		out[v] = true
+	}
+	return out, nil
+}
+
+// ModuleDir returns the directory of a module in the build list (go list -m).
+func ModuleDir(root, module string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("go list -m %s: %s", module, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", fmt.Errorf("go list -m %s: %w", module, err)
+	}
+	d := strings.TrimSpace(string(out))
+	if d == "" {
+		return "", fmt.Errorf("go list -m %s: module not downloaded (run go mod download %s)", module, module)
+	}
+	return d, nil
+}
+
+// URootCommands lists u-root's command packages by short name
+// (cmds/core/NAME, then cmds/exp/NAME) found in urootDir.
+func URootCommands(urootDir string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, sub := range []string{"exp", "core"} { // core wins
+		ents, err := os.ReadDir(filepath.Join(urootDir, "cmds", sub))
+		if err != nil {
+			return nil, fmt.Errorf("listing u-root commands: %w", err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				out[e.Name()] = URootModule + "/cmds/" + sub + "/" + e.Name()
+			}
+		}
+	}
+	return out, nil
+}
+
+// ResolveCommands turns the definition's commands into Go packages. Short
+// names are u-root commands (cmds/core first, then cmds/exp); full import
+// paths are taken as given. Each must be imported by tools.go, so that
+// go.mod pins what the busybox build needs.
+func ResolveCommands(d *Definition, uroot map[string]string, tools map[string]bool) ([]Command, error) {
+	var out []Command
+	for _, w := range d.Commands {
+		pkg := w.Value
+		if !strings.Contains(pkg, "/") {
+			p, ok := uroot[pkg]
+			if !ok {
+				var names []string
+				for n := range uroot {
+					names = append(names, n)
+				}
+				msg := fmt.Sprintf("commands: unknown command %q: not a u-root command (cmds/core or cmds/exp)", pkg)
+				if near := kmod.Near(pkg, names, 3); len(near) > 0 {
+					msg += fmt.Sprintf("; did you mean %s?", strings.Join(near, ", "))
+				}
+				return nil, &Error{File: d.File, Line: w.Line, Msg: msg}
+			}
+			pkg = p
+		}
+		if !tools[pkg] {
+			return nil, &Error{File: d.File, Line: w.Line, Msg: fmt.Sprintf("commands: %s is not imported by tools.go: add `_ %q` there so go.mod pins its dependencies", pkg, pkg)}
+		}
+		out = append(out, Command{Name: path.Base(pkg), Package: pkg})
+	}
+	return out, nil
+}
+
+// checkNames rejects two commands answering to the same name.
+func checkNames(cmds []Command) error {
+	seen := map[string]Command{}
+	for _, c := range cmds {
+		if o, ok := seen[c.Name]; ok {
+			return fmt.Errorf("two commands named %q: %s and %s (drop one from the definition)", c.Name, o.Package, c.Package)
+		}
+		seen[c.Name] = c
+	}
+	return nil
+}
+
+// sortedNames returns the commands' names, sorted.
+func sortedNames(cmds []Command) []string {
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.Name)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,254 @@
+package image
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/svinit/svinit/pkg/kmod"
+)
+
+// Parts of an image, for the size summary.
+const (
+	PartBase     = "base"
+	PartBusybox  = "busybox"
+	PartServices = "services"
+	PartModules  = "modules"
+	PartFiles    = "files"
+)
+
+// Layout adds everything but the busybox binary itself to a: the directory
+// skeleton and device nodes, /init and the /bin and /bbin links, service
+// directories, stage 2, the shutdown hook, kernel modules with their
+// indexes, /etc files and the definition's extra files.
+func (p *Plan) Layout(a *Archive) error {
+	d := p.Def
+	steps := []func(*Archive) error{p.layoutBase, p.layoutCommands, p.layoutServices, p.layoutModules, p.layoutFiles}
+	for _, s := range steps {
+		if err := s(a); err != nil {
+			if _, ok := err.(*Error); ok {
+				return err
+			}
+			return &Error{File: d.File, Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+func (p *Plan) layoutBase(a *Archive) error {
+	for _, dir := range []struct {
+		name string
+		perm uint32
+	}{
+		{"bin", 0o755}, {"bbin", 0o755}, {"dev", 0o755}, {"etc", 0o755}, {"etc/svinit", 0o755},
+		{"lib", 0o755}, {"mnt", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"run", 0o755},
+		{"root", 0o700}, {"tmp", 0o1777}, {"usr", 0o755}, {"var", 0o755}, {"var/log", 0o755},
+	} {
+		if err := a.Dir(dir.name, dir.perm, PartBase); err != nil {
+			return err
+		}
+	}
+	for _, l := range [][2]string{{"sbin", "bin"}, {"usr/bin", "../bin"}, {"usr/sbin", "../bin"}, {"var/run", "../run"}} {
+		if err := a.Symlink(l[0], l[1], PartBase); err != nil {
+			return err
+		}
+	}
+	// The kernel opens /dev/console for init before anything is mounted.
+	for _, n := range []Entry{
+		{Name: "dev/console", Mode: TypeChar | 0o600, Major: 5, Minor: 1},
+		{Name: "dev/null", Mode: TypeChar | 0o666, Major: 1, Minor: 3},
+	} {
+		n := n
+		n.Part = PartBase
+		if err := a.Add(&n); err != nil {
+			return err
+		}
+	}
+	hostname := p.Def.Hostname.Value
+	if hostname == "" {
+		hostname = "svinit"
+	}
+	etc := []struct {
+		name string
+		perm uint32
+		data string
+	}{
+		{"etc/hostname", 0o644, hostname + "\n"},
+		{"etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+		{"etc/group", 0o644, "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"},
+		{"etc/shells", 0o644, "/bin/sh\n"},
+	}
+	if c := strings.TrimSpace(p.Def.Cmdline.Value); c != "" {
+		etc = append(etc, struct {
+			name string
+			perm uint32
+			data string
+		}{CmdlinePath, 0o644, c + "\n"})
+	}
+	for _, f := range etc {
+		if err := a.File(f.name, f.perm, []byte(f.data), PartBase); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) layoutCommands(a *Archive) error {
+	for _, c := range p.Commands {
+		if err := a.Symlink("bbin/"+c.Name, "bb", PartBusybox); err != nil {
+			return err
+		}
+		if err := a.Symlink("bin/"+c.Name, "../bbin/"+c.Name, PartBusybox); err != nil {
+			return err
+		}
+	}
+	if err := a.Symlink("init", "bbin/"+p.Init, PartBusybox); err != nil {
+		return err
+	}
+	if _, ok := a.Get("bin/sh"); !ok {
+		if err := a.Symlink("bin/sh", "../bbin/"+p.Shell, PartBusybox); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) layoutServices(a *Archive) error {
+	if err := a.Dir(EarlyDir, 0o755, PartServices); err != nil {
+		return err
+	}
+	for _, s := range p.Early {
+		if err := a.AddTree(s.Src, EarlyDir+"/"+s.Name, PartServices); err != nil {
+			return err
+		}
+	}
+	if p.Hooks != "" {
+		if err := a.AddTree(p.Hooks, EarlyDir+"/.s6-svscan", PartServices); err != nil {
+			return err
+		}
+	}
+	if len(p.Services) > 0 {
+		if err := a.Dir(ServicesDir, 0o755, PartServices); err != nil {
+			return err
+		}
+	}
+	for _, s := range p.Services {
+		if err := a.AddTree(s.Src, ServicesDir+"/"+s.Name, PartServices); err != nil {
+			return err
+		}
+	}
+	var stage2 []byte
+	if p.Stage2Script != "" {
+		b, err := os.ReadFile(p.Stage2Script)
+		if err != nil {
+			return err
+		}
+		stage2 = b
+	} else {
+		stage2 = []byte(GenerateStage2(p.Def, serviceNames(p.Services)))
+	}
+	if err := a.Add(&Entry{Name: Stage2Path, Mode: TypeRegular | 0o755, Data: stage2, Part: PartServices, Src: "stage2"}); err != nil {
+		return err
+	}
+	if p.ShutdownHook != "" {
+		b, err := os.ReadFile(p.ShutdownHook)
+		if err != nil {
+			return err
+		}
+		if err := a.Add(&Entry{Name: ShutdownPath, Mode: TypeRegular | 0o755, Data: b, Part: PartServices, Src: p.ShutdownHook}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) layoutModules(a *Archive) error {
+	if p.Tree == nil {
+		return nil
+	}
+	base := "lib/modules/" + p.Tree.Version()
+	if err := a.Dir(base, 0o755, PartModules); err != nil {
+		return err
+	}
+	var infos []*kmod.Info
+	set := p.Modules
+	if set == nil {
+		set = &kmod.Set{}
+	}
+	for _, m := range set.Modules {
+		src := filepath.Join(p.Tree.Dir(), filepath.FromSlash(m.Path))
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := a.Add(&Entry{Name: base + "/" + m.Path, Mode: TypeRegular | 0o644, Data: data, Part: PartModules, Src: src}); err != nil {
+			return err
+		}
+		infos = append(infos, m.Info)
+	}
+	aliasInfos := infos
+	if p.AllAliases {
+		all, err := p.Tree.AllInfos()
+		if err != nil {
+			return err
+		}
+		aliasInfos = all
+	}
+	var dep, alias, soft bytes.Buffer
+	if err := kmod.WriteDep(&dep, set); err != nil {
+		return err
+	}
+	if err := kmod.WriteAlias(&alias, kmod.AliasesOf(aliasInfos)); err != nil {
+		return err
+	}
+	if err := kmod.WriteSoftdep(&soft, infos); err != nil {
+		return err
+	}
+	files := map[string][]byte{"modules.dep": dep.Bytes(), "modules.alias": alias.Bytes(), "modules.softdep": soft.Bytes()}
+	if b, err := os.ReadFile(filepath.Join(p.Tree.Dir(), "modules.builtin")); err == nil {
+		files["modules.builtin"] = b
+	}
+	for name, data := range files {
+		if err := a.File(base+"/"+name, 0o644, data, PartModules); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plan) layoutFiles(a *Archive) error {
+	for _, f := range p.Def.Files {
+		dst, _ := CleanName(f.Dst.Value)
+		var mode uint32
+		if f.Mode.Value != "" {
+			mode, _ = parseMode(f.Mode.Value)
+		}
+		if f.Src.Value == "" {
+			perm := uint32(0o644)
+			if f.Mode.Value != "" {
+				perm = mode
+			}
+			if err := a.Add(&Entry{Name: dst, Mode: TypeRegular | perm, Data: []byte(f.Content.Value), Part: PartFiles, Src: fmt.Sprintf("%s:%d", p.Def.File, f.Line)}); err != nil {
+				return err
+			}
+			continue
+		}
+		src := f.Src.Value
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(p.Root, src)
+		}
+		if err := a.AddTree(src, dst, PartFiles); err != nil {
+			return err
+		}
+		if f.Mode.Value != "" {
+			e, _ := a.Get(dst)
+			e.Mode = e.Mode&TypeMask | mode
+		}
+	}
+	return nil
+}
+
+var _ = path.Join

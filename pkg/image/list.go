@@ -1,0 +1,136 @@
+package image
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// ReadImage reads an image file's entries, undoing its compression.
+func ReadImage(r io.Reader) ([]*Entry, string, error) {
+	dr, comp, err := Decompress(r)
+	if err != nil {
+		return nil, "", err
+	}
+	es, err := ReadCPIO(dr)
+	if err != nil {
+		return nil, comp, fmt.Errorf("%s-compressed data: %w", comp, err)
+	}
+	return es, comp, nil
+}
+
+// modeString renders a mode like ls -l does.
+func modeString(m uint32) string {
+	t := "?"
+	switch m & TypeMask {
+	case TypeDir:
+		t = "d"
+	case TypeRegular:
+		t = "-"
+	case TypeSymlink:
+		t = "l"
+	case TypeChar:
+		t = "c"
+	case TypeBlock:
+		t = "b"
+	case TypeFIFO:
+		t = "p"
+	case 0o140000:
+		t = "s"
+	}
+	const rwx = "rwxrwxrwx"
+	b := []byte(t)
+	for i := 0; i < 9; i++ {
+		if m&(1<<(8-i)) != 0 {
+			b = append(b, rwx[i])
+		} else {
+			b = append(b, '-')
+		}
+	}
+	if m&0o4000 != 0 {
+		b[3] = map[bool]byte{true: 's', false: 'S'}[b[3] == 'x']
+	}
+	if m&0o2000 != 0 {
+		b[6] = map[bool]byte{true: 's', false: 'S'}[b[6] == 'x']
+	}
+	if m&0o1000 != 0 {
+		b[9] = map[bool]byte{true: 't', false: 'T'}[b[9] == 'x']
+	}
+	return string(b)
+}
+
+// FormatEntry renders one entry as a listing line: mode, size (or device
+// numbers), /path, and -> target for symlinks.
+func FormatEntry(e *Entry, long bool) string {
+	if !long {
+		return "/" + e.Name
+	}
+	size := fmt.Sprintf("%10d", len(e.Data))
+	if t := e.Mode & TypeMask; t == TypeChar || t == TypeBlock {
+		size = fmt.Sprintf("%6d, %3d", e.Major, e.Minor)
+	} else if t == TypeSymlink {
+		size = fmt.Sprintf("%10d", len(e.Link))
+	}
+	s := fmt.Sprintf("%s %s /%s", modeString(e.Mode), size, e.Name)
+	if e.Mode&TypeMask == TypeSymlink {
+		s += " -> " + e.Link
+	}
+	return s
+}
+
+// Diff compares two images' entries and returns one line per difference:
+// "- /path" only in a, "+ /path" only in b, "~ /path: what" changed.
+func Diff(a, b []*Entry) []string {
+	index := func(es []*Entry) map[string]*Entry {
+		m := map[string]*Entry{}
+		for _, e := range es {
+			m[e.Name] = e
+		}
+		return m
+	}
+	ma, mb := index(a), index(b)
+	names := map[string]bool{}
+	for n := range ma {
+		names[n] = true
+	}
+	for n := range mb {
+		names[n] = true
+	}
+	var sorted []string
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	var out []string
+	for _, n := range sorted {
+		ea, eb := ma[n], mb[n]
+		switch {
+		case eb == nil:
+			out = append(out, "- /"+n)
+		case ea == nil:
+			out = append(out, "+ /"+n)
+		default:
+			var what []string
+			if ea.Mode != eb.Mode {
+				what = append(what, fmt.Sprintf("mode %s -> %s", modeString(ea.Mode), modeString(eb.Mode)))
+			}
+			if ea.Link != eb.Link {
+				what = append(what, fmt.Sprintf("target %s -> %s", ea.Link, eb.Link))
+			}
+			if ea.Major != eb.Major || ea.Minor != eb.Minor {
+				what = append(what, fmt.Sprintf("device %d,%d -> %d,%d", ea.Major, ea.Minor, eb.Major, eb.Minor))
+			}
+			if len(ea.Data) != len(eb.Data) {
+				what = append(what, fmt.Sprintf("size %d -> %d", len(ea.Data), len(eb.Data)))
+			} else if sha256.Sum256(ea.Data) != sha256.Sum256(eb.Data) {
+				what = append(what, "contents differ")
+			}
+			if len(what) > 0 {
+				out = append(out, "~ /"+n+": "+strings.Join(what, ", "))
+			}
+		}
+	}
+	return out
+}
