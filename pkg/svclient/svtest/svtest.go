@@ -8,8 +8,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/svinit/svinit/pkg/fifodir"
 	"github.com/svinit/svinit/pkg/s6status"
@@ -214,4 +216,50 @@ func Simple(s *Service, c byte) {
 			s.Notify("x")
 		}
 	}
+}
+
+// WaitListener blocks until a client listens on s's event/ (a FIFO
+// named ftrig1:@... exists there), or stop is closed (then it returns
+// false). It watches the directory with inotify: no polling.
+func WaitListener(s *Service, stop <-chan struct{}) bool {
+	ev := filepath.Join(s.Dir, "event")
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		s.t.Error(err)
+		return false
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	defer f.Close()
+	if _, err := unix.InotifyAddWatch(fd, ev, unix.IN_MOVED_TO|unix.IN_CREATE); err != nil {
+		s.t.Error(err)
+		return false
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-stop:
+		case <-done:
+		}
+		f.SetReadDeadline(time.Unix(1, 0))
+	}()
+	buf := make([]byte, 4096)
+	for {
+		if listening(ev) {
+			return true
+		}
+		if _, err := f.Read(buf); err != nil {
+			return listening(ev)
+		}
+	}
+}
+
+func listening(ev string) bool {
+	ents, _ := os.ReadDir(ev)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), fifodir.Prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/svclient/svtest"
+)
+
+func runSvstat(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	err := run(append([]string{"svstat"}, args...), strings.NewReader(""), &out, &errb)
+	code := cli.Report(&errb, "svstat", err)
+	return code, out.String(), errb.String()
+}
+
+func TestSvstat(t *testing.T) {
+	killed := svtest.Down(0, true)
+	killed.Wstat = 9
+	for _, tc := range []struct {
+		name string
+		st   s6status.Status
+		down bool
+		args []string
+		re   string // the whole stdout must match
+	}{
+		{"human up", svtest.Up(4242), false, nil, `up \(pid 4242\) \d+ seconds\n`},
+		{"human up, down file", svtest.Up(4242), true, nil, `up \(pid 4242\) \d+ seconds, normally down\n`},
+		{"human killed", killed, false, nil, `down \(signal SIGKILL\) \d+ seconds, normally up, want up, ready \d+ seconds\n`},
+		{"human killed -n", killed, false, []string{"-n"}, `down \(signal 9\) \d+ seconds, normally up, want up, ready \d+ seconds\n`},
+		{"empty -o is human", svtest.Up(4242), false, []string{"-o", ""}, `up \(pid 4242\) \d+ seconds\n`},
+		{"fields", svtest.Up(4242), false, []string{"-o", "up,pid,exitcode,signal"}, `true 4242 -1 NA\n`},
+		{"shortcuts", killed, true, []string{"-uwNrpest"}, `false true false false -1 -1 SIGKILL \d+\n`},
+		{"-n does not change fields", killed, false, []string{"-n", "-s"}, `SIGKILL\n`},
+		{"pgid of a dead pid falls back to the pid", svtest.Up(999999999), false, []string{"-g", "-o", "pgid"}, `999999999 999999999\n`},
+		{"pgid when down", killed, false, []string{"-g"}, `-1\n`},
+		{"labels", svtest.Up(1), false, []string{"-o", "updownsince,readysince"}, `@4[0-9a-f]{23} @4[0-9a-f]{23}\n`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := svtest.New(t, tc.st)
+			s.Lock()
+			if tc.down {
+				os.WriteFile(filepath.Join(s.Dir, "down"), nil, 0o644)
+			}
+			code, out, msg := runSvstat(append(tc.args, s.Dir)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, msg)
+			}
+			if !regexp.MustCompile(`^` + tc.re + `$`).MatchString(out) {
+				t.Errorf("output %q does not match %q", out, tc.re)
+			}
+		})
+	}
+}
+
+func TestSvstatPgidSelf(t *testing.T) {
+	// A live pid: pgid comes from /proc.
+	s := svtest.New(t, svtest.Up(uint64(os.Getpid())))
+	s.Lock()
+	code, out, msg := runSvstat("-o", "pid,pgid", s.Dir)
+	if code != 0 {
+		t.Fatal(msg)
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 || f[1] == "-1" {
+		t.Fatalf("output %q", out)
+	}
+}
+
+func TestSvstatErrors(t *testing.T) {
+	notSup := svtest.New(t, svtest.Up(1))
+	corrupt := svtest.New(t, svtest.Up(1))
+	corrupt.Lock()
+	os.WriteFile(s6status.Path(corrupt.Dir), []byte("short"), 0o644)
+	missing := svtest.New(t, svtest.Up(1))
+	missing.Lock()
+	os.Remove(s6status.Path(missing.Dir))
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no dir", nil, cli.ExitUsage, "usage"},
+		{"bad option", []string{"-x", notSup.Dir}, cli.ExitUsage, "unknown option -x"},
+		{"bad field", []string{"-o", "up,bogus", notSup.Dir}, cli.ExitUsage, `"bogus"`},
+		{"null field", []string{"-o", "up,,pid", notSup.Dir}, cli.ExitUsage, "empty field"},
+		{"not supervised", []string{notSup.Dir}, cli.ExitFalse, "not supervised"},
+		{"nonexistent", []string{filepath.Join(t.TempDir(), "nope")}, cli.ExitFalse, "not supervised"},
+		{"a file", []string{file}, cli.ExitSystem, file},
+		{"truncated status", []string{corrupt.Dir}, cli.ExitSystem, s6status.Path(corrupt.Dir) + ": corrupt status file"},
+		{"missing status", []string{missing.Dir}, cli.ExitSystem, s6status.Path(missing.Dir)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, msg := runSvstat(tc.args...)
+			if code != tc.code || !strings.Contains(msg, tc.msg) || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, out, msg, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+// FuzzOptions runs arbitrary command lines against a supervised fake:
+// exit codes stay in s6's set and nothing panics.
+func FuzzOptions(f *testing.F) {
+	f.Add("-o\x00up,pid")
+	f.Add("-uwNrpgest\x00-n")
+	f.Add("-o\x00,")
+	f.Add("-ox")
+	f.Fuzz(func(t *testing.T, joined string) {
+		s := svtest.New(t, svtest.Up(1))
+		s.Lock()
+		args := append(strings.Split(joined, "\x00"), s.Dir)
+		code, _, _ := runSvstat(args...)
+		switch code {
+		case 0, cli.ExitFalse, cli.ExitUsage, cli.ExitSystem:
+		default:
+			t.Fatalf("exit %d", code)
+		}
+	})
+}
