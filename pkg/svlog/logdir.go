@@ -316,8 +316,20 @@ func (d *Logdir) Flush() bool {
 		}
 		if d.size+uint64(d.cfg.Tolerance) >= s {
 			d.state = rsStart
+			if d.outOff == len(d.out) {
+				// Everything is written: let the logger consume its input
+				// before the rotation (and its fsync) runs.
+				d.out, d.outOff = d.out[:0], 0
+				return true
+			}
 		}
 	}
+}
+
+// full reports whether the lines already queued reach the rotation
+// threshold, so that a batch can end there.
+func (d *Logdir) full() bool {
+	return d.size+uint64(len(d.out)-d.outOff)+uint64(d.cfg.Tolerance) >= uint64(d.cfg.FileSize)
 }
 
 // Rotate starts a rotation now (SIGALRM) if current is not empty.

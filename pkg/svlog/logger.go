@@ -23,6 +23,7 @@ type Options struct {
 	LineLimit int           // -l: split longer lines (0: no limit)
 	LastLine  time.Duration // -t: on TERM/HUP, wait at most this long for the end of a partial line (0: forever)
 	Prog      string        // name in messages, "svlog" by default
+	NoPeek    bool          // never use tee(2) on a pipe: read it like s6-log does
 }
 
 // maxPending is how much output may wait without -b before svlog stops
@@ -45,6 +46,16 @@ type Logger struct {
 	outBuf  []byte // pending stdout data
 	st      stamper
 	scratch []byte
+
+	peek       bool // input is a pipe: tee, write, then consume
+	tpr, tpw   int  // internal pipe for tee(2)
+	null       int  // /dev/null, to splice consumed bytes into
+	unconsumed int  // bytes processed but still in the input pipe
+
+	stalled    bool // peek mode: the pipe holds only part of a line
+	stallSize  int
+	stallSince time.Time
+	stallDelay time.Duration
 
 	exiting  bool // stop reading input
 	lastLine bool // TERM/HUP arrived with a partial line pending
@@ -76,7 +87,7 @@ func New(sc *Script, opts Options, in int, stdout, stderr io.Writer) (*Logger, e
 	if opts.LineLimit > 0 && opts.LineLimit < MinLineLimit {
 		opts.LineLimit = MinLineLimit
 	}
-	l := &Logger{opts: opts, sc: sc, in: in, stdout: stdout, stderr: stderr, wakeR: -1, wakeW: -1}
+	l := &Logger{opts: opts, sc: sc, in: in, stdout: stdout, stderr: stderr, wakeR: -1, wakeW: -1, tpr: -1, tpw: -1, null: -1}
 	for _, w := range sc.Warnings {
 		l.warnf("%s", w)
 	}
@@ -134,6 +145,10 @@ func (l *Logger) wake() {
 // finalizes every log directory. It returns nil on a clean exit.
 func (l *Logger) Run() error {
 	defer l.Close()
+	if !l.opts.NoPeek {
+		l.setupPeek()
+		defer l.closePeek()
+	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return fmt.Errorf("create self-pipe: %w", err)
@@ -186,6 +201,9 @@ func (l *Logger) Run() error {
 				}
 			}
 		}
+		if l.unconsumed > 0 && pendingBytes == 0 {
+			l.consume()
+		}
 		if l.exiting && !pending {
 			break
 		}
@@ -206,7 +224,16 @@ func (l *Logger) Run() error {
 		pfd[0] = unix.PollFd{Fd: int32(l.wakeR), Events: unix.POLLIN}
 		nfd := 1
 		if wantRead {
-			pfd[1] = unix.PollFd{Fd: int32(l.in), Events: unix.POLLIN}
+			ev := int16(unix.POLLIN)
+			if l.stalled {
+				// Only a partial line is in the pipe: look again later
+				// (or at once if the writer goes away).
+				ev = 0
+				if timeout < 0 || timeout > int(l.stallDelay/time.Millisecond) {
+					timeout = int(l.stallDelay / time.Millisecond)
+				}
+			}
+			pfd[1] = unix.PollFd{Fd: int32(l.in), Events: ev}
 			nfd = 2
 		}
 		n, err := unix.Poll(pfd[:nfd], timeout)
@@ -214,6 +241,9 @@ func (l *Logger) Run() error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		if n <= 0 {
+			if l.stalled && wantRead {
+				l.readInput(false)
+			}
 			if l.lastLine && l.opts.LastLine > 0 && !time.Now().Before(l.lastDL) {
 				// Give up waiting for the end of the last line.
 				l.finishPartial()
@@ -244,7 +274,12 @@ func (l *Logger) Run() error {
 			continue // re-evaluate before reading: TERM may have arrived
 		}
 		if nfd == 2 && pfd[1].Revents != 0 {
-			l.readInput()
+			if l.unconsumed > 0 {
+				// Without -b, output is stuck and reading goes on: the
+				// unwritten lines now live in memory only.
+				l.consume()
+			}
+			l.readInput(pfd[1].Revents&(unix.POLLHUP|unix.POLLERR) != 0)
 		}
 	}
 	// Finalize every directory, retrying after cooldowns.
@@ -294,43 +329,174 @@ func (l *Logger) signal(s syscall.Signal) {
 	}
 }
 
-// readInput reads what is available and processes every complete line.
-// In last-line mode it reads one byte at a time so that nothing after
-// the end of the current line is taken from the pipe.
-func (l *Logger) readInput() {
+// setupPeek enables peeking when the input is a pipe: data is then
+// duplicated with tee(2), processed and written, and only then consumed
+// from the pipe, so that a logger killed at any moment leaves every line
+// it has not written yet in the pipe for its successor.
+func (l *Logger) setupPeek() {
+	var st unix.Stat_t
+	if err := unix.Fstat(l.in, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return
+	}
+	null, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		null = -1
+	}
+	l.peek, l.tpr, l.tpw, l.null = true, p[0], p[1], null
+}
+
+func (l *Logger) closePeek() {
+	if l.tpr >= 0 {
+		unix.Close(l.tpr)
+		unix.Close(l.tpw)
+	}
+	if l.null >= 0 {
+		unix.Close(l.null)
+	}
+	l.peek, l.tpr, l.tpw, l.null = false, -1, -1, -1
+}
+
+// consume removes from the input pipe the bytes already processed.
+func (l *Logger) consume() {
+	for l.unconsumed > 0 {
+		var n int
+		var err error
+		if l.null >= 0 {
+			var n64 int64
+			n64, err = spliceN(l.in, l.null, l.unconsumed)
+			n = int(n64)
+			if err == unix.EINVAL || err == unix.ENOSYS {
+				unix.Close(l.null)
+				l.null = -1
+				continue
+			}
+		} else {
+			if cap(l.scratch) < 4096 {
+				l.scratch = make([]byte, 0, 65536)
+			}
+			k := min(l.unconsumed, cap(l.scratch))
+			n, err = unix.Read(l.in, l.scratch[:k])
+		}
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil || n <= 0 {
+			// Should not happen: the bytes were there when peeked.
+			l.warnf("consume %d processed bytes from stdin: %v (another reader on the pipe?)", l.unconsumed, err)
+			l.unconsumed = 0
+			return
+		}
+		l.unconsumed -= n
+	}
+}
+
+func spliceN(from, to, n int) (int64, error) {
+	r, err := unix.Splice(from, nil, to, nil, n, 0)
+	return int64(r), err
+}
+
+// fill gets more input into l.buf: in peek mode the bytes are copied
+// from the pipe but stay there; otherwise they are read. It returns the
+// number of new bytes, 0 at end of input, -1 when nothing is available.
+func (l *Logger) fill() int {
 	b := l.buf
 	if cap(b)-len(b) < 4096 {
 		nb := make([]byte, len(b), 2*cap(b))
 		copy(nb, b)
 		b = nb
+		l.buf = b
 	}
-	want := cap(b) - len(b)
+	c := len(b)
+	want := cap(b) - c
+	if l.peek {
+		n64, err := unix.Tee(l.in, l.tpw, want, unix.SPLICE_F_NONBLOCK)
+		switch {
+		case err == unix.EINTR || err == unix.EAGAIN:
+			return -1
+		case err == unix.EINVAL || err == unix.ENOSYS:
+			l.closePeek()
+			return l.fill()
+		case err != nil:
+			l.warnf("read from stdin: %v", err)
+			return 0
+		}
+		n := int(n64)
+		for got := 0; got < n; {
+			k, err := unix.Read(l.tpr, b[c+got:c+n])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || k <= 0 {
+				l.warnf("read from internal pipe: %v", err)
+				l.closePeek()
+				return -1
+			}
+			got += k
+		}
+		return n
+	}
 	if l.lastLine {
 		want = 1
 	}
-	n, err := unix.Read(l.in, b[len(b):len(b)+want])
+	n, err := unix.Read(l.in, b[c:c+want])
 	if err != nil {
 		if err == unix.EINTR || err == unix.EAGAIN {
-			l.buf = b
-			return
+			return -1
 		}
 		if err != unix.EPIPE {
 			l.warnf("read from stdin: %v", err)
 		}
-		n = 0
+		return 0
+	}
+	return n
+}
+
+// stallMax is how long a partial line may sit in the input pipe before
+// svlog takes it out (where a SIGKILL would lose it).
+const stallMax = time.Second
+
+// stall records that only n bytes of an incomplete line were seen. It
+// returns false when the line has made no progress for stallMax.
+func (l *Logger) stall(n int) bool {
+	now := time.Now()
+	if !l.stalled || n != l.stallSize {
+		if !l.stalled {
+			l.stallDelay = time.Millisecond
+		}
+		l.stalled, l.stallSize, l.stallSince = true, n, now
+		return true
+	}
+	if now.Sub(l.stallSince) >= stallMax {
+		return false
+	}
+	l.stallDelay = min(2*l.stallDelay, 100*time.Millisecond)
+	return true
+}
+
+// readInput gets what input is available and processes every complete
+// line. After a TERM or HUP with a partial line pending it stops at the
+// end of that line and takes nothing after it from the pipe.
+func (l *Logger) readInput(hup bool) {
+	c := len(l.buf)
+	n := l.fill()
+	if n < 0 {
+		return
 	}
 	if n == 0 {
-		l.buf = b
 		l.finishPartial()
 		l.exiting = true
 		return
 	}
-	b = b[:len(b)+n]
+	b := l.buf[:c+n]
 	ll := l.opts.LineLimit
-	start, scan := 0, len(b)-n // b[start:scan] holds no terminator
+	start, scan := 0, c // b[start:scan] holds no terminator
 	var now time.Time
 	stamped, emitted := false, false
-	for {
+	for !(emitted && l.lastLine) {
 		end := -1
 		rest := b[scan:]
 		i := bytes.IndexByte(rest, '\n')
@@ -357,13 +523,51 @@ func (l *Logger) readInput() {
 		l.line(b[start:end], now)
 		emitted = true
 		start, scan = next, next
+		if l.peek && l.batchFull() {
+			break
+		}
 	}
-	k := copy(b, b[start:])
-	l.buf = b[:k]
+	switch {
+	case l.peek && emitted:
+		l.stalled = false
+		// Processed up to start; the rest stays in the pipe and will be
+		// peeked again. The bytes are consumed once written.
+		l.unconsumed += start - c
+		l.buf = b[:0]
+	case l.peek && !hup && n < cap(b)-c && l.stall(n):
+		// Only part of a line is in the pipe: leave it there for a while,
+		// looking again for the rest of it now and then.
+		l.buf = b[:c]
+	case l.peek:
+		// A partial line that has been sitting there too long, the writer
+		// gone, or the buffer full: take it out of the pipe so that the
+		// logger can wait for more input without spinning.
+		l.unconsumed += n
+		l.consume()
+		l.buf = b
+		l.stalled = false
+	default:
+		k := copy(b, b[start:])
+		l.buf = b[:k]
+		if l.lastLine && emitted {
+			l.finishPartial()
+		}
+	}
 	if l.lastLine && emitted {
-		l.finishPartial()
 		l.exiting = true
 	}
+}
+
+// batchFull reports whether a log directory's queue reached its rotation
+// threshold: in peek mode the batch then ends, so that it is written and
+// consumed from the pipe before the rotation runs.
+func (l *Logger) batchFull() bool {
+	for _, d := range l.dirs {
+		if d.full() {
+			return true
+		}
+	}
+	return false
 }
 
 // finishPartial processes an incomplete last line as if it ended there.

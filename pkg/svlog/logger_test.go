@@ -428,3 +428,51 @@ func BenchmarkLines(b *testing.B) {
 		}
 	}
 }
+
+// TestLastLine checks that after a TERM/HUP with part of a line already
+// taken from the pipe, svlog completes that line and takes nothing more.
+func TestLastLine(t *testing.T) {
+	for _, peek := range []bool{false, true} {
+		t.Run(fmt.Sprintf("peek=%v", peek), func(t *testing.T) {
+			sc, _ := Parse([]string{"1"})
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			defer w.Close()
+			var out bytes.Buffer
+			l, err := New(sc, Options{NotifyFd: -1, NoPeek: !peek}, int(r.Fd()), &out, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if peek {
+				l.setupPeek()
+				defer l.closePeek()
+				if !l.peek {
+					t.Fatal("peek mode not enabled on a pipe")
+				}
+			}
+			l.buf = append(l.buf, "par"...) // as if taken out of the pipe earlier
+			l.signal(unix.SIGHUP)
+			if !l.lastLine || l.exiting {
+				t.Fatalf("lastLine %v exiting %v", l.lastLine, l.exiting)
+			}
+			w.WriteString("tial\nnext line\n")
+			for i := 0; !l.exiting && i < 100; i++ {
+				l.readInput(false)
+			}
+			l.flushStdout()
+			l.consume()
+			if out.String() != "partial\n" {
+				t.Errorf("logged %q", out.String())
+			}
+			w.Close()
+			rest := make([]byte, 100)
+			n, _ := r.Read(rest)
+			if string(rest[:n]) != "next line\n" {
+				t.Errorf("pipe holds %q", rest[:n])
+			}
+		})
+	}
+}

@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svinit/svinit/pkg/cli"
+)
+
+// The test binary doubles as svlog when this variable is set, so the
+// tests can run real svlog processes without building anything.
+const selfEnv = "SVLOG_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(selfEnv) == "1" {
+		cli.Main("svlog", run)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func svlogCmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), selfEnv+"=1")
+	return cmd
+}
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found but CI=true: %v", name, err)
+		}
+		t.Skipf("%s not installed: %v", name, err)
+	}
+	return p
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"svlog"}, 100, "usage"},
+		{[]string{"svlog", "-x", "1"}, 100, "unknown option -x"},
+		{[]string{"svlog", "-l"}, 100, "needs an argument"},
+		{[]string{"svlog", "-d", "1", "1"}, 100, "3 or more"},
+		{[]string{"svlog", "-d", "99", "1"}, 100, "invalid notification fd"},
+		{[]string{"svlog", "n5"}, 100, "no action directive"},
+		{[]string{"svlog", "--", "-(", "1"}, 100, "invalid regular expression"},
+		{[]string{"svlog", "zz"}, 100, "unrecognized directive: zz"},
+	} {
+		var stderr bytes.Buffer
+		err := run(tc.args, os.Stdin, io.Discard, &stderr)
+		code := cli.Report(&stderr, "svlog", err)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) {
+			t.Errorf("%q: code %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.msg)
+		}
+	}
+}
+
+func TestGetopt(t *testing.T) {
+	var got []string
+	rest, err := getopt([]string{"-bpl100", "-d", "3", "-qv", "--", "-x", "1"}, "qvbpl:d:t:", func(o byte, a string) error {
+		got = append(got, string(o)+a)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "b,p,l100,d3,q,v" || strings.Join(rest, " ") != "-x 1" {
+		t.Errorf("opts %q rest %q", got, rest)
+	}
+}
+
+// pipeLogger starts svlog reading from a pipe the test holds both ends
+// of, as the scanner does.
+type pipeLogger struct {
+	r, w *os.File
+}
+
+func newPipe(t *testing.T) *pipeLogger {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return &pipeLogger{r, w}
+}
+
+func (p *pipeLogger) start(t *testing.T, stderr io.Writer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := svlogCmd(t, args...)
+	cmd.Stdin = p.r
+	cmd.Stderr = stderr
+	// Readiness: -d3 on a pipe.
+	nr, nw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{nw}
+	cmd.Args = append([]string{cmd.Args[0], "-d3"}, cmd.Args[1:]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	nw.Close()
+	b, _ := io.ReadAll(nr)
+	nr.Close()
+	if string(b) != "\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("readiness notification = %q, want \"\\n\" (stderr: %v)", b, stderr)
+	}
+	return cmd
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return 0
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+				return -int(ws.Signal())
+			}
+			return ee.ExitCode()
+		}
+		t.Fatal(err)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("svlog did not exit within 60s")
+	}
+	return -1
+}
+
+func archives(t *testing.T, dir string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "@*.[su]"))
+	sort.Strings(m)
+	return m
+}
+
+func readLog(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, a := range append(archives(t, dir), filepath.Join(dir, "current")) {
+		x, err := os.ReadFile(a)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		b.Write(x)
+	}
+	return b.String()
+}
+
+func TestSignals(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	p := newPipe(t)
+	var stderr bytes.Buffer
+	cmd := p.start(t, &stderr, "-p", dir)
+	p.w.WriteString("one\n")
+	waitFor(t, func() bool { b, _ := os.ReadFile(filepath.Join(dir, "current")); return string(b) == "one\n" })
+
+	// SIGALRM rotates.
+	cmd.Process.Signal(syscall.SIGALRM)
+	waitFor(t, func() bool { return len(archives(t, dir)) == 1 })
+	if a := archives(t, dir)[0]; !strings.HasSuffix(a, ".s") {
+		t.Errorf("archive %s", a)
+	}
+	// -p: TERM ignored.
+	p.w.WriteString("two\npart")
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, func() bool { b, _ := os.ReadFile(filepath.Join(dir, "current")); return string(b) == "two\n" })
+	// HUP: svlog stops. The partial line is still in the pipe (svlog
+	// leaves incomplete lines there for a while), whole, for the next
+	// logger.
+	cmd.Process.Signal(syscall.SIGHUP)
+	if code := waitExit(t, cmd); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	p.w.WriteString("ial\nleft in pipe\n")
+	if got := readLog(t, dir); got != "one\ntwo\n" {
+		t.Errorf("log = %q", got)
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "current"))
+	if fi.Mode().Perm() != 0o744 {
+		t.Errorf("current mode %o after exit, want 744", fi.Mode().Perm())
+	}
+	br := bufio.NewReader(p.r)
+	for _, want := range []string{"partial\n", "left in pipe\n"} {
+		if l, _ := br.ReadString('\n'); l != want {
+			t.Errorf("pipe holds %q, want %q", l, want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 30s")
+}
+
+// lineFor is the test's numbered line i.
+func lineFor(i int) string {
+	return fmt.Sprintf("%07d %s\n", i, "the quick brown fox jumps over the lazy dog 0123456789")
+}
+
+// TestKillRestart writes 200,000 numbered lines through svlog while it
+// is stopped 10 times at random moments and restarted, reading from a
+// pipe whose ends the test holds, as the scanner does.
+//
+// SIGTERM: every line appears exactly once, in order, intact.
+//
+// SIGKILL: svlog peeks at the pipe (tee) and consumes lines only once
+// they are written, so a kill loses at most the beginning of one line
+// (a partial line svlog had already taken out of the pipe; its tail is
+// logged as a fragment), and may log again the lines of the batch being
+// written when the kill landed (a write interrupted midway also leaves a
+// fragment). Lines never go backwards except for such a replay.
+func TestKillRestart(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) { killRestart(t, sig) })
+	}
+}
+
+func killRestart(t *testing.T, sig syscall.Signal) {
+	const total, kills = 200000, 10
+	dir := filepath.Join(t.TempDir(), "log")
+	p := newPipe(t)
+	var stderr bytes.Buffer
+	args := []string{"t", "s1000000", "n1000", dir}
+
+	writerDone := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(p.w, 4096)
+		for i := 1; i <= total; i++ {
+			bw.WriteString(lineFor(i))
+			if i%500 == 0 {
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
+		writerDone <- bw.Flush()
+	}()
+
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for k := 0; k < kills; k++ {
+		cmd := p.start(t, &stderr, args...)
+		time.Sleep(time.Duration(rng.Intn(40)+1) * time.Millisecond)
+		cmd.Process.Signal(sig)
+		code := waitExit(t, cmd)
+		if sig == syscall.SIGTERM && code != 0 {
+			t.Fatalf("exit %d after SIGTERM; stderr %q", code, stderr.String())
+		}
+	}
+	cmd := p.start(t, &stderr, args...)
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	p.w.Close()
+	if code := waitExit(t, cmd); code != 0 {
+		t.Fatalf("final exit %d; stderr %q", code, stderr.String())
+	}
+
+	data := readLog(t, dir)
+	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
+	seen := make([]int, total+1)
+	next, replays, replayed, fragments := 1, 0, 0, 0
+	for _, l := range lines {
+		var body string
+		if len(l) >= 26 && l[0] == '@' && l[25] == ' ' {
+			body = l[26:] + "\n"
+		}
+		n, err := strconv.Atoi(strings.SplitN(body, " ", 2)[0])
+		if err != nil || n < 1 || n > total || body != lineFor(n) {
+			if sig == syscall.SIGTERM {
+				t.Fatalf("damaged line %q", l)
+			}
+			fragments++
+			continue
+		}
+		seen[n]++
+		switch {
+		case n == next:
+		case n < next:
+			if sig == syscall.SIGTERM {
+				t.Fatalf("line %d appears again (or out of order) after line %d", n, next-1)
+			}
+			replays++
+			replayed += next - n
+		case sig == syscall.SIGTERM:
+			t.Fatalf("lines %d..%d missing", next, n-1)
+		case n-next > 1:
+			t.Fatalf("lines %d..%d missing: a kill may lose one line at most", next, n-1)
+		}
+		next = n + 1
+	}
+	lost := 0
+	for i := 1; i <= total; i++ {
+		if seen[i] == 0 {
+			lost++
+		}
+	}
+	if sig == syscall.SIGTERM && lost > 0 {
+		t.Fatalf("%d lines missing", lost)
+	}
+	if lost > kills || replays > kills || fragments > 2*kills {
+		t.Errorf("%d lines lost, %d replays, %d fragments for %d kills", lost, replays, fragments, kills)
+	}
+	var u int
+	for _, a := range archives(t, dir) {
+		if strings.HasSuffix(a, ".u") {
+			u++
+		}
+	}
+	t.Logf("%s: %d lines logged, %d lost, %d replays (%d lines logged twice), %d fragments, %d archives (%d .u)",
+		sig, len(lines), lost, replays, replayed, fragments, len(archives(t, dir)), u)
+	if sig == syscall.SIGTERM && u != 0 {
+		t.Errorf("%d .u archives after SIGTERM stops, want 0", u)
+	}
+}
+
+func TestLockedBySomeoneElse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	p := newPipe(t)
+	var stderr bytes.Buffer
+	cmd := p.start(t, &stderr, dir)
+	cmd2 := svlogCmd(t, dir)
+	cmd2.Stdin = p.r
+	out, err := cmd2.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 111 || !strings.Contains(string(out), "another logger") {
+		t.Errorf("second svlog on the same dir: %v, %q", err, out)
+	}
+	p.w.Close()
+	waitExit(t, cmd)
+}
+
+// TestCompatS6Log compares svlog with Debian's s6-log on the same input.
+func TestCompatS6Log(t *testing.T) {
+	s6log := needTool(t, "s6-log")
+	in := "alpha one\nbeta two\n\ngamma three\nalpha four\nfatal: something bad happened here\n" +
+		strings.Repeat("z", 9000) + "\nx\x00y\n"
+	for _, script := range [][]string{
+		{"1"},
+		{"--", "-^alpha", "1"},
+		{"--", "-.*", "+^alpha", "pP:", "1", "f", "1"},
+		{"--", "-.*", "+beta", "1", "+gamma", "1"},
+		{"--", "-.*", "+[[:digit:]]|one", "1"},
+		{"-l", "100", "1"},
+		{"-l", "0", "1"},
+		{"E10", "2", "1"},
+	} {
+		runOne := func(prog string, args []string) (string, string) {
+			var cmd *exec.Cmd
+			if prog == "" {
+				cmd = svlogCmd(t, args...)
+			} else {
+				cmd = exec.Command(prog, args...)
+			}
+			cmd.Stdin = strings.NewReader(in)
+			var o, e bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &o, &e
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%s %q: %v (%s)", prog, args, err, e.String())
+			}
+			return o.String(), strings.ReplaceAll(e.String(), "s6-log:", "svlog:")
+		}
+		wo, we := runOne(s6log, script)
+		go_, ge := runOne("", script)
+		if wo != go_ || we != ge {
+			t.Errorf("script %q:\n s6-log: %q %q\n svlog:  %q %q", script, wo, we, go_, ge)
+		}
+	}
+}
+
+// TestCompatLogdir hands one log directory back and forth between svlog
+// and s6-log, clean exits and crashes included.
+func TestCompatLogdir(t *testing.T) {
+	s6log := needTool(t, "s6-log")
+	dir := filepath.Join(t.TempDir(), "log")
+	feed := func(prog string, in string) {
+		var cmd *exec.Cmd
+		if prog == "" {
+			cmd = svlogCmd(t, "s4096", dir)
+		} else {
+			cmd = exec.Command(prog, "s4096", dir)
+		}
+		cmd.Stdin = strings.NewReader(in)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", prog, err, out)
+		}
+	}
+	var want strings.Builder
+	for i, prog := range []string{"", s6log, "", s6log} {
+		var b strings.Builder
+		for j := 0; j < 100; j++ {
+			fmt.Fprintf(&b, "%d-%d %s\n", i, j, strings.Repeat("w", 40))
+		}
+		feed(prog, b.String())
+		want.WriteString(b.String())
+	}
+	if got := readLog(t, dir); got != want.String() {
+		t.Errorf("log after alternating loggers differs (%d vs %d bytes)", len(got), want.Len())
+	}
+	// A crashed s6-log: svlog archives its current as .u.
+	p := newPipe(t)
+	c := exec.Command(s6log, dir)
+	c.Stdin = p.r
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.w.WriteString("crash\n")
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "current"))
+		return strings.HasSuffix(string(b), "crash\n")
+	})
+	c.Process.Kill()
+	c.Wait()
+	feed("", "after\n")
+	arcs := archives(t, dir)
+	if last := arcs[len(arcs)-1]; !strings.HasSuffix(last, ".u") {
+		t.Errorf("newest archive %s, want a .u", last)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "current")); string(b) != "after\n" {
+		t.Errorf("current = %q", b)
+	}
+}
