@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,9 +64,11 @@ func clientsBin(t *testing.T) string {
 			return
 		}
 		clientsBinDir = dir
+		// go test puts GOROOT/bin first in PATH.
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			clientsBuildErr = err
+			return
 		}
 		cmd := exec.Command(gobin, "build", "-o", dir+"/",
 			"./cmds/svc", "./cmds/svstat", "./cmds/svok", "./cmds/svwait", "./cmds/svscanctl")

@@ -101,7 +101,7 @@ func TestWaitMany(t *testing.T) {
 		{"any: already", []s6status.Status{downDone, upNotReady}, []string{"", ""}, 'u', true, "ok"},
 		{"any: none", []s6status.Status{downDone, downDone}, []string{"d", "s"}, 'u', true, "timeout"},
 		{"all down", []s6status.Status{upNotReady, downDone}, []string{"d", ""}, 'd', false, "ok"},
-		{"two failures", []s6status.Status{downDone, downDone, downDone}, []string{"O", "uO", "u"}, 'u', false, "failed=2"},
+		{"two failures", []s6status.Status{downDone, downDone, downDone}, []string{"O", "dO", "u"}, 'u', false, "failed=2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dirs []string
