@@ -184,6 +184,8 @@ func (p *parser) lexString(b []byte, line, word int) ([]byte, error) {
 func unescape(s []byte, i int) (out []byte, n int, msg string) {
 	c := s[i]
 	switch c {
+	case 0:
+		return nil, 0, "NUL character in script"
 	case 'a':
 		return []byte{7}, 1, ""
 	case 'b':
