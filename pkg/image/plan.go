@@ -64,8 +64,8 @@ type ResolveOptions struct {
 
 // Resolve checks a definition against the repository at root and the
 // kernel, and returns the plan to build it.
-func Resolve(d *Definition, root string, o ResolveOptions) (p *Plan, err error) {
-	p = &Plan{Def: d, Root: root}
+func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) {
+	p := &Plan{Def: d, Root: root}
 	defer func() {
 		if err != nil {
 			p.Close()
