@@ -27,10 +27,27 @@ func usageErr(why string) error {
 	return cli.Usagef("%s\n%s", why, usage)
 }
 
-// shortcuts maps single-letter options to -o fields.
-var shortcuts = map[byte]string{
-	'u': "up", 'w': "wantedup", 'N': "normallyup", 'r': "ready", 'p': "pid",
-	'g': "pgid", 'e': "exitcode", 's': "signal", 't': "updownfor",
+// shortcut maps a single-letter option to its -o field.
+func shortcut(c byte) string {
+	switch c {
+	case 'u':
+		return "up"
+	case 'w':
+		return "wantedup"
+	case 'N':
+		return "normallyup"
+	case 'r':
+		return "ready"
+	case 'p':
+		return "pid"
+	case 'g':
+		return "pgid"
+	case 'e':
+		return "exitcode"
+	case 's':
+		return "signal"
+	}
+	return "updownfor" // 't'
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -58,7 +75,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			fields = append(fields, fs...)
 		default:
-			f, _ := svclient.LookupField(shortcuts[c])
+			f, _ := svclient.LookupField(shortcut(c))
 			fields = append(fields, f)
 		}
 	}
