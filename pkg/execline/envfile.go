@@ -20,12 +20,40 @@ func (e *EnvfileError) Error() string { return fmt.Sprintf("line %d: %s", e.Line
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
 
+// unescapeC decodes a C-style escape after a backslash at s[i] in an
+// envfile's quoted string: \a \b \t \n \v \f \r, 1 to 3 octal digits
+// (the low 8 bits of the value), \x and exactly 2 hex digits; any other
+// character stands for itself. NUL may result (it ends the value).
+func unescapeC(s []byte, i int) (out []byte, n int, msg string) {
+	c := s[i]
+	switch {
+	case c >= '0' && c <= '7':
+		j, v := i, 0
+		for k := 0; k < 3 && j < len(s) && s[j] >= '0' && s[j] <= '7'; k++ {
+			v = v*8 + int(s[j]-'0')
+			j++
+		}
+		return []byte{byte(v)}, j - i, ""
+	case c == 'x':
+		if i+2 >= len(s) || hexval(s[i+1]) < 0 || hexval(s[i+2]) < 0 {
+			return nil, 0, `invalid escape sequence: \x needs 2 hexadecimal digits`
+		}
+		return []byte{byte(hexval(s[i+1])*16 + hexval(s[i+2]))}, 3, ""
+	case c == 0:
+		return []byte{0}, 1, ""
+	}
+	if c >= '1' && c <= '9' {
+		return []byte{c}, 1, ""
+	}
+	return unescape(s, i)
+}
+
 // ParseEnvfile parses execline's envfile format and returns the
 // assignments in order. One assignment per line: optional blanks, a
 // name (no blanks, '=', '\' or '"'), optional blanks, '=', optional
 // blanks, a value. Empty lines and lines whose first non-blank character
-// is '#' are ignored. In a value, "..." quotes a part (with execlineb's
-// escape sequences, no raw newline), an unquoted backslash escapes a
+// is '#' are ignored. In a value, "..." quotes a part (with C escape
+// sequences, see unescapeC, and no raw newline), an unquoted backslash escapes a
 // blank, '"' or '\' and joins the next line when it ends one, and
 // unquoted trailing blanks are dropped. A NUL ends the value.
 func ParseEnvfile(b []byte) ([][2]string, error) {
@@ -103,7 +131,7 @@ func ParseEnvfile(b []byte) ([][2]string, error) {
 					if b[i] == '\n' {
 						return nil, bad("newline in string")
 					}
-					o, n, msg := unescape(b, i)
+					o, n, msg := unescapeC(b, i)
 					if msg != "" {
 						return nil, bad("%s", msg)
 					}
@@ -182,7 +210,7 @@ type EnvdirOptions struct {
 }
 
 // envdirClamp is how much of each file envdir reads without -L.
-const envdirClamp = 4096
+const envdirClamp = 4095
 
 // EnvdirValue computes the value of a variable from its file's
 // contents; ok false means "unset the variable" (empty file).
