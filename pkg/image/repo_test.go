@@ -1,0 +1,153 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func repoDefinitions(t *testing.T, root string) map[string]*Definition {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, "images", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no images/*.yaml: %v", err)
+	}
+	out := map[string]*Definition{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, f)
+		d, err := ParseDefinition(data, rel)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		out[rel] = d
+	}
+	return out
+}
+
+// TestToolsSync: every command an image lists is a u-root command imported
+// by tools.go (mkuimage builds from go.mod, which tools.go keeps complete).
+func TestToolsSync(t *testing.T) {
+	root := repoRoot(t)
+	udir, err := ModuleDir(root, URootModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uroot, err := URootCommands(udir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, err := ToolsImports(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for name, d := range repoDefinitions(t, root) {
+		cmds, err := ResolveCommands(d, uroot, tools)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		for _, c := range cmds {
+			used[c.Package] = true
+		}
+	}
+	// The reverse: a u-root command in tools.go that no image lists is dead weight.
+	for p := range tools {
+		if strings.HasPrefix(p, URootModule+"/cmds/") && !used[p] {
+			t.Errorf("tools.go imports %s but no images/*.yaml lists it", p)
+		}
+	}
+}
+
+// TestRepoImagesResolve: the repository's definitions resolve (templates,
+// commands, modules of the cached Debian kernel).
+func TestRepoImagesResolve(t *testing.T) {
+	root := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, ".cache/kernel/version")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no cached kernel (run scripts/kernel.sh first): %v", err)
+		}
+		t.Skip("no cached kernel: run scripts/kernel.sh")
+	}
+	for name, d := range repoDefinitions(t, root) {
+		p, err := Resolve(d, root, ResolveOptions{})
+		if err != nil {
+			if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "no service directory") {
+				t.Logf("%s: %v (template not written yet)", name, err)
+				continue
+			}
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		a := NewArchive()
+		if err := p.Layout(a); err != nil {
+			t.Errorf("%s: layout: %v", name, err)
+		}
+		p.Close()
+	}
+}
+
+// TestRealBusyboxReproducible builds a small image with the real busybox
+// builder twice and compares the bytes (Go builds with -trimpath and no
+// build ID are reproducible).
+func TestRealBusyboxReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: skipping two busybox builds")
+	}
+	root := repoRoot(t)
+	def := "commands: [gosh, true]\ninit: gosh\ncompression: none\n"
+	var images [][]byte
+	for i := 0; i < 2; i++ {
+		d, err := ParseDefinition([]byte(def), "repro.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "img.cpio")
+		res, err := Build(context.Background(), d, Options{Root: root, Output: out, Resolve: ResolveOptions{NoOwnCommands: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(res.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, b)
+	}
+	if !bytes.Equal(images[0], images[1]) {
+		a, _ := ReadCPIO(bytes.NewReader(images[0]))
+		b, _ := ReadCPIO(bytes.NewReader(images[1]))
+		t.Fatalf("two builds differ: %v", Diff(a, b))
+	}
+	es, err := ReadCPIO(bytes.NewReader(images[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, e := range es {
+		found[e.Name] = true
+		if e.Name == "bbin/bb" && !bytes.HasPrefix(e.Data, []byte("\x7fELF")) {
+			t.Error("/bbin/bb is not an ELF binary")
+		}
+	}
+	for _, n := range []string{"bbin/bb", "bbin/gosh", "bbin/true", "bin/true", "bin/sh", "init"} {
+		if !found[n] {
+			t.Errorf("/%s missing", n)
+		}
+	}
+}
