@@ -140,7 +140,10 @@ func fdclose(st *State, args []string) ([]string, error) {
 	if !ok {
 		return nil, usage(fdcloseUsage)
 	}
-	st.Sys.Close(fd) // closing a closed fd is not an error
+	// closing a closed fd is not an error
+	if err := st.Sys.Close(fd); err != nil && !errors.Is(err, syscall.EBADF) {
+		return nil, fmt.Errorf("unable to close fd %d: %w", fd, err)
+	}
 	return rest[1:], nil
 }
 

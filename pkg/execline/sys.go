@@ -67,7 +67,30 @@ func (OS) OpenFIFOWriter(path string, flags int, blocking bool) (int, error) {
 	return fd, err
 }
 
+// runtimeFD reports whether fd looks like one of the Go runtime's own
+// descriptors that must not be replaced or closed: its poller
+// (eventpoll) or the poller's wakeup eventfd, both close-on-exec. The
+// runtime only creates them when something uses the poller, which this
+// package avoids, but a non-blocking stdin/stdout/stderr at startup
+// makes package os start it. Without /proc nothing is detected.
+func runtimeFD(fd int) bool {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil || flags&unix.FD_CLOEXEC == 0 {
+		return false
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Readlink("/proc/self/fd/"+itoa(fd), buf)
+	if err != nil {
+		return false
+	}
+	l := string(buf[:n])
+	return l == "anon_inode:[eventpoll]" || l == "anon_inode:[eventfd]"
+}
+
 func (OS) Dup2(oldfd, newfd int) error {
+	if runtimeFD(newfd) {
+		return ErrRuntimeFD
+	}
 	if oldfd == newfd {
 		_, err := unix.FcntlInt(uintptr(oldfd), unix.F_SETFD, 0)
 		return err
@@ -80,7 +103,16 @@ func (OS) Dup(fd int) (int, error) {
 	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 }
 
-func (OS) Close(fd int) error { return unix.Close(fd) }
+func (OS) Close(fd int) error {
+	if runtimeFD(fd) {
+		return ErrRuntimeFD
+	}
+	return unix.Close(fd)
+}
+
+// ErrRuntimeFD is returned when a script asks to replace or close a
+// descriptor the Go runtime itself uses.
+var ErrRuntimeFD = errors.New("descriptor in use by the Go runtime (its poller); pick another fd number")
 
 func (OS) SetNonblock(fd int, nb bool) error { return unix.SetNonblock(fd, nb) }
 
