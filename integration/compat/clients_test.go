@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,40 +46,47 @@ func clientsNeedS6(t *testing.T) {
 	}
 }
 
-var (
-	clientsBuildOnce sync.Once
-	clientsBinDir    string
-	clientsBuildErr  error
-)
+// clientsBinDir holds our clients, built once by TestClients.
+var clientsBinDir string
 
-// clientsBin builds our five clients once per test binary and returns
-// the directory holding them.
-func clientsBin(t *testing.T) string {
+// clientsBuild builds our five clients into dir.
+func clientsBuild(t *testing.T, dir string) {
 	t.Helper()
-	clientsBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "svinit-clients-")
-		if err != nil {
-			clientsBuildErr = err
-			return
-		}
-		clientsBinDir = dir
-		// go test puts GOROOT/bin first in PATH.
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			clientsBuildErr = err
-			return
-		}
-		cmd := exec.Command(gobin, "build", "-o", dir+"/",
-			"./cmds/svc", "./cmds/svstat", "./cmds/svok", "./cmds/svwait", "./cmds/svscanctl")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			clientsBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if clientsBuildErr != nil {
-		t.Fatal(clientsBuildErr)
+	// go test puts GOROOT/bin first in PATH.
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return clientsBinDir
+	cmd := exec.Command(gobin, "build", "-o", dir+"/",
+		"./cmds/svc", "./cmds/svstat", "./cmds/svok", "./cmds/svwait", "./cmds/svscanctl")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	clientsBinDir = dir
+}
+
+// TestClients runs every client compatibility test with one build of
+// the clients.
+func TestClients(t *testing.T) {
+	clientsNeedS6(t)
+	clientsBuild(t, t.TempDir())
+	defer func() { clientsBinDir = "" }()
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"Svstat", clientsTestSvstat},
+		{"SvstatFiles", clientsTestSvstatFiles},
+		{"SvstatErrors", clientsTestSvstatErrors},
+		{"Svok", clientsTestSvok},
+		{"Svc", clientsTestSvc},
+		{"Svwait", clientsTestSvwait},
+		{"PermanentFailure", clientsTestPermanentFailure},
+		{"Svscanctl", clientsTestSvscanctl},
+	} {
+		t.Run(tc.name, tc.f)
+	}
 }
 
 type clientsResult struct {
@@ -109,7 +115,10 @@ func clientsRun(t *testing.T, name string, args ...string) clientsResult {
 // ours runs one of our clients.
 func clientsOurs(t *testing.T, name string, args ...string) clientsResult {
 	t.Helper()
-	return clientsRun(t, filepath.Join(clientsBin(t), name), args...)
+	if clientsBinDir == "" {
+		t.Fatal("clients not built: run through TestClients")
+	}
+	return clientsRun(t, filepath.Join(clientsBinDir, name), args...)
 }
 
 // clientsTree is a running s6-svscan on a temporary scan directory.
@@ -149,7 +158,6 @@ func clientsService(t *testing.T, scan, name, run string, files map[string]strin
 func clientsStart(t *testing.T) *clientsTree {
 	t.Helper()
 	clientsNeedS6(t)
-	clientsBin(t)
 	scan := t.TempDir()
 	clientsService(t, scan, "sleeper", clientsSleeper, nil)
 	clientsService(t, scan, "notifier", clientsNotifier, map[string]string{"notification-fd": "3\n"})
@@ -273,7 +281,7 @@ func clientsSameFields(ours, theirs string, offset int64) bool {
 			if !clientsCloseSeconds(a[i], b[i], offset) {
 				return false
 			}
-		case i >= 9 && offset != 0: // labels: see TestClientsSvstat
+		case i >= 9 && offset != 0: // labels: see clientsTestSvstat
 		case a[i] != b[i]:
 			return false
 		}
@@ -308,7 +316,7 @@ var clientsSvstatOpts = [][]string{
 	nil, {"-n"}, {"-o", clientsAllFields}, {"-uwNrpest"}, {"-o", "up,ready", "-p"}, {"-o", "u,w,n,r,p,e,s,si"},
 }
 
-func TestClientsSvstat(t *testing.T) {
+func clientsTestSvstat(t *testing.T) {
 	tr := clientsStart(t)
 	offset := clientsOffset(t)
 	if offset != 0 {
@@ -345,7 +353,7 @@ func TestClientsSvstat(t *testing.T) {
 // TestClientsSvstatFiles compares svstat with s6-svstat on status files
 // written by hand (a table of corner cases, then random ones) in a
 // directory this test holds the lock of.
-func TestClientsSvstatFiles(t *testing.T) {
+func clientsTestSvstatFiles(t *testing.T) {
 	clientsNeedS6(t)
 	offset := clientsOffset(t)
 	s := svtest.New(t, svtest.Up(1))
@@ -400,9 +408,8 @@ func TestClientsSvstatFiles(t *testing.T) {
 
 // TestClientsSvstatErrors: both refuse the same things with the same exit
 // codes (the messages are ours).
-func TestClientsSvstatErrors(t *testing.T) {
+func clientsTestSvstatErrors(t *testing.T) {
 	clientsNeedS6(t)
-	clientsBin(t)
 	notSup := svtest.New(t, svtest.Up(1))
 	short := svtest.New(t, svtest.Up(1))
 	short.Lock()
@@ -430,7 +437,7 @@ func TestClientsSvstatErrors(t *testing.T) {
 	}
 }
 
-func TestClientsSvok(t *testing.T) {
+func clientsTestSvok(t *testing.T) {
 	tr := clientsStart(t)
 	file := filepath.Join(tr.scan, "sleeper", "run")
 	for _, dir := range []string{tr.dir("sleeper"), tr.dir("downer"), t.TempDir(), filepath.Join(tr.scan, "nope"), file} {
@@ -449,7 +456,7 @@ func clientsState(t *testing.T, dir string) string {
 	return strings.TrimSpace(clientsRun(t, "s6-svstat", "-o", "up,wantedup,ready", dir).stdout)
 }
 
-func TestClientsSvc(t *testing.T) {
+func clientsTestSvc(t *testing.T) {
 	tr := clientsStart(t)
 	sl, nt, dn := tr.dir("sleeper"), tr.dir("notifier"), tr.dir("downer")
 	steps := []struct {
@@ -550,7 +557,7 @@ func clientsWaitResult(t *testing.T, ch <-chan clientsResult) clientsResult {
 	return clientsResult{}
 }
 
-func TestClientsSvwait(t *testing.T) {
+func clientsTestSvwait(t *testing.T) {
 	tr := clientsStart(t)
 	sl, nt, dn := tr.dir("sleeper"), tr.dir("notifier"), tr.dir("downer")
 	for _, c := range []struct {
@@ -597,9 +604,8 @@ func TestClientsSvwait(t *testing.T) {
 	}
 }
 
-func TestClientsPermanentFailure(t *testing.T) {
+func clientsTestPermanentFailure(t *testing.T) {
 	clientsNeedS6(t)
-	clientsBin(t)
 	scan := t.TempDir()
 	// finish exits 125: permanent failure, s6-supervise sends 'O'.
 	dir := clientsService(t, scan, "fails", "#!/bin/sh\nexit 3\n", map[string]string{"down": "", "notification-fd": "3\n"})
@@ -632,7 +638,7 @@ func TestClientsPermanentFailure(t *testing.T) {
 	}
 }
 
-func TestClientsSvscanctl(t *testing.T) {
+func clientsTestSvscanctl(t *testing.T) {
 	tr := clientsStart(t)
 	added := clientsService(t, t.TempDir(), "added", clientsSleeper, nil)
 	if err := os.Rename(added, tr.dir("added")); err != nil {
