@@ -122,6 +122,9 @@ func OpenControl(dir, sub string) (*Control, error) {
 
 // Write sends the command letters, blocking if the FIFO is full.
 func (c *Control) Write(letters []byte) error {
+	if c.fd < 0 {
+		return &ControlError{Path: c.path, Err: unix.EBADF}
+	}
 	for len(letters) > 0 {
 		n, err := unix.Write(c.fd, letters)
 		if err == unix.EINTR {
@@ -138,8 +141,15 @@ func (c *Control) Write(letters []byte) error {
 	return nil
 }
 
-// Close closes the FIFO.
-func (c *Control) Close() error { return unix.Close(c.fd) }
+// Close closes the FIFO. Closing twice is harmless.
+func (c *Control) Close() error {
+	if c.fd < 0 {
+		return nil
+	}
+	fd := c.fd
+	c.fd = -1
+	return unix.Close(fd)
+}
 
 // WriteControl sends letters to DIR/SUB/control (see OpenControl). With
 // no letters it only checks that a supervisor listens.

@@ -91,3 +91,40 @@ func TestWriteControlEmptyName(t *testing.T) {
 		t.Fatal("no error for an empty directory name")
 	}
 }
+
+func TestControlCloseTwice(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, SuperviseDir), 0o700)
+	p := filepath.Join(dir, SuperviseDir, "control")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := OpenControl(dir, SuperviseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A descriptor opened now may reuse the number: a second Close
+	// must not close it.
+	other, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Readdirnames(1); err != nil {
+		t.Fatalf("second Close closed someone else's descriptor: %v", err)
+	}
+	if err := c.Write([]byte("u")); err == nil {
+		t.Fatal("Write after Close: no error")
+	}
+}
