@@ -150,7 +150,7 @@ func exitErr(argv0 string, err error) error {
 	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
 		code = 127
 	}
-	return cli.Exitf(code, "%s: unable to exec: %v", argv0, err)
+	return &cli.Error{Code: code, Err: fmt.Errorf("%s: unable to exec: %w", argv0, err)}
 }
 
 func pathOf(env Env) string {
@@ -164,9 +164,6 @@ func (st *State) exec(argv []string) error {
 	name := argv[0]
 	if st.argv0 != "" {
 		argv = append([]string{st.argv0}, argv[1:]...)
-	}
-	if name == "" {
-		return exitErr(`""`, syscall.ENOENT)
 	}
 	if strings.ContainsRune(name, '/') {
 		return exitErr(name, st.Sys.Exec(name, argv, st.Env))

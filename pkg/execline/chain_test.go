@@ -254,6 +254,19 @@ func TestMatchesDebian(t *testing.T) {
 		{"unmatched", []string{"-P", "-c", `echo }`}, false},
 		{"missing script", []string{"-P", "nonexistent-script"}, false},
 		{"usage", []string{"-Z", "x"}, false},
+		{"no -c argument", []string{"-c"}, false},
+		{"combined options", []string{"-PS1", "-c", `echo $1`, "x"}, false},
+		{"separate option argument", []string{"-S", "2", "-c", `echo $2`, "a", "b"}, false},
+		{"empty program name", []string{"-P", "-c", `"" a`}, false},
+		{"option after operands is a program", []string{"-P", "-c", `redirfd -r 0 /dev/null -n cat`}, false},
+		{"if bad exit code", []string{"-P", "-c", `if -x 300 { false } echo`}, false},
+		{"if n x", []string{"-P", "-c", `if -n -x 3 { true } echo`}, false},
+		{"strict 2 dies", []string{"-W", "-P", "-c", `foreground echo x "" echo y`}, false},
+		{"strict 1 warns", []string{"-w", "-P", "-c", `foreground echo x "" echo y`}, false},
+		{"strict 0", []string{"-q", "-P", "-c", `foreground echo x "" printenv EXECLINE_STRICT`}, false},
+		{"strict env", []string{"-W", "-P", "-c", `printenv EXECLINE_STRICT`}, false},
+		{"fdswap same", []string{"-P", "-c", `fdswap 1 1 echo s`}, false},
+		{"fdclose negative", []string{"-P", "-c", `fdclose -1 true`}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

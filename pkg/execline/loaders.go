@@ -23,15 +23,6 @@ func fdArg(s string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-// needProg checks that a loader has a program to run after its own
-// arguments.
-func needProg(rest []string, n int, u string) error {
-	if len(rest) <= n {
-		return usage(u)
-	}
-	return nil
-}
-
 const redirfdUsage = "redirfd -[ r | w | u | a | c | x ] [ -n ] [ -b ] fd file prog..."
 
 func redirfd(st *State, args []string) ([]string, error) {
