@@ -84,12 +84,21 @@ func TestReadStatus(t *testing.T) {
 		{"empty", []byte{}, nil, true},
 		{"nanoseconds out of range", bad[:], nil, true},
 		{"missing", nil, nil, false},
+		{"fifo", []byte("fifo"), nil, true},
+		{"directory", []byte("dir"), nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			os.Mkdir(filepath.Join(dir, SuperviseDir), 0o700)
-			if tc.content != nil {
-				os.WriteFile(s6status.Path(dir), tc.content, 0o644)
+			switch string(tc.content) {
+			case "fifo":
+				unix.Mkfifo(s6status.Path(dir), 0o644)
+			case "dir":
+				os.Mkdir(s6status.Path(dir), 0o755)
+			default:
+				if tc.content != nil {
+					os.WriteFile(s6status.Path(dir), tc.content, 0o644)
+				}
 			}
 			st, err := ReadStatus(dir)
 			if tc.want != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/svinit/svinit/pkg/s6status"
 )
@@ -15,11 +16,17 @@ import (
 // as corrupt (errors.Is(err, s6status.ErrCorrupt)), naming the file.
 func ReadStatus(dir string) (s6status.Status, error) {
 	p := s6status.Path(dir)
-	f, err := os.Open(p)
+	// Non-blocking, so a FIFO in its place cannot hang us.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return s6status.Status{}, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return s6status.Status{}, err
+	} else if !fi.Mode().IsRegular() {
+		return s6status.Status{}, fmt.Errorf("%s: %w: not a regular file (%v)", p, s6status.ErrCorrupt, fi.Mode().Type())
+	}
 	var b [s6status.Size]byte
 	n, err := io.ReadFull(f, b[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
