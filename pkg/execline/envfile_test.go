@@ -276,7 +276,7 @@ func (fakeFiles) Open(string, int, uint32) (int, error)         { panic("unused"
 func (fakeFiles) OpenFIFOWriter(string, int, bool) (int, error) { panic("unused") }
 func (fakeFiles) Dup2(int, int) error                           { panic("unused") }
 func (fakeFiles) Dup(int) (int, error)                          { panic("unused") }
-func (fakeFiles) Close(int) error { panic("unused") }
+func (fakeFiles) Close(int) error                               { panic("unused") }
 func (fakeFiles) SetNonblock(int, bool) error                   { panic("unused") }
 func (fakeFiles) Chdir(string) error                            { panic("unused") }
 func (fakeFiles) Umask(int) int                                 { panic("unused") }
