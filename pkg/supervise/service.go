@@ -139,8 +139,12 @@ func New(dir string, opts Options) (*Service, error) {
 		dirf.Close()
 		return nil, fmt.Errorf("service dir %s: supervise/lock: %w", s.dir, err)
 	}
+	// An open-file-description lock: s6's clients see it as a POSIX lock,
+	// but closing another descriptor of the file in this process (where
+	// every service of a scanner lives) does not drop it, and a second
+	// supervisor in this same process conflicts with it.
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if err := unix.FcntlFlock(lock.Fd(), unix.F_SETLK, &lk); err != nil {
+	if err := unix.FcntlFlock(lock.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
 		lock.Close()
 		dirf.Close()
 		if err == unix.EAGAIN || err == unix.EACCES {

@@ -108,7 +108,7 @@ func New(opts Options) (*Scanner, error) {
 		return nil, fmt.Errorf("scan dir %s: .s6-svscan/lock: %w", opts.Dir, err)
 	}
 	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	if err := unix.FcntlFlock(lock.Fd(), unix.F_SETLK, &lk); err != nil {
+	if err := unix.FcntlFlock(lock.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("scan dir %s: another scanner is already running on it (.s6-svscan/lock is held)", opts.Dir)
 	}
