@@ -135,6 +135,7 @@ func TestParseMatchesDebian(t *testing.T) {
 		"x{ }x {x a#b # comment\nnext",
 		`{ a "" { b } c } { } { { { x } } } { "}" \} }`,
 		"if {\n  foreground { echo a }\n} echo b",
+		"a\rb\x01c\x1fd\x7fe\xa0f\vg\fh",
 	} {
 		script := `printf %s\\0 X ` + s
 		dir := t.TempDir()

@@ -18,7 +18,7 @@ type EnvfileError struct {
 
 func (e *EnvfileError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 
 // unescapeC decodes a C-style escape after a backslash at s[i] in an
 // envfile's quoted string: \a \b \t \n \v \f \r, 1 to 3 octal digits

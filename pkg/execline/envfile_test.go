@@ -67,7 +67,7 @@ func TestEnvfileMatchesDebian(t *testing.T) {
 	for _, in := range []string{
 		" B = 2 \n", "G=x # n\n", "M = \" a \" b \n", "D=a\\\nb\n", `K="a\tb\101\0x41"` + "\n",
 		`M=a\ b a\"b a\\b` + "\n", "O=1\r\n", "A=1\nB\n", `J=a\tb` + "\n", "A=\"a\nb\"\n", "\t A\t=\tb\t\n",
-		"A=\\\n", `A=\x` + "\n", "E=\n", `K="\0101\777\400x\08"` + "\n", `K="\x4g"` + "\n", `K="\1234\e"` + "\n",
+		"A=\\\n", `A=\x` + "\n", "E=\n", `K="\0101\777\400x\08"` + "\n", `K="\x4g"` + "\n", `K="\1234\e"` + "\n", "A=\x01x\x01\n", "A=\vx\v\n", "A\x01=x\n", "A=x\x7f\n", "\rA\r=\rx\r\n",
 	} {
 		f := filepath.Join(dir, "ef")
 		if err := os.WriteFile(f, []byte(in), 0o644); err != nil {

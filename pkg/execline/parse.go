@@ -25,13 +25,9 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%s: line %d, word %d: %s", e.File, e.Line, e.Word, e.Msg)
 }
 
-func isSpace(c byte) bool {
-	switch c {
-	case ' ', '\t', '\n', '\r', '\v', '\f':
-		return true
-	}
-	return false
-}
+// isSpace reports whether c separates words: like execline, every
+// control character from 1 to 31 and the space.
+func isSpace(c byte) bool { return c >= 1 && c <= ' ' }
 
 // Parse turns an execline script into an argv. Blocks are encoded as
 // execline encodes them: every word inside a block gets one leading

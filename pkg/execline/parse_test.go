@@ -14,6 +14,7 @@ func TestParse(t *testing.T) {
 	}{
 		{"empty", "", nil},
 		{"blanks", " \t\n\r\n ", nil},
+		{"control characters separate", "a\rb\x01c\x1fd\x7fe\xa0f", []string{"a", "b", "c", "d\x7fe\xa0f"}},
 		{"words", "echo a  b\tc\nd", []string{"echo", "a", "b", "c", "d"}},
 		{"shebang", "#!/bin/execlineb -P\necho hi\n", []string{"echo", "hi"}},
 		{"comment", "echo a # comment b\nc", []string{"echo", "a", "c"}},
