@@ -1,0 +1,135 @@
+package stage1
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Cmdline holds the kernel command line parameters svinit reads.
+type Cmdline struct {
+	Stage2   string // svinit.stage2=PATH ("" = the default)
+	Debug    bool   // svinit.debug: verbose stage-1 messages on the console
+	Rescue   bool   // svinit.rescue: a rescue shell instead of the normal boot
+	Hostname string // svinit.hostname= (wins) or hostname=
+	GraceMS  int    // svinit.grace=MS for the final stage; -1 when not given
+
+	// Warnings lists parameters svinit recognised but could not use.
+	Warnings []string
+}
+
+// MaxHostname is the kernel's limit on the host name length.
+const MaxHostname = 64
+
+// SplitCmdline splits a kernel command line into parameters the way the
+// kernel does: on blanks, with double quotes grouping blanks into one
+// parameter (the quotes themselves are dropped). Parameters after a lone
+// "--" belong to init's argv and are not returned.
+func SplitCmdline(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inQuote, have := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			inQuote = !inQuote
+			have = true
+		case !inQuote && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			if have {
+				if cur.String() == "--" {
+					return out
+				}
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteByte(c)
+			have = true
+		}
+	}
+	if have && cur.String() != "--" {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// ParseCmdline extracts svinit's parameters from a kernel command line.
+// Unknown parameters are ignored; a later occurrence wins over an earlier
+// one; svinit.hostname= wins over hostname= wherever they appear.
+func ParseCmdline(s string) Cmdline {
+	c := Cmdline{GraceMS: -1}
+	var plainHost, svHost string
+	var haveSvHost bool
+	for _, p := range SplitCmdline(s) {
+		key, val, hasVal := strings.Cut(p, "=")
+		switch key {
+		case "svinit.stage2":
+			if val == "" {
+				c.Warnings = append(c.Warnings, "svinit.stage2: empty path ignored")
+				continue
+			}
+			c.Stage2 = val
+		case "svinit.debug":
+			c.Debug = boolParam(&c, key, val, hasVal)
+		case "svinit.rescue":
+			c.Rescue = boolParam(&c, key, val, hasVal)
+		case "svinit.grace":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 || n > 3600000 {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("svinit.grace=%q: want milliseconds between 0 and 3600000; ignored", val))
+				continue
+			}
+			c.GraceMS = n
+		case "hostname":
+			plainHost = val
+		case "svinit.hostname":
+			svHost, haveSvHost = val, true
+		}
+	}
+	h := plainHost
+	if haveSvHost {
+		h = svHost
+	}
+	if h != "" {
+		if err := ValidHostname(h); err != nil {
+			c.Warnings = append(c.Warnings, "hostname from the command line: "+err.Error()+"; ignored")
+		} else {
+			c.Hostname = h
+		}
+	}
+	return c
+}
+
+func boolParam(c *Cmdline, key, val string, hasVal bool) bool {
+	if !hasVal {
+		return true
+	}
+	switch strings.ToLower(val) {
+	case "", "1", "y", "yes", "true", "on":
+		return true
+	case "0", "n", "no", "false", "off":
+		return false
+	}
+	c.Warnings = append(c.Warnings, fmt.Sprintf("%s=%q: want 0 or 1; taken as 1", key, val))
+	return true
+}
+
+// ValidHostname reports whether h can be given to sethostname(2): not
+// empty, at most 64 bytes, no blanks, slashes or control characters.
+func ValidHostname(h string) error {
+	if h == "" {
+		return fmt.Errorf("empty host name")
+	}
+	if len(h) > MaxHostname {
+		return fmt.Errorf("host name %q is longer than %d bytes", h, MaxHostname)
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if c <= ' ' || c == 0x7f || c == '/' {
+			return fmt.Errorf("host name %q contains a blank, a slash or a control character", h)
+		}
+	}
+	return nil
+}

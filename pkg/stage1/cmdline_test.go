@@ -1,0 +1,100 @@
+package stage1
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSplitCmdline(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"  console=ttyS0   quiet\n", []string{"console=ttyS0", "quiet"}},
+		{`a="b c" d`, []string{"a=b c", "d"}},
+		{`"x=y z"`, []string{"x=y z"}},
+		{`a -- svinit.debug`, []string{"a"}},
+		{`a --`, []string{"a"}},
+		{`a="" b`, []string{"a=", "b"}},
+		{`a="unterminated b`, []string{"a=unterminated b"}},
+	} {
+		if got := SplitCmdline(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("SplitCmdline(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestParseCmdline(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		want     Cmdline
+		warnings int
+	}{
+		{"console=ttyS0", Cmdline{GraceMS: -1}, 0},
+		{"svinit.stage2=/bin/s2 svinit.debug svinit.rescue=1", Cmdline{Stage2: "/bin/s2", Debug: true, Rescue: true, GraceMS: -1}, 0},
+		{"svinit.debug svinit.debug=0", Cmdline{GraceMS: -1}, 0},
+		{"svinit.debug=maybe", Cmdline{Debug: true, GraceMS: -1}, 1},
+		{"svinit.stage2=", Cmdline{GraceMS: -1}, 1},
+		{"svinit.grace=1500", Cmdline{GraceMS: 1500}, 0},
+		{"svinit.grace=0", Cmdline{GraceMS: 0}, 0},
+		{"svinit.grace=-3", Cmdline{GraceMS: -1}, 1},
+		{"svinit.grace=soon", Cmdline{GraceMS: -1}, 1},
+		{"hostname=box", Cmdline{Hostname: "box", GraceMS: -1}, 0},
+		{"svinit.hostname=sv hostname=plain", Cmdline{Hostname: "sv", GraceMS: -1}, 0},
+		{"hostname=plain svinit.hostname=sv", Cmdline{Hostname: "sv", GraceMS: -1}, 0},
+		{`hostname="a b"`, Cmdline{GraceMS: -1}, 1},
+		{"hostname=" + strings.Repeat("x", 65), Cmdline{GraceMS: -1}, 1},
+		{"quiet -- svinit.rescue", Cmdline{GraceMS: -1}, 0},
+	} {
+		got := ParseCmdline(tc.in)
+		if len(got.Warnings) != tc.warnings {
+			t.Errorf("ParseCmdline(%q): warnings %q, want %d", tc.in, got.Warnings, tc.warnings)
+		}
+		got.Warnings = nil
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseCmdline(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseCmdline(f *testing.F) {
+	for _, s := range []string{"", "svinit.debug", `a="b c" -- d`, "svinit.grace=12 hostname=x", `"`, "svinit.hostname=\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := ParseCmdline(s)
+		if c.Hostname != "" {
+			if err := ValidHostname(c.Hostname); err != nil {
+				t.Fatalf("accepted bad host name %q", c.Hostname)
+			}
+		}
+		if c.GraceMS < -1 {
+			t.Fatalf("grace %d", c.GraceMS)
+		}
+		for _, p := range SplitCmdline(s) {
+			if p == "--" {
+				t.Fatalf("-- returned as a parameter")
+			}
+		}
+	})
+}
+
+func FuzzMountpoints(f *testing.F) {
+	for _, s := range []string{"", "proc /proc proc rw 0 0\n", `a /b\040c tmpfs rw 0 0`, `x \12 y`, `\777\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := Mountpoints(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, m := range ms {
+			if m.Target == "" && !strings.Contains(s, "\\") {
+				t.Fatalf("empty target from %q", s)
+			}
+		}
+		Unescape(s)
+	})
+}
