@@ -274,6 +274,9 @@ func Standalone(name string, args []string, stderr io.Writer) error {
 	if l == nil {
 		return fmt.Errorf("%s: not an execline built-in", name)
 	}
-	a := append([]string{name}, args[1:]...)
-	return st.Run(append([]string(nil), a...))
+	a := []string{name}
+	if len(args) > 1 {
+		a = append(a, args[1:]...)
+	}
+	return st.Run(a)
 }

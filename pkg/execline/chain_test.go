@@ -193,7 +193,7 @@ func TestMatchesDebian(t *testing.T) {
 		{"fdswap", []string{"-P", "-c", `fdswap 1 2 sh -c "echo to2 >&2"`}, false},
 		{"fdswap bad", []string{"-P", "-c", `fdswap 1 99 echo x`}, false},
 		{"fdclose", []string{"-P", "-c", `fdclose 1 sh -c "echo x 2>/dev/null"`}, false},
-		{"fdclose then redirect", []string{"-P", "-c", `fdclose 0 redirfd -r 0 /etc/hostname fdmove -c 3 0 sh -c "cat <&3"`}, false},
+		{"fdclose then redirect", []string{"-P", "-c", `fdclose 0 redirfd -r 0 /etc/passwd fdmove -c 3 0 sh -c "cat <&3"`}, false},
 		// environment
 		{"export", []string{"-P", "-c", `export A "a b" unexport HOME env`}, true},
 		{"export bad", []string{"-P", "-c", `export A=B x env`}, false},
@@ -250,7 +250,7 @@ func TestMatchesDebian(t *testing.T) {
 		// execution
 		{"empty script", []string{"-P", "-c", "# nothing\n"}, false},
 		{"not found", []string{"-P", "-c", `nonexistent-program`}, false},
-		{"not executable", []string{"-P", "-c", `/etc/hostname`}, false},
+		{"not executable", []string{"-P", "-c", `/etc/passwd`}, false},
 		{"syntax error", []string{"-P", "-c", `echo "x`}, false},
 		{"unmatched", []string{"-P", "-c", `echo }`}, false},
 		{"missing script", []string{"-P", "nonexistent-script"}, false},

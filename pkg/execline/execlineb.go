@@ -51,6 +51,9 @@ func Execlineb(args []string, stderr io.Writer) error {
 		}
 	}
 	st := NewState("execlineb", stderr)
+	if len(args) == 0 {
+		args = []string{"execlineb"}
+	}
 	var name, file string
 	var src []byte
 	if hasScript {

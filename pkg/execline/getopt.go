@@ -16,6 +16,9 @@ type opt struct {
 // a letter followed by ':' takes an argument. It returns the options in
 // order and the remaining words, or the offending letter on error.
 func getopt(args []string, spec string) (opts []opt, rest []string, bad byte, ok bool) {
+	if len(args) == 0 {
+		return nil, nil, 0, true
+	}
 	i := 1
 	for ; i < len(args); i++ {
 		a := args[i]

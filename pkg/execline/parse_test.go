@@ -227,3 +227,13 @@ func FuzzSubstitute(f *testing.F) {
 		}
 	})
 }
+
+func TestNoArgs(t *testing.T) {
+	var b strings.Builder
+	if err := Execlineb(nil, &b); err == nil {
+		t.Error("Execlineb(nil) succeeded")
+	}
+	if err := Standalone("fdmove", nil, &b); err == nil {
+		t.Error("Standalone(fdmove, nil) succeeded")
+	}
+}
