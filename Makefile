@@ -29,3 +29,36 @@ fuzz:
 
 clean:
 	rm -rf $(OUT)
+
+## image: build $(OUT)/initramfs.cpio.xz from images/default.yaml (IMAGE=images/x.yaml for another).
+IMAGE ?= images/default.yaml
+MKIMAGE_FLAGS ?=
+image: kernel
+	$(GO) run ./cmds/mkimage -o $(OUT)/initramfs.cpio.xz $(MKIMAGE_FLAGS) $(IMAGE)
+
+## kernel: fetch and cache the Debian kernel (.cache/kernel), print the vmlinuz path.
+kernel:
+	@./scripts/kernel.sh
+
+## run: boot the image in QEMU on the serial console; the VM exits when the guest powers off.
+## KVM is used only when it really works here (ACCEL=tcg or ACCEL=kvm to force).
+QEMU ?= qemu-system-x86_64
+APPEND ?=
+ACCEL ?=
+run: image
+	@kernel=$$(./scripts/kernel.sh -q); \
+	accel="$(ACCEL)"; \
+	if [ -z "$$accel" ]; then \
+		accel=tcg; \
+		if [ -w /dev/kvm ]; then \
+			timeout 5 $(QEMU) -accel kvm -M q35 -cpu host -display none -S -monitor none -serial none </dev/null >/dev/null 2>&1; \
+			[ $$? -eq 124 ] && accel=kvm; \
+		fi; \
+	fi; \
+	cpu=max; [ "$$accel" = kvm ] && cpu=host; \
+	echo "run: $$kernel + $(OUT)/initramfs.cpio.xz (accel $$accel; quit: poweroff in the guest, or Ctrl-A X)"; \
+	exec $(QEMU) -accel $$accel -cpu $$cpu -m 512 -smp 2 -nographic -no-reboot \
+		-kernel "$$kernel" -initrd $(OUT)/initramfs.cpio.xz \
+		-append "console=ttyS0 panic=-1 $(APPEND)" \
+		-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+		-device virtio-rng-pci
