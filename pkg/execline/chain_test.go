@@ -371,3 +371,39 @@ func TestStandalone(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeFDGuard starts execlineb with a non-blocking stdin, which
+// makes the Go runtime open its poller at startup, then has scripts
+// replace or close every low descriptor: none may crash the runtime.
+func TestRuntimeFDGuard(t *testing.T) {
+	ref := requireTool(t, filepath.Join(debianBin, "redirfd"))
+	ours := ourBin(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for fd := 3; fd <= 9; fd++ {
+		for _, script := range []string{
+			"fdclose " + itoa(fd) + " foreground { true } true",
+			"redirfd -w " + itoa(fd) + " /dev/null foreground { true } true",
+			"fdmove -c " + itoa(fd) + " 1 foreground { true } true",
+		} {
+			cmd := exec.Command(ref, "-rn", "0", fifo, filepath.Join(ours, "execlineb"), "-P", "-c", script)
+			var e bytes.Buffer
+			cmd.Stderr = &e
+			err := cmd.Run()
+			if strings.Contains(e.String(), "fatal error") || strings.Contains(e.String(), "panic") {
+				t.Errorf("%q crashed the runtime: %s", script, e.String())
+			}
+			if err != nil {
+				if !strings.Contains(e.String(), "in use by the Go runtime") {
+					t.Errorf("%q: %v: %s", script, err, e.String())
+				}
+				refused++
+			}
+		}
+	}
+	t.Logf("%d operations on runtime descriptors refused", refused)
+}
