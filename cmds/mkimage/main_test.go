@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/image"
+)
+
+func writeImage(t *testing.T, path, comp string, files map[string]string) {
+	t.Helper()
+	a := image.NewArchive()
+	for n, c := range files {
+		if err := a.File(n, 0o644, []byte(c), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Symlink("bin/sh", "../bbin/gosh", "")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := image.Compress(f, comp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteCPIO(w, image.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+}
+
+func runCmd(args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	err := run(append([]string{"mkimage"}, args...), strings.NewReader(""), &out, &errb)
+	code := cli.Report(&errb, "mkimage", err)
+	return out.String(), errb.String(), code
+}
+
+func TestLsAndDiff(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.cpio.zst"), filepath.Join(dir, "b.cpio.lz4")
+	writeImage(t, a, "zstd", map[string]string{"etc/hostname": "a\n", "init": "x"})
+	writeImage(t, b, "lz4", map[string]string{"etc/hostname": "bb\n", "etc/motd": "hi"})
+	out, _, code := runCmd("ls", a)
+	if code != 0 || out != "/bin\n/bin/sh\n/etc\n/etc/hostname\n/init\n" {
+		t.Errorf("ls: %d %q", code, out)
+	}
+	out, _, code = runCmd("ls", "-l", a)
+	if code != 0 || !strings.Contains(out, "lrwxrwxrwx         12 /bin/sh -> ../bbin/gosh\n") || !strings.Contains(out, "-rw-r--r--          2 /etc/hostname\n") {
+		t.Errorf("ls -l: %d %q", code, out)
+	}
+	out, _, code = runCmd("diff", a, b)
+	if code != 1 || out != "~ /etc/hostname: size 2 -> 3\n+ /etc/motd\n- /init\n" {
+		t.Errorf("diff: %d %q", code, out)
+	}
+	if out, _, code = runCmd("diff", a, a); code != 0 || out != "" {
+		t.Errorf("diff a a: %d %q", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"ls"}, cli.ExitUsage, "ls takes one image file"},
+		{[]string{"ls", "-x", a}, cli.ExitUsage, "flag provided but not defined"},
+		{[]string{"ls", filepath.Join(dir, "none")}, cli.ExitSystem, "no such file"},
+		{[]string{"ls", "/etc/hostname"}, cli.ExitSystem, "unknown format"},
+		{[]string{"diff", a}, cli.ExitUsage, "diff takes two image files"},
+		{[]string{"build", "a.yaml", "b.yaml"}, cli.ExitUsage, "one definition at a time"},
+		{[]string{"check", filepath.Join(dir, "missing.yaml")}, cli.ExitUsage, "definition: open"},
+	} {
+		_, errs, code := runCmd(tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	if out, _, code := runCmd("help"); code != 0 || !strings.Contains(out, "usage:") {
+		t.Errorf("help: %d %q", code, out)
+	}
+}
+
+func TestCheckDefinitionErrors(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(def, []byte("commands: [gosh]\nhostnme: x\n"), 0o644)
+	_, errs, code := runCmd("check", def)
+	if code != cli.ExitUsage || !strings.Contains(errs, `bad.yaml:2: unknown key "hostnme" (did you mean "hostname"?)`) {
+		t.Errorf("exit %d, %q", code, errs)
+	}
+	os.WriteFile(def, []byte("commands: [gosh, lss]\n"), 0o644)
+	_, errs, code = runCmd("check", def)
+	if code != cli.ExitUsage || !strings.Contains(errs, `bad.yaml:1: commands: unknown command "lss"`) {
+		t.Errorf("exit %d, %q", code, errs)
+	}
+	os.WriteFile(def, []byte("commands: [gosh]\ninit: gosh\n"), 0o644)
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	_, errs, code = runCmd("build", def)
+	if code != cli.ExitUsage || !strings.Contains(errs, "SOURCE_DATE_EPOCH") {
+		t.Errorf("exit %d, %q", code, errs)
+	}
+}
+
+// TestInterrupt builds a real image and interrupts it the way Ctrl-C does
+// (SIGINT to the whole process group) during the busybox build: mkimage
+// exits 111 and leaves neither the output nor a temporary file.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: skipping a busybox build")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mkimage")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	def := filepath.Join(dir, "i.yaml")
+	os.WriteFile(def, []byte("commands: [gosh, true]\ncompression: xz\n"), 0o644)
+	outDir := filepath.Join(dir, "out")
+	os.MkdirAll(outDir, 0o755)
+	out := filepath.Join(outDir, "i.cpio.xz")
+	cmd := exec.Command(bin, "-o", out, def)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	pr, pw, _ := os.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	// Wait for the build phase, then interrupt the process group.
+	buf := make([]byte, 4096)
+	for !strings.Contains(stderr.String(), "building the busybox") {
+		n, err := pr.Read(buf)
+		stderr.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("mkimage ended before building: %s", stderr.String())
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let go build start
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	go func() {
+		for {
+			n, err := pr.Read(buf)
+			stderr.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if err == nil {
+		// The build may have won the race; then the image must be complete.
+		if _, err := os.Stat(out); err != nil {
+			t.Fatalf("exit 0 without an image: %v", err)
+		}
+		t.Skip("the build finished before the interrupt")
+	}
+	if !errorsAs(err, &ee) || ee.ExitCode() != cli.ExitSystem {
+		t.Errorf("exit: %v (want 111)", err)
+	}
+	ents, _ := os.ReadDir(outDir)
+	if len(ents) != 0 {
+		t.Errorf("out/ holds %v after the interrupt", ents)
+	}
+}
+
+func errorsAs(err error, ee **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*ee = e
+	}
+	return ok
+}
