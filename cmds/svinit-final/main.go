@@ -1,0 +1,125 @@
+// Command svinit-final is the last thing process 1 runs: .s6-svscan/finish
+// execs it once svscan has stopped. It kills every process, unmounts
+// every file system and calls reboot(2). See docs/svinit-final.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/shutdown"
+	"github.com/svinit/svinit/pkg/stage1"
+	"golang.org/x/sys/unix"
+)
+
+func main() { cli.Main("svinit-final", run) }
+
+// envKiller marks the child that sends kill(-1, SIGKILL).
+const envKiller = "SVINIT_FINAL_KILL"
+
+const usage = "usage: svinit-final [-g grace_ms] [-a poweroff|reboot|halt] [-v]"
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if os.Getenv(envKiller) == "1" {
+		// The KILL child: everybody but process 1 and us.
+		unix.Kill(-1, unix.SIGKILL)
+		return nil
+	}
+	fs := flag.NewFlagSet("svinit-final", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	grace := fs.Int("g", -1, "")
+	act := fs.String("a", "", "")
+	verbose := fs.Bool("v", false, "")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+		return cli.Usagef("%v\n%s", err, usage)
+	}
+	var forced shutdown.Action
+	if *act != "" {
+		a, err := shutdown.ParseAction(*act)
+		if err != nil {
+			return cli.Usagef("%v\n%s", err, usage)
+		}
+		forced = a
+	}
+	if os.Getpid() != 1 {
+		return cli.Usagef("must run as process 1 (it kills every process and reboots the machine)")
+	}
+	// Process 1 must not die: Go's default for these is to exit.
+	signal.Ignore(unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1,
+		unix.SIGUSR2, unix.SIGPWR, unix.SIGPIPE, unix.SIGALRM, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU)
+
+	// Off the catch-all FIFO, onto the console: the logger sees EOF once
+	// the last other writer dies.
+	out := consoleOrNull()
+	for fd := 0; fd < 3; fd++ {
+		unix.Dup3(int(out.Fd()), fd, 0)
+	}
+
+	rec, err := shutdown.ReadRecord(shutdown.RecordFile)
+	if err != nil {
+		fmt.Fprintf(out, "svinit-final: %v\n", err)
+	}
+	if forced != shutdown.None {
+		rec.Action = forced
+	}
+	cmdline := stage1.Cmdline{GraceMS: -1}
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		cmdline = stage1.ParseCmdline(string(b))
+	}
+	g := shutdown.DefaultGrace
+	if cmdline.GraceMS >= 0 {
+		g = time.Duration(cmdline.GraceMS) * time.Millisecond
+	}
+	if *grace >= 0 {
+		g = time.Duration(*grace) * time.Millisecond
+	}
+	f := &shutdown.Final{
+		Action: rec.Action, Since: rec.Since, Grace: g, KillWait: shutdown.DefaultKillWait,
+		MountsFile: "/proc/mounts", Out: out, Verbose: *verbose || cmdline.Debug,
+		Sys: shutdown.RealFinalSys(func() error { return startKiller(out) }),
+	}
+	err = f.Run()
+	a := rec.Action
+	if a == shutdown.None {
+		a = shutdown.DefaultAction
+	}
+	for {
+		// reboot(2) failed: nothing sensible is left; say so forever.
+		fmt.Fprintf(out, "svinit-final: reboot(2): %v; the system is stopped\n", err)
+		time.Sleep(30 * time.Second)
+		err = f.Sys.Reboot(a.RebootCmd())
+	}
+}
+
+func consoleOrNull() *os.File {
+	if c, err := os.OpenFile(shutdown.Console, os.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+		return c
+	}
+	if n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		return n
+	}
+	return os.Stderr
+}
+
+// startKiller starts this program again, as the KILL child.
+func startKiller(out *os.File) error {
+	argv0 := "svinit-final"
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	p, err := os.StartProcess("/proc/self/exe", []string{argv0}, &os.ProcAttr{
+		Env:   append(os.Environ(), envKiller+"=1"),
+		Files: []*os.File{nil, out, out},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return err
+	}
+	return p.Release()
+}
