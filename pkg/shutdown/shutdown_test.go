@@ -119,8 +119,11 @@ type reqRec struct{ calls []string }
 
 func (r *reqRec) sys(killErr, rebootErr error) RequestSys {
 	return RequestSys{
-		PID:    4242,
-		Kill:   func(pid int, sig unix.Signal) error { r.calls = append(r.calls, fmt.Sprintf("kill %d %s", pid, unix.SignalName(sig))); return killErr },
+		PID: 4242,
+		Kill: func(pid int, sig unix.Signal) error {
+			r.calls = append(r.calls, fmt.Sprintf("kill %d %s", pid, unix.SignalName(sig)))
+			return killErr
+		},
 		Sync:   func() { r.calls = append(r.calls, "sync") },
 		Reboot: func(cmd int) error { r.calls = append(r.calls, fmt.Sprintf("reboot %#x", cmd)); return rebootErr },
 		Sleep:  func(d time.Duration) { r.calls = append(r.calls, "sleep "+d.String()) },
@@ -293,7 +296,10 @@ func (r *finalRec) add(s string) {
 func (r *finalRec) sys(graceFires, killWaitFires bool, onKiller func(*finalRec)) FinalSys {
 	afters := 0
 	return FinalSys{
-		Kill: func(pid int, sig unix.Signal) error { r.add(fmt.Sprintf("kill %d %s", pid, unix.SignalName(sig))); return nil },
+		Kill: func(pid int, sig unix.Signal) error {
+			r.add(fmt.Sprintf("kill %d %s", pid, unix.SignalName(sig)))
+			return nil
+		},
 		Wait4: func() (int, error) {
 			select {
 			case err := <-r.wait:
