@@ -21,7 +21,7 @@ import (
 
 const usage = `usage:
   mkimage [build] [-C dir] [-o output] [-c compression] [-k kernel] [-v] [definition.yaml]
-  mkimage check [-C dir] [-k kernel] [definition.yaml]
+  mkimage check [-C dir] [-k kernel] [-p] [definition.yaml]
   mkimage ls [-l] image
   mkimage diff image-a image-b`
 
@@ -62,6 +62,10 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 	comp := fs.String("c", "", "compression: none, gzip, xz, zstd, lz4 (default: the definition's, else xz)")
 	kernel := fs.String("k", "", "kernel modules source, overriding the definition's kernel:")
 	verbose := fs.Bool("v", false, "show mkuimage's progress messages")
+	var pkgs *bool
+	if checkOnly {
+		pkgs = fs.Bool("p", false, "print the busybox's Go packages (import paths or directories), one a line")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -110,6 +114,12 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 			return definitionError(err)
 		}
 		p.Close()
+		if *pkgs {
+			for _, c := range p.Commands {
+				fmt.Fprintln(stdout, c.Package)
+			}
+			return nil
+		}
 		fmt.Fprintf(stdout, "mkimage: %s: ok (%d commands, %d early services, %d services)\n", defFile, len(p.Commands), len(p.Early), len(p.Services))
 		return nil
 	}

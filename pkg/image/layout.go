@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -251,4 +250,3 @@ func (p *Plan) layoutFiles(a *Archive) error {
 	return nil
 }
 
-var _ = path.Join

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/svinit/svinit/pkg/kmod"
@@ -332,7 +331,7 @@ func extractDebModules(deb, dst string) error {
 	return nil
 }
 
-// sortedServiceNames returns the services' names in definition order.
+// serviceNames returns the services' names in definition order.
 func serviceNames(s []ServiceDir) []string {
 	var out []string
 	for _, x := range s {
@@ -341,4 +340,3 @@ func serviceNames(s []ServiceDir) []string {
 	return out
 }
 
-var _ = sort.Strings
