@@ -249,4 +249,3 @@ func (p *Plan) layoutFiles(a *Archive) error {
 	}
 	return nil
 }
-

@@ -339,4 +339,3 @@ func serviceNames(s []ServiceDir) []string {
 	}
 	return out
 }
-
