@@ -158,8 +158,9 @@ func (a *Archive) Entries() []*Entry {
 }
 
 // AddTree copies the host tree src to dst in the image: directories, regular
-// files and symlinks with their permission bits (setuid/setgid/sticky
-// included); ownership becomes root. Anything else is an error.
+// files, symlinks and FIFOs with their permission bits (setuid/setgid/sticky
+// included, group and other write permission dropped); ownership becomes
+// root. Anything else is an error.
 func (a *Archive) AddTree(src, dst, part string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -180,7 +181,9 @@ func (a *Archive) AddHostFile(src, name, part string) error {
 	if err != nil {
 		return err
 	}
-	perm := uint32(st.Mode().Perm())
+	// Drop group and other write permission, so the image does not
+	// depend on the umask of the checkout it was built from.
+	perm := uint32(st.Mode().Perm()) &^ 0o022
 	if st.Mode()&fs.ModeSetuid != 0 {
 		perm |= 0o4000
 	}
