@@ -168,10 +168,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			notify.Close()
 		}
 	}
-	if err := d.Serve(conn, ready); err != nil {
-		return cli.Exitf(cli.ExitSystem, "%v", err)
-	}
-	return nil
+	// Serve only returns when the socket fails for good.
+	return cli.Exitf(cli.ExitSystem, "%v", d.Serve(conn, ready))
 }
 
 func lookupUser(n string) (int, error)  { return devrules.LookupID("/etc/passwd", n) }
