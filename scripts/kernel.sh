@@ -43,6 +43,17 @@ fi
 command -v apt-get >/dev/null 2>&1 || { echo "kernel.sh: apt-get not found: this script needs a Debian host" >&2; exit 111; }
 command -v dpkg-deb >/dev/null 2>&1 || { echo "kernel.sh: dpkg-deb not found: install dpkg" >&2; exit 111; }
 
+# One download at a time (parallel test packages may all ask for the kernel).
+mkdir -p "$cache"
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$cache/kernel.lock"
+	flock 9
+	if [ -f "$dest/version" ] && [ -f "$dest/root/boot/vmlinuz-$(cat "$dest/version")" ]; then
+		print_result
+		exit 0
+	fi
+fi
+
 pkg=${SVINIT_KERNEL_PKG:-}
 if [ -z "$pkg" ]; then
 	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
@@ -54,7 +65,6 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || { echo "kernel.sh: cannot find the package linux-image-amd64 depends on (set SVINIT_KERNEL_PKG)" >&2; exit 111; }
 
-mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/kernel.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM HUP
 log "downloading $pkg"
@@ -66,9 +76,10 @@ dpkg-deb -x "$deb" "$tmp/root"
 v=$(ls "$tmp/root/lib/modules" | head -n1)
 [ -n "$v" ] && [ -f "$tmp/root/boot/vmlinuz-$v" ] || { echo "kernel.sh: $deb holds no boot/vmlinuz-<version>" >&2; exit 111; }
 echo "$v" > "$tmp/version"
-rm -rf "$dest"
-mkdir "$dest"
-mv "$tmp/root" "$tmp/version" "$dest/"
 rm -f "$deb"
+mkdir "$tmp/kernel"
+mv "$tmp/root" "$tmp/version" "$tmp/kernel/"
+rm -rf "$dest"
+mv "$tmp/kernel" "$dest"
 log "cached kernel $v in $dest"
 print_result
