@@ -68,10 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if forced != shutdown.None {
 		rec.Action = forced
 	}
-	cmdline := stage1.Cmdline{GraceMS: -1}
-	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		cmdline = stage1.ParseCmdline(string(b))
-	}
+	cmdline := stage1.ReadCmdline("/")
 	g := shutdown.DefaultGrace
 	if cmdline.GraceMS >= 0 {
 		g = time.Duration(cmdline.GraceMS) * time.Millisecond

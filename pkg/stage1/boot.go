@@ -27,11 +27,7 @@ func Boot() {
 
 	s := &Stage1{Root: "/", Sys: RealSys(), Console: os.Stderr}
 	procErr := s.mountOne(EarlyMounts[0])
-	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		s.Cmdline = ParseCmdline(string(b))
-	} else {
-		s.Cmdline = Cmdline{GraceMS: -1}
-	}
+	s.Cmdline = ReadCmdline("/")
 	mountErr := s.MountAll()
 	if mountErr == nil {
 		mountErr = procErr
@@ -66,6 +62,10 @@ func Boot() {
 		if err := s.StartStage2("", env); err != nil {
 			s.Logf("stage 2: %v", err)
 		}
+		if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
+			s.Debugf("disable ctrl-alt-del: %v", err)
+		}
+		s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), Svscan, Scandir)
 		s.execSvscan(env, start)
 	}
 	if err := s.MakeFIFO(); err != nil {
@@ -121,6 +121,9 @@ func BaseEnv(env []string) []string {
 		case "PATH", EnvStage2, EnvStage2FIFO, EnvStage2Prog:
 			continue
 		}
+		if strings.HasPrefix(k, "svinit.") {
+			continue // svinit.x=y from the kernel command line: ours, not the services'
+		}
 		out = append(out, e)
 	}
 	return append(out, "PATH="+DefaultPath)
@@ -150,7 +153,11 @@ func (s *Stage1) StartStage2(fifoPath string, env []string) error {
 	if err != nil {
 		return fmt.Errorf("start the stage-2 child (%s): %w", self, err)
 	}
-	s.Debugf("stage-2 child pid %d waits for the catch-all logger, then runs %s", p.Pid, s.Stage2Path())
+	if fifoPath != "" {
+		s.Debugf("stage-2 child pid %d waits for the catch-all logger, then runs %s", p.Pid, s.Stage2Path())
+	} else {
+		s.Debugf("stage-2 child pid %d runs %s", p.Pid, s.Stage2Path())
+	}
 	return p.Release()
 }
 

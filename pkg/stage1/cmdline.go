@@ -2,6 +2,8 @@ package stage1
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -58,11 +60,31 @@ func SplitCmdline(s string) []string {
 // ParseCmdline extracts svinit's parameters from a kernel command line.
 // Unknown parameters are ignored; a later occurrence wins over an earlier
 // one; svinit.hostname= wins over hostname= wherever they appear.
-func ParseCmdline(s string) Cmdline {
+func ParseCmdline(s string) Cmdline { return ParseParams(SplitCmdline(s)) }
+
+// DefaultsFile holds the image's default parameters (one line, written
+// by the generator); they count as if they came first on the kernel
+// command line, so the kernel's own parameters win.
+const DefaultsFile = "/etc/svinit/cmdline"
+
+// ReadCmdline parses root's DefaultsFile followed by its /proc/cmdline
+// (either may be missing).
+func ReadCmdline(root string) Cmdline {
+	var params []string
+	for _, p := range []string{DefaultsFile, "/proc/cmdline"} {
+		if b, err := os.ReadFile(filepath.Join(root, p)); err == nil {
+			params = append(params, SplitCmdline(string(b))...)
+		}
+	}
+	return ParseParams(params)
+}
+
+// ParseParams is ParseCmdline on parameters already split.
+func ParseParams(params []string) Cmdline {
 	c := Cmdline{GraceMS: -1}
 	var plainHost, svHost string
 	var haveSvHost bool
-	for _, p := range SplitCmdline(s) {
+	for _, p := range params {
 		key, val, hasVal := strings.Cut(p, "=")
 		switch key {
 		case "svinit.stage2":

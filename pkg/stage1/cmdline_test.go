@@ -1,6 +1,8 @@
 package stage1
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -97,4 +99,23 @@ func FuzzMountpoints(f *testing.F) {
 		}
 		Unescape(s)
 	})
+}
+
+func TestReadCmdline(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc/svinit"), 0o755)
+	os.MkdirAll(filepath.Join(root, "proc"), 0o755)
+	if c := ReadCmdline(root); c.Debug || c.GraceMS != -1 {
+		t.Fatalf("nothing to read: %+v", c)
+	}
+	os.WriteFile(filepath.Join(root, DefaultsFile), []byte("svinit.debug=1 svinit.grace=500 hostname=img --\n"), 0o644)
+	c := ReadCmdline(root)
+	if !c.Debug || c.GraceMS != 500 || c.Hostname != "img" {
+		t.Fatalf("defaults only: %+v", c)
+	}
+	os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte("console=ttyS0 svinit.debug=0 hostname=kern\n"), 0o644)
+	c = ReadCmdline(root)
+	if c.Debug || c.GraceMS != 500 || c.Hostname != "kern" {
+		t.Fatalf("kernel must win over the defaults: %+v", c)
+	}
 }

@@ -275,7 +275,7 @@ func TestMakeFIFO(t *testing.T) {
 }
 
 func TestBaseEnv(t *testing.T) {
-	got := BaseEnv([]string{"HOME=/", "PATH=/usr/bin", EnvStage2 + "=1", EnvStage2FIFO + "=/x", "TERM=linux"})
+	got := BaseEnv([]string{"HOME=/", "PATH=/usr/bin", EnvStage2 + "=1", EnvStage2FIFO + "=/x", "svinit.grace=5", "TERM=linux"})
 	want := []string{"HOME=/", "TERM=linux", "PATH=" + DefaultPath}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
