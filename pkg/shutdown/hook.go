@@ -18,6 +18,10 @@ import (
 // DefaultHookTimeout bounds the image's shutdown hook.
 const DefaultHookTimeout = 60 * time.Second
 
+// DefaultAbortAfter is how long svinit-shutdown lets svscan bring the
+// services down before it asks svscan to exec its finish script at once.
+const DefaultAbortAfter = 10 * time.Second
+
 // Hook is one run of svinit-shutdown, the command svscan's
 // .s6-svscan/SIG* hooks run.
 type Hook struct {
@@ -28,12 +32,24 @@ type Hook struct {
 	Timeout time.Duration // for Hook; 0 = no limit
 	Stdout  io.Writer     // the hook's stdout and stderr, and our messages
 	Now     func() time.Time
+
+	// AbortAfter: if we are still alive that long after writing "t"
+	// (the final stage kills us when it starts), svscan is stuck waiting
+	// for some service: write "b" so it execs its finish script at
+	// once. 0: never.
+	AbortAfter time.Duration
+	// Detach, if set, runs before that wait: it takes our stdout and
+	// stderr off the catch-all logger's FIFO, so we do not keep the
+	// logger from seeing EOF.
+	Detach func()
+	Sleep  func(time.Duration)
 }
 
 // NewHook returns a Hook with the image's paths.
 func NewHook(a Action, stdout io.Writer) *Hook {
 	return &Hook{Action: a, Record: RecordFile, Hook: HookFile, Scandir: Scandir,
-		Timeout: DefaultHookTimeout, Stdout: stdout, Now: time.Now}
+		Timeout: DefaultHookTimeout, Stdout: stdout, Now: time.Now,
+		AbortAfter: DefaultAbortAfter, Sleep: time.Sleep}
 }
 
 func (h *Hook) logf(format string, a ...any) {
@@ -42,8 +58,24 @@ func (h *Hook) logf(format string, a ...any) {
 
 // Run records the action, runs the image's shutdown hook (only for the
 // first request of this boot: a later one just changes the action), and
-// asks svscan to stop by writing "t" to .s6-svscan/control.
+// asks svscan to stop by writing "t" to .s6-svscan/control; then, with
+// AbortAfter, waits and writes "b" if the final stage has not started.
 func (h *Hook) Run() error {
+	if err := h.request(); err != nil {
+		return err
+	}
+	if h.AbortAfter <= 0 {
+		return nil
+	}
+	if h.Detach != nil {
+		h.Detach()
+	}
+	h.Sleep(h.AbortAfter)
+	h.logf("svscan still has not run its finish script %v after being asked to stop; telling it to now", h.AbortAfter)
+	return h.control('b')
+}
+
+func (h *Hook) request() error {
 	// One request at a time: a second one waits for the first's hook.
 	if err := os.MkdirAll(filepath.Dir(h.Record), 0o755); err != nil {
 		return cli.Exitf(cli.ExitSystem, "create %s: %v", filepath.Dir(h.Record), err)
@@ -78,7 +110,7 @@ func (h *Hook) Run() error {
 	} else {
 		h.logf("%s requested while %s was under way: the system will %s", h.Action, prev.Action, h.Action)
 	}
-	return h.stopSvscan()
+	return h.control('t')
 }
 
 // runHook runs the image's shutdown hook with the action as its
@@ -113,8 +145,8 @@ func (h *Hook) runHook() {
 	}
 }
 
-// stopSvscan writes "t" to the scan directory's control FIFO.
-func (h *Hook) stopSvscan() error {
+// control writes the letter to the scan directory's control FIFO.
+func (h *Hook) control(letter byte) error {
 	p := filepath.Join(h.Scandir, ".s6-svscan", "control")
 	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err == unix.ENXIO {
@@ -124,7 +156,7 @@ func (h *Hook) stopSvscan() error {
 		return cli.Exitf(cli.ExitSystem, "open %s: %v", p, err)
 	}
 	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte{'t'}); err != nil {
+	if _, err := unix.Write(fd, []byte{letter}); err != nil {
 		return cli.Exitf(cli.ExitSystem, "write to %s: %v", p, err)
 	}
 	return nil

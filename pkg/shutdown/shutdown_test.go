@@ -223,15 +223,21 @@ func TestHook(t *testing.T) {
 	}
 
 	// A second request changes the action, keeps the start time, does
-	// not run the hook again, and asks svscan again.
+	// not run the hook again, and asks svscan again; then, svscan being
+	// stuck, it asks for the finish script at once.
 	h2 := *h
+	var slept time.Duration
+	detached := false
+	h2.AbortAfter = 7 * time.Second
+	h2.Detach = func() { detached = true }
+	h2.Sleep = func(d time.Duration) { slept = d }
 	h2.Action = Reboot
 	h2.Now = func() time.Time { return now.Add(time.Minute) }
 	if err := h2.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if got := readControl(t, ctl); got != "t" {
-		t.Fatalf("second control got %q", got)
+	if got := readControl(t, ctl); got != "tb" || slept != 7*time.Second || !detached {
+		t.Fatalf("second control got %q (slept %v, detached %v), want tb after 7s detached", got, slept, detached)
 	}
 	r, _ = ReadRecord(h.Record)
 	if r.Action != Reboot || !r.Since.Equal(now) {
