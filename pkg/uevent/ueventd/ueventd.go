@@ -95,6 +95,13 @@ func (d *Daemon) SetRules(r []devrules.Rule) {
 	d.mu.Unlock()
 }
 
+// SetModules attaches the module loader (nil: no module loading).
+func (d *Daemon) SetModules(m ModuleLoader) {
+	d.mu.Lock()
+	d.cfg.Modules = m
+	d.mu.Unlock()
+}
+
 // Wait blocks until every module load and firmware load started so far
 // has finished. It does not wait for run= commands: one that never
 // exits must not hold up readiness.
@@ -122,7 +129,7 @@ func (d *Daemon) Handle(ev *uevent.Event) {
 		d.Logf("event %s", ev)
 	}
 	d.mu.Lock()
-	rules := d.rules
+	rules, mods := d.rules, d.cfg.Modules
 	d.mu.Unlock()
 	res := devrules.Apply(rules, ev.Env)
 
@@ -137,9 +144,9 @@ func (d *Daemon) Handle(ev *uevent.Event) {
 	if ev.Action == "remove" {
 		d.removeLinks(ev.DevPath)
 	}
-	if ev.Action == "add" && ev.Env["MODALIAS"] != "" && d.cfg.Modules != nil {
+	if ev.Action == "add" && ev.Env["MODALIAS"] != "" && mods != nil {
 		alias, devpath := ev.Env["MODALIAS"], ev.DevPath
-		d.async(func() { _ = d.cfg.Modules.LoadAlias(alias, devpath) })
+		d.async(func() { _ = mods.LoadAlias(alias, devpath) })
 	}
 	if ev.Action == "add" && ev.Env["FIRMWARE"] != "" {
 		d.async(func() { d.firmware(ev) })
