@@ -130,3 +130,52 @@ func TestReadiness(t *testing.T) {
 	cmd.Process.Kill()
 	<-exited
 }
+
+// TestHotplug runs the daemon, then makes the kernel send a "change"
+// event for /dev/null's device; a rule's command records it. Needs root
+// and kernel uevents in this network namespace.
+func TestHotplug(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to write to /sys/devices/virtual/mem/null/uevent")
+	}
+	sys, dev, _, _ := fixture(t)
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "mark")
+	rules := filepath.Join(dir, "rules")
+	write(t, rules, `DEVPATH==/devices/virtual/mem/null ACTION==change run=/bin/sh -c "echo $ACTION $DEVNAME $SUBSYSTEM > `+mark+`"`+"\n")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(os.Args[0], "-M", "-d", "3", "-s", sys, "-D", dev, "-r", rules)
+	cmd.Env = append(os.Environ(), "UEVENTD_TEST_MAIN=1")
+	cmd.ExtraFiles = []*os.File{w}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	if line, err := bufio.NewReader(r).ReadString('\n'); line != "\n" {
+		t.Fatalf("readiness: %q %v", line, err)
+	}
+	if err := os.WriteFile("/sys/devices/virtual/mem/null/uevent", []byte("change"), 0); err != nil {
+		t.Skip("cannot trigger a kernel event here:", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(mark); err == nil && len(b) > 0 {
+			if string(b) != "change null mem\n" {
+				t.Fatalf("command saw %q", b)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Skip("no kernel event arrived (network namespace without uevents?); output:\n" + out.String())
+}
