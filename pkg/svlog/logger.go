@@ -52,10 +52,14 @@ type Logger struct {
 	null       int  // /dev/null, to splice consumed bytes into
 	unconsumed int  // bytes processed but still in the input pipe
 
+	epfd       int
+	inReady    bool // peek mode: the pipe may hold data not looked at yet
+	inHup      bool // peek mode: the writers are gone
 	stalled    bool // peek mode: the pipe holds only part of a line
 	stallSize  int
 	stallSince time.Time
 	stallDelay time.Duration
+	stallSpins int
 
 	exiting  bool // stop reading input
 	lastLine bool // TERM/HUP arrived with a partial line pending
@@ -87,7 +91,7 @@ func New(sc *Script, opts Options, in int, stdout, stderr io.Writer) (*Logger, e
 	if opts.LineLimit > 0 && opts.LineLimit < MinLineLimit {
 		opts.LineLimit = MinLineLimit
 	}
-	l := &Logger{opts: opts, sc: sc, in: in, stdout: stdout, stderr: stderr, wakeR: -1, wakeW: -1, tpr: -1, tpw: -1, null: -1}
+	l := &Logger{opts: opts, sc: sc, in: in, stdout: stdout, stderr: stderr, wakeR: -1, wakeW: -1, tpr: -1, tpw: -1, null: -1, epfd: -1}
 	for _, w := range sc.Warnings {
 		l.warnf("%s", w)
 	}
@@ -182,7 +186,12 @@ func (l *Logger) Run() error {
 		unix.Close(l.opts.NotifyFd)
 	}
 
-	pfd := make([]unix.PollFd, 2)
+	if l.peek {
+		if err := l.setupEpoll(); err != nil {
+			return err
+		}
+		defer unix.Close(l.epfd)
+	}
 	var drain [64]byte
 	for {
 		now := time.Now()
@@ -221,37 +230,11 @@ func (l *Logger) Run() error {
 			ms := time.Until(deadline).Milliseconds() + 1
 			timeout = int(max(ms, 0))
 		}
-		pfd[0] = unix.PollFd{Fd: int32(l.wakeR), Events: unix.POLLIN}
-		nfd := 1
-		if wantRead {
-			ev := int16(unix.POLLIN)
-			if l.stalled {
-				// Only a partial line is in the pipe: look again later
-				// (or at once if the writer goes away).
-				ev = 0
-				if timeout < 0 || timeout > int(l.stallDelay/time.Millisecond) {
-					timeout = int(l.stallDelay / time.Millisecond)
-				}
-			}
-			pfd[1] = unix.PollFd{Fd: int32(l.in), Events: ev}
-			nfd = 2
+		wake, in, hup, err := l.wait(timeout, wantRead)
+		if err != nil {
+			return err
 		}
-		n, err := unix.Poll(pfd[:nfd], timeout)
-		if err != nil && err != unix.EINTR {
-			return fmt.Errorf("poll: %w", err)
-		}
-		if n <= 0 {
-			if l.stalled && wantRead {
-				l.readInput(false)
-			}
-			if l.lastLine && l.opts.LastLine > 0 && !time.Now().Before(l.lastDL) {
-				// Give up waiting for the end of the last line.
-				l.finishPartial()
-				l.exiting = true
-			}
-			continue
-		}
-		if pfd[0].Revents != 0 {
+		if wake {
 			for {
 				if k, _ := unix.Read(l.wakeR, drain[:]); k <= 0 {
 					break
@@ -273,13 +256,21 @@ func (l *Logger) Run() error {
 			}
 			continue // re-evaluate before reading: TERM may have arrived
 		}
-		if nfd == 2 && pfd[1].Revents != 0 {
+		switch {
+		case in:
 			if l.unconsumed > 0 {
 				// Without -b, output is stuck and reading goes on: the
 				// unwritten lines now live in memory only.
 				l.consume()
 			}
-			l.readInput(pfd[1].Revents&(unix.POLLHUP|unix.POLLERR) != 0)
+			l.readInput(hup)
+		case wantRead && l.stalled:
+			l.readInput(hup) // look again at the partial line
+		}
+		if l.lastLine && l.opts.LastLine > 0 && !l.exiting && !time.Now().Before(l.lastDL) {
+			// Give up waiting for the end of the last line.
+			l.finishPartial()
+			l.exiting = true
 		}
 	}
 	// Finalize every directory, retrying after cooldowns.
@@ -455,9 +446,99 @@ func (l *Logger) fill() int {
 	return n
 }
 
+// setupEpoll prepares waiting in peek mode. The input pipe is watched
+// edge-triggered: Linux (5.16 on) reports every write to a pipe to an
+// edge-triggered watcher, so that svlog learns when the rest of a
+// partial line arrives without taking the partial line out of the pipe.
+func (l *Logger) setupEpoll() error {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll_create1: %w", err)
+	}
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, l.wakeR, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.wakeR)}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, l.in, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(l.in)}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("epoll_ctl on stdin: %w", err)
+	}
+	// inReady starts false: EPOLL_CTL_ADD reports input already there,
+	// and reading a FIFO that never had a writer would return EOF.
+	l.epfd = fd
+	return nil
+}
+
+// wait blocks until a signal or processor event (wake), input to read
+// (in; hup when the writers are gone), or the timeout in milliseconds.
+func (l *Logger) wait(timeout int, wantRead bool) (wake, in, hup bool, err error) {
+	if !l.peek {
+		pfd := [2]unix.PollFd{{Fd: int32(l.wakeR), Events: unix.POLLIN}, {Fd: int32(l.in), Events: unix.POLLIN}}
+		nfd := 1
+		if wantRead {
+			nfd = 2
+		}
+		n, err := unix.Poll(pfd[:nfd], timeout)
+		if err != nil && err != unix.EINTR {
+			return false, false, false, fmt.Errorf("poll: %w", err)
+		}
+		if n <= 0 {
+			return false, false, false, nil
+		}
+		return pfd[0].Revents != 0, nfd == 2 && pfd[1].Revents != 0, pfd[1].Revents&(unix.POLLHUP|unix.POLLERR) != 0, nil
+	}
+	if wantRead {
+		switch {
+		case l.inReady && !l.stalled:
+			timeout = 0
+		case l.stalled && l.stallDelay == 0:
+			timeout = 0 // spin: look again at once
+		case l.stalled && l.stallDelay < time.Millisecond:
+			// Short looks first: the writer is most likely about to
+			// complete the line, and a writer that was blocked on a full
+			// pipe does not report its writes to an edge-triggered watcher.
+			time.Sleep(l.stallDelay)
+			timeout = 0
+		case l.stalled:
+			if ms := int(l.stallDelay / time.Millisecond); timeout < 0 || timeout > ms {
+				timeout = ms
+			}
+		}
+	}
+	var evs [2]unix.EpollEvent
+	n, err := unix.EpollWait(l.epfd, evs[:], timeout)
+	if err != nil && err != unix.EINTR {
+		return false, false, false, fmt.Errorf("epoll_wait: %w", err)
+	}
+	for _, ev := range evs[:max(n, 0)] {
+		switch ev.Fd {
+		case int32(l.wakeR):
+			wake = true
+		case int32(l.in):
+			l.inReady = true
+			l.stalled = false
+			if ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				l.inHup = true
+			}
+		}
+	}
+	return wake, wantRead && l.inReady, l.inHup, nil
+}
+
 // stallMax is how long a partial line may sit in the input pipe before
 // svlog takes it out (where a SIGKILL would lose it).
 const stallMax = time.Second
+
+// stallFirstLook is when svlog first looks at a partial line again if no
+// write to the pipe was reported; the delay then doubles up to
+// stallMaxLook. Linux does not report every write to an edge-triggered
+// watcher (not before 5.16, and not the writes of a writer that had to
+// wait for room in the pipe), hence the looks.
+const (
+	stallSpins     = 100 // immediate looks first: the writer is usually mid-write
+	stallFirstLook = 50 * time.Microsecond
+	stallMaxLook   = 250 * time.Millisecond
+)
 
 // stall records that only n bytes of an incomplete line were seen. It
 // returns false when the line has made no progress for stallMax.
@@ -465,7 +546,7 @@ func (l *Logger) stall(n int) bool {
 	now := time.Now()
 	if !l.stalled || n != l.stallSize {
 		if !l.stalled {
-			l.stallDelay = time.Millisecond
+			l.stallDelay, l.stallSpins = 0, 0
 		}
 		l.stalled, l.stallSize, l.stallSince = true, n, now
 		return true
@@ -473,7 +554,11 @@ func (l *Logger) stall(n int) bool {
 	if now.Sub(l.stallSince) >= stallMax {
 		return false
 	}
-	l.stallDelay = min(2*l.stallDelay, 100*time.Millisecond)
+	if l.stallSpins < stallSpins {
+		l.stallSpins++
+		return true
+	}
+	l.stallDelay = min(max(2*l.stallDelay, stallFirstLook), stallMaxLook)
 	return true
 }
 
@@ -484,6 +569,7 @@ func (l *Logger) readInput(hup bool) {
 	c := len(l.buf)
 	n := l.fill()
 	if n < 0 {
+		l.inReady = false
 		return
 	}
 	if n == 0 {
@@ -529,15 +615,16 @@ func (l *Logger) readInput(hup bool) {
 	}
 	switch {
 	case l.peek && emitted:
-		l.stalled = false
+		l.stalled, l.inReady = false, true
 		// Processed up to start; the rest stays in the pipe and will be
 		// peeked again. The bytes are consumed once written.
 		l.unconsumed += start - c
 		l.buf = b[:0]
 	case l.peek && !hup && n < cap(b)-c && l.stall(n):
-		// Only part of a line is in the pipe: leave it there for a while,
-		// looking again for the rest of it now and then.
+		// Only part of a line is in the pipe: leave it there until more
+		// input arrives (or for stallMax at most).
 		l.buf = b[:c]
+		l.inReady = false
 	case l.peek:
 		// A partial line that has been sitting there too long, the writer
 		// gone, or the buffer full: take it out of the pipe so that the
@@ -545,7 +632,9 @@ func (l *Logger) readInput(hup bool) {
 		l.unconsumed += n
 		l.consume()
 		l.buf = b
-		l.stalled = false
+		// Look again at once: only a read that finds the pipe empty
+		// guarantees that the next write will be reported.
+		l.stalled, l.inReady = false, true
 	default:
 		k := copy(b, b[start:])
 		l.buf = b[:k]
