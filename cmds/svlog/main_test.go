@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -450,4 +451,94 @@ func TestCompatLogdir(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "current")); string(b) != "after\n" {
 		t.Errorf("current = %q", b)
 	}
+}
+
+// TestDiskFull fills a small tmpfs, checks that svlog reports the error,
+// keeps every line (blocking its input meanwhile with -b), and resumes
+// once there is room again.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but not root: cannot mount a tmpfs")
+		}
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	dir := filepath.Join(mnt, "log")
+	filler := filepath.Join(mnt, "filler")
+	// Leave about 8 KiB free.
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	f.Close()
+	if err := os.Truncate(filler, mustSize(t, filler)-8192); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPipe(t)
+	stderr := &syncBuffer{}
+	cmd := p.start(t, stderr, "-b", "s4096", "n2", "r20", dir)
+	var want strings.Builder
+	for i := 1; i <= 2000; i++ {
+		want.WriteString(lineFor(i))
+	}
+	go func() {
+		p.w.WriteString(want.String())
+		p.w.Close()
+	}()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "no space left on device") })
+	// Make room; svlog must resume and finish.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd); code != 0 {
+		t.Fatalf("exit %d; stderr %q", code, stderr.String())
+	}
+	// n2 keeps only the last archives: check what is there is the exact
+	// tail of the input, in order, without gaps or duplicates.
+	got := readLog(t, dir)
+	if !strings.HasSuffix(want.String(), got) || len(got) == 0 {
+		t.Errorf("log (%d bytes) is not the tail of the input", len(got))
+	}
+	if !strings.HasSuffix(got, lineFor(2000)) {
+		t.Errorf("last line missing")
+	}
+	t.Logf("stderr: %.300s", stderr.String())
+}
+
+func mustSize(t *testing.T, p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer process and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
