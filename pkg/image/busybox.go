@@ -55,9 +55,11 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 	for _, c := range p.Commands {
 		pkgs = append(pkgs, c.Package)
 	}
-	bopts := &golang.BuildOpts{}
+	// No VCS stamp: the same sources give the same binary whatever the
+	// state of the checkout around them.
+	bopts := &golang.BuildOpts{ExtraArgs: []string{"-buildvcs=false"}}
 	if !o.ForceRebuild {
-		bopts.ExtraArgs = []string{"-a=false"}
+		bopts.ExtraArgs = append(bopts.ExtraArgs, "-a=false")
 	}
 	arch := cpio.InMemArchive()
 	done := make(chan error, 1)
