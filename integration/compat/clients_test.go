@@ -66,12 +66,42 @@ func clientsBuild(t *testing.T, dir string) {
 	clientsBinDir = dir
 }
 
+// clientsScanner is the scanner the trees run under: Debian's s6-svscan,
+// or our svscan for TestSvscanWithS6Tools.
+var clientsScanner = "s6-svscan"
+
 // TestClients runs every client compatibility test with one build of
-// the clients.
+// the clients, under Debian's s6-svscan.
 func TestClients(t *testing.T) {
 	clientsNeedS6(t)
 	clientsBuild(t, t.TempDir())
 	defer func() { clientsBinDir = "" }()
+	clientsRunAll(t)
+}
+
+// TestSvscanWithS6Tools runs the same tests with our svscan supervising
+// the tree: every comparison then also checks Debian's s6-svc, s6-svstat,
+// s6-svwait, s6-svok and s6-svscanctl against our supervisor.
+func TestSvscanWithS6Tools(t *testing.T) {
+	clientsNeedS6(t)
+	dir := t.TempDir()
+	clientsBuild(t, dir)
+	defer func() { clientsBinDir = "" }()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gobin, "build", "-o", dir+"/", "./cmds/svscan")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build svscan: %v\n%s", err, out)
+	}
+	clientsScanner = filepath.Join(dir, "svscan")
+	defer func() { clientsScanner = "s6-svscan" }()
+	clientsRunAll(t)
+}
+
+func clientsRunAll(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		f    func(*testing.T)
@@ -163,7 +193,7 @@ func clientsStart(t *testing.T) *clientsTree {
 	clientsService(t, scan, "notifier", clientsNotifier, map[string]string{"notification-fd": "3\n"})
 	clientsService(t, scan, "downer", clientsSleeper, map[string]string{"down": ""})
 	tr := &clientsTree{scan: scan, log: &bytes.Buffer{}, done: make(chan error, 1)}
-	tr.cmd = exec.Command("s6-svscan", scan)
+	tr.cmd = exec.Command(clientsScanner, scan)
 	tr.cmd.Stdout, tr.cmd.Stderr = tr.log, tr.log
 	tr.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := tr.cmd.Start(); err != nil {

@@ -402,7 +402,24 @@ func (s *Service) command(c byte) {
 		case stFinish:
 			s.st = stLastFinish
 		}
-	case 's', 'X', 'D', 'U', 'Q', 'T', 'w', '\n':
+	case 'D', 'U':
+		// As s6-supervise 2.11: D creates ./down then acts as d; U
+		// removes ./down then acts as u.
+		down := filepath.Join(s.root, "down")
+		if c == 'D' {
+			if f, err := os.OpenFile(down, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
+				s.logQ("create ./down: %v", err)
+			} else {
+				f.Close()
+			}
+			s.command('d')
+		} else {
+			if err := os.Remove(down); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.logQ("remove ./down: %v", err)
+			}
+			s.command('u')
+		}
+	case 's', 'X', 'Q', 'T', 'w', '\n':
 		// s6-svc options that act on the client side, or newer s6
 		// letters this supervisor ignores harmlessly.
 	default:
