@@ -294,6 +294,9 @@ func (s *Scanner) stopAll(quit bool) {
 	} else {
 		s.exiting = 't'
 	}
+	if os.Getpid() == 1 {
+		s.releaseCatchAll()
+	}
 	for _, k := range s.order {
 		p := s.pairs[k]
 		if p.main != nil {
@@ -307,6 +310,28 @@ func (s *Scanner) stopAll(quit bool) {
 			}
 		}
 	}
+}
+
+// releaseCatchAll points the scanner's own stdout and stderr at the
+// console. As PID 1 they are the catch-all logger's FIFO: the logger,
+// which ignores SIGTERM so that it logs the shutdown, only exits on EOF,
+// and EOF needs every writer gone, the scanner included.
+func (s *Scanner) releaseCatchAll() {
+	fd, err := unix.Open("/dev/console", unix.O_WRONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fd, err = unix.Open(os.DevNull, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		s.logf("cannot release the catch-all logger's FIFO: %v", err)
+		return
+	}
+	// Let queued messages reach the logger first.
+	for i := 0; i < 100 && len(s.logq) > 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	unix.Dup3(fd, 1, 0)
+	unix.Dup3(fd, 2, 0)
+	unix.Close(fd)
 }
 
 func (s *Scanner) allDone() bool {
