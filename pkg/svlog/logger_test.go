@@ -476,3 +476,49 @@ func TestLastLine(t *testing.T) {
 		})
 	}
 }
+
+// refLines is the reference line splitter: '\n' and NUL end lines,
+// lines longer than limit are cut, a final partial line is kept.
+func refLines(in string, limit int) string {
+	var out strings.Builder
+	var cur []byte
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c == '\n' || c == 0 {
+			out.Write(cur)
+			out.WriteByte('\n')
+			cur = cur[:0]
+			continue
+		}
+		cur = append(cur, c)
+		if limit > 0 && len(cur) > limit {
+			out.Write(cur[:limit])
+			out.WriteByte('\n')
+			cur = append(cur[:0], cur[limit:]...)
+		}
+	}
+	if len(cur) > 0 {
+		out.Write(cur)
+		out.WriteByte('\n')
+	}
+	return out.String()
+}
+
+func FuzzLines(f *testing.F) {
+	f.Add("a\nb", uint8(0))
+	f.Add("a\x00b\n\n"+strings.Repeat("x", 200)+"\n", uint8(48))
+	f.Add(strings.Repeat("y", 49), uint8(1))
+	f.Fuzz(func(t *testing.T, in string, lim uint8) {
+		limit := int(lim)
+		if limit > 0 && limit < MinLineLimit {
+			limit = MinLineLimit
+		}
+		if lim == 0 {
+			limit = 0
+		}
+		out, _ := runScript(t, []string{"1"}, Options{LineLimit: limit}, in)
+		if want := refLines(in, limit); out != want {
+			t.Fatalf("input %q limit %d:\n got  %q\n want %q", in, limit, out, want)
+		}
+	})
+}
