@@ -23,6 +23,7 @@ const usage = `usage:
   mkimage [build] [-C dir] [-o output] [-c compression] [-k kernel] [-v] [definition.yaml]
   mkimage check [-C dir] [-k kernel] [-p] [definition.yaml]
   mkimage ls [-l] image
+  mkimage cat image path...
   mkimage diff image-a image-b`
 
 func main() { cli.Main("mkimage", run) }
@@ -32,7 +33,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	sub := "build"
 	if len(args) > 0 {
 		switch args[0] {
-		case "build", "check", "ls", "diff":
+		case "build", "check", "ls", "cat", "diff":
 			sub, args = args[0], args[1:]
 		case "help", "-h", "-help", "--help":
 			fmt.Fprintln(stdout, usage)
@@ -42,6 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch sub {
 	case "ls":
 		return runLs(args, stdout, stderr)
+	case "cat":
+		return runCat(args, stdout, stderr)
 	case "diff":
 		return runDiff(args, stdout, stderr)
 	}
@@ -180,6 +183,47 @@ func runLs(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, e := range es {
 		fmt.Fprintln(stdout, image.FormatEntry(e, *long))
+	}
+	return nil
+}
+
+// runCat writes the contents of files of an image (symlinks: their target
+// and a newline).
+func runCat(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("mkimage cat", stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return cli.Silent(cli.ExitUsage)
+	}
+	if fs.NArg() < 2 {
+		return cli.Usagef("cat takes an image file and the paths to print")
+	}
+	es, _, err := readImage(fs.Arg(0))
+	if err != nil {
+		return cli.Exitf(cli.ExitSystem, "%v", err)
+	}
+	byName := map[string]*image.Entry{}
+	for _, e := range es {
+		byName[e.Name] = e
+	}
+	for _, p := range fs.Args()[1:] {
+		name, err := image.CleanName(p)
+		if err != nil {
+			return cli.Usagef("%v", err)
+		}
+		e, ok := byName[name]
+		switch {
+		case !ok:
+			return cli.Exitf(cli.ExitFalse, "%s: /%s: not in the image", fs.Arg(0), name)
+		case e.Mode&image.TypeMask == image.TypeSymlink:
+			fmt.Fprintln(stdout, e.Link)
+		case e.Mode&image.TypeMask != image.TypeRegular:
+			return cli.Exitf(cli.ExitFalse, "%s: /%s: not a regular file", fs.Arg(0), name)
+		default:
+			stdout.Write(e.Data)
+		}
 	}
 	return nil
 }

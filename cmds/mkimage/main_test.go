@@ -62,6 +62,15 @@ func TestLsAndDiff(t *testing.T) {
 	if code != 1 || out != "~ /etc/hostname: size 2 -> 3\n+ /etc/motd\n- /init\n" {
 		t.Errorf("diff: %d %q", code, out)
 	}
+	if out, _, code = runCmd("cat", a, "/etc/hostname", "bin/sh"); code != 0 || out != "a\n../bbin/gosh\n" {
+		t.Errorf("cat: %d %q", code, out)
+	}
+	if _, errs, code := runCmd("cat", a, "/nope"); code != 1 || !strings.Contains(errs, "/nope: not in the image") {
+		t.Errorf("cat missing: %d %q", code, errs)
+	}
+	if _, errs, code := runCmd("cat", a, "/etc"); code != 1 || !strings.Contains(errs, "/etc: not a regular file") {
+		t.Errorf("cat dir: %d %q", code, errs)
+	}
 	if out, _, code = runCmd("diff", a, a); code != 0 || out != "" {
 		t.Errorf("diff a a: %d %q", code, out)
 	}
