@@ -137,6 +137,6 @@ func FuzzParseDefinition(f *testing.F) {
 			return
 		}
 		// A valid definition always generates a stage 2.
-		_ = GenerateStage2(d, []string{"x"})
+		_ = GenerateStage2(d, []string{"x"}, nil)
 	})
 }

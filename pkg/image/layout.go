@@ -147,7 +147,15 @@ func (p *Plan) layoutServices(a *Archive) error {
 		}
 		stage2 = b
 	} else {
-		stage2 = []byte(GenerateStage2(p.Def, serviceNames(p.Services)))
+		dirs := map[string]string{}
+		for _, sd := range append(append([]ServiceDir(nil), p.Early...), p.Services...) {
+			dirs[sd.Name] = sd.Src
+		}
+		notifies := func(name string) bool {
+			_, err := os.Stat(filepath.Join(dirs[name], "notification-fd"))
+			return err == nil
+		}
+		stage2 = []byte(GenerateStage2(p.Def, serviceNames(p.Services), notifies))
 	}
 	if err := a.Add(&Entry{Name: Stage2Path, Mode: TypeRegular | 0o755, Data: stage2, Part: PartServices, Src: "stage2"}); err != nil {
 		return err

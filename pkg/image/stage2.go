@@ -31,10 +31,13 @@ func execlineQuote(s string) string {
 // GenerateStage2 returns the execline script stage 2 runs: load modules,
 // mount filesystems, run the definition's extra commands, copy the
 // non-early services into the scan directory and make svscan pick them up,
-// then wait for the services named in wait_ready. Every step but the last
-// runs under foreground, so one failing step does not stop the others; its
-// error lands in the catch-all log. The exit code is the last step's.
-func GenerateStage2(d *Definition, services []string) string {
+// then wait for the services named in wait_ready: up and ready (svwait -U)
+// for those whose directory has a notification-fd, up (svwait -u) for the
+// others, which never report readiness (as with s6). Every step but the
+// last runs under foreground, so one failing step does not stop the
+// others; its error lands in the catch-all log. The exit code is the last
+// step's. notifies may be nil (no service notifies).
+func GenerateStage2(d *Definition, services []string, notifies func(service string) bool) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/execlineb -P\n")
 	src := d.File
@@ -77,11 +80,20 @@ func GenerateStage2(d *Definition, services []string) string {
 		if t == "" {
 			t = DefaultWaitTimeout
 		}
-		s := "svwait -U -t " + t
+		var ready, up string
 		for _, w := range d.Stage2.WaitReady {
-			s += " /" + ScanDir + "/" + w.Value
+			if notifies != nil && notifies(w.Value) {
+				ready += " /" + ScanDir + "/" + w.Value
+			} else {
+				up += " /" + ScanDir + "/" + w.Value
+			}
 		}
-		steps = append(steps, s)
+		if ready != "" {
+			steps = append(steps, "svwait -U -t "+t+ready)
+		}
+		if up != "" {
+			steps = append(steps, "svwait -u -t "+t+up)
+		}
 	}
 	if len(steps) == 0 {
 		steps = append(steps, "true")
