@@ -246,7 +246,8 @@ func SetTerminal(fd int, baud uint32) error {
 // off on fd (when fd >= 0). It returns io.EOF when the line is empty at
 // end of input (^D).
 func AskPassword(fd int, r *bufio.Reader, w io.Writer) (string, error) {
-	fmt.Fprint(w, "Password: ")
+	// Echo goes off before the prompt appears, so that nothing typed
+	// as soon as the prompt shows can be echoed.
 	if fd >= 0 {
 		if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
 			old := *t
@@ -257,6 +258,7 @@ func AskPassword(fd int, r *bufio.Reader, w io.Writer) (string, error) {
 			}
 		}
 	}
+	fmt.Fprint(w, "Password: ")
 	line, err := r.ReadString('\n')
 	if err != nil && (err != io.EOF || line == "") {
 		return "", err
