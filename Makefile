@@ -62,3 +62,8 @@ run: image
 		-append "console=ttyS0 panic=-1 $(APPEND)" \
 		-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
 		-device virtio-rng-pci
+
+## bench: every benchmark side by side with s6, runit and u-root (ROUNDS=N rounds, default 3);
+## writes $(OUT)/bench.json and docs/benchmarks.md. About 10 minutes on 2 cores.
+bench:
+	ROUNDS=$(or $(ROUNDS),3) OUT=$(OUT) ./scripts/bench/bench.sh

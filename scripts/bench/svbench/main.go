@@ -55,6 +55,7 @@ func runMain(args []string) error {
 	sizes := fs.String("n", "10,100,1000", "scan-to-up sizes")
 	ctlIters := fs.Int("control-iters", 1000, "control round trips (direct)")
 	cliIters := fs.Int("cli-iters", 100, "control round trips (client tools)")
+	runitCtl := fs.Int("runit-control-iters", 5, "control round trips for runit (each takes ~1 s)")
 	kills := fs.Int("kills", 20, "restart-latency kills per round")
 	out := fs.String("o", "out/bench-supervision.json", "output file")
 	if err := fs.Parse(args); err != nil {
@@ -75,7 +76,7 @@ func runMain(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	b := &bench{byKey: map[string]*row{}}
+	b := &bench{byKey: map[string]*row{}, runitControl: *runitCtl}
 	if b.pause, err = buildPause(tmp); err != nil {
 		return err
 	}
