@@ -123,6 +123,9 @@ func (p *pipeLogger) start(t *testing.T, stderr io.Writer, args ...string) *exec
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Never leave a logger behind a failed test (it would wait for its
+	// input or retry a vanished directory forever).
+	t.Cleanup(func() { cmd.Process.Kill() })
 	nw.Close()
 	b, _ := io.ReadAll(nr)
 	nr.Close()
@@ -218,14 +221,18 @@ func TestSignals(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t *testing.T, cond func() bool, info ...func() string) {
 	t.Helper()
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if cond() {
 			return
 		}
 	}
-	t.Fatal("condition not met within 30s")
+	var extra []string
+	for _, f := range info {
+		extra = append(extra, f())
+	}
+	t.Fatalf("condition not met within 30s %q", extra)
 }
 
 // lineFor is the test's numbered line i.
@@ -497,7 +504,7 @@ func TestDiskFull(t *testing.T) {
 		p.w.WriteString(want.String())
 		p.w.Close()
 	}()
-	waitFor(t, func() bool { return strings.Contains(stderr.String(), "no space left on device") })
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "no space left on device") }, stderr.String)
 	// Make room; svlog must resume and finish.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

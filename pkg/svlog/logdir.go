@@ -254,11 +254,15 @@ func (d *Logdir) Ready(now time.Time) bool {
 	return d.Pending() && d.state != rsWaitProcessor && !now.Before(d.deadline)
 }
 
-// Deadline is when a directory in cooldown wants to retry; zero when it
-// is not waiting on time.
+// Deadline is when a directory with work pending wants to be serviced
+// (in the past when it can go on at once); zero when it has nothing to
+// do or waits for its processor.
 func (d *Logdir) Deadline() time.Time {
 	if !d.Pending() || d.state == rsWaitProcessor {
 		return time.Time{}
+	}
+	if d.deadline.IsZero() {
+		return time.Unix(1, 0)
 	}
 	return d.deadline
 }

@@ -522,3 +522,30 @@ func FuzzLines(f *testing.F) {
 		}
 	})
 }
+
+// TestRotationAtEnd: a rotation that comes due with the last write must
+// still run (and svlog exit), in blocking mode too.
+func TestRotationAtEnd(t *testing.T) {
+	for _, block := range []bool{false, true} {
+		t.Run(fmt.Sprintf("block=%v", block), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "log")
+			in := numbered(1, 40) // 2480 bytes: within l2000 of s4096
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				runScript(t, []string{"s4096", dir}, Options{Block: block}, in)
+			}()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("svlog did not finish")
+			}
+			if a := archives(t, dir); len(a) != 1 {
+				t.Errorf("archives %v, want 1", a)
+			}
+			if got := readAll(t, dir); got != in {
+				t.Errorf("log differs from input")
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@
 #
 #   bash scripts/bench/svlog.sh            # 2,000,000 lines, 3 rounds
 #   LINES=500000 ROUNDS=5 bash scripts/bench/svlog.sh
+#   OPTS=-b bash scripts/bench/svlog.sh   # extra options for svlog and s6-log
 #
 # Prints min/median/max lines per second per logger and the ratio of
 # the medians (svlog / s6-log), plus the median CPU time (user+sys) of
@@ -13,6 +14,7 @@ set -euo pipefail
 
 LINES=${LINES:-2000000}
 ROUNDS=${ROUNDS:-3}
+OPTS=${OPTS:-}
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/svlog-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -36,8 +38,8 @@ run_one() {
 	mkfifo "$tmp/fifo"
 	local -a cmd
 	case $name in
-	svlog) cmd=("$tmp/svlog" t s1000000 n10 "$dir") ;;
-	s6-log) cmd=(s6-log t s1000000 n10 "$dir") ;;
+	svlog) cmd=("$tmp/svlog" $OPTS t s1000000 n10 "$dir") ;;
+	s6-log) cmd=(s6-log $OPTS t s1000000 n10 "$dir") ;;
 	svlogd)
 		mkdir -p "$dir"
 		printf 's1000000\nn10\n' > "$dir/config"
