@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/svinit/svinit/pkg/kcmdline"
 	"io"
 	"os"
 	"path/filepath"
@@ -270,7 +271,7 @@ func ProcModules(path string) ([]string, error) {
 func CmdlineOptions(cmdline string) (params map[string]string, blacklist map[string]bool) {
 	params = map[string]string{}
 	blacklist = map[string]bool{}
-	for _, w := range cmdlineWords(cmdline) {
+	for _, w := range kcmdline.Split(cmdline) {
 		key, val, hasVal := strings.Cut(w, "=")
 		mod, param, ok := strings.Cut(key, ".")
 		if !ok || mod == "" || param == "" {
@@ -298,31 +299,4 @@ func CmdlineOptions(cmdline string) (params map[string]string, blacklist map[str
 		params[mod] += opt
 	}
 	return params, blacklist
-}
-
-func cmdlineWords(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inq, have := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			inq = !inq
-			have = true
-		case !inq && (c == ' ' || c == '\t' || c == '\n'):
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteByte(c)
-			have = true
-		}
-	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out
 }

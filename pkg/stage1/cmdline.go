@@ -2,6 +2,7 @@ package stage1
 
 import (
 	"fmt"
+	"github.com/svinit/svinit/pkg/kcmdline"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,39 +24,9 @@ type Cmdline struct {
 // MaxHostname is the kernel's limit on the host name length.
 const MaxHostname = 64
 
-// SplitCmdline splits a kernel command line into parameters the way the
-// kernel does: on blanks, with double quotes grouping blanks into one
-// parameter (the quotes themselves are dropped). Parameters after a lone
-// "--" belong to init's argv and are not returned.
-func SplitCmdline(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inQuote, have := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			inQuote = !inQuote
-			have = true
-		case !inQuote && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			if have {
-				if cur.String() == "--" {
-					return out
-				}
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteByte(c)
-			have = true
-		}
-	}
-	if have && cur.String() != "--" {
-		out = append(out, cur.String())
-	}
-	return out
-}
+// SplitCmdline splits a kernel command line into parameters; see
+// kcmdline.Split.
+func SplitCmdline(s string) []string { return kcmdline.Split(s) }
 
 // ParseCmdline extracts svinit's parameters from a kernel command line.
 // Unknown parameters are ignored; a later occurrence wins over an earlier

@@ -8,26 +8,6 @@ import (
 	"testing"
 )
 
-func TestSplitCmdline(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"  console=ttyS0   quiet\n", []string{"console=ttyS0", "quiet"}},
-		{`a="b c" d`, []string{"a=b c", "d"}},
-		{`"x=y z"`, []string{"x=y z"}},
-		{`a -- svinit.debug`, []string{"a"}},
-		{`a --`, []string{"a"}},
-		{`a="" b`, []string{"a=", "b"}},
-		{`a="unterminated b`, []string{"a=unterminated b"}},
-	} {
-		if got := SplitCmdline(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("SplitCmdline(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestParseCmdline(t *testing.T) {
 	for _, tc := range []struct {
 		in       string
