@@ -96,7 +96,8 @@ func TestTemplateSvscanLog(t *testing.T) {
 	w.WriteString("after term\n")
 	w.Close()
 	if code := waitExit(t, cmd); code != 0 {
-		t.Fatalf("exit %d; stderr %q", code, stderr.String())
+		c, _ := os.ReadFile(console)
+		t.Fatalf("exit %d; stderr %q; console %s", code, stderr.String(), c)
 	}
 	b, err := os.ReadFile(filepath.Join(logs, "current"))
 	if err != nil {

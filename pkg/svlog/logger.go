@@ -139,10 +139,15 @@ func (l *Logger) processorDone(d *Logdir, err error) {
 	l.wake()
 }
 
+// wake rings the self-pipe. It is called from other goroutines; the
+// write end is only closed under l.mu, so a late call never writes to a
+// closed (or reused) descriptor.
 func (l *Logger) wake() {
+	l.mu.Lock()
 	if l.wakeW >= 0 {
 		unix.Write(l.wakeW, []byte{0})
 	}
+	l.mu.Unlock()
 }
 
 // Run processes input until EOF or a TERM/HUP, then flushes and
@@ -157,8 +162,16 @@ func (l *Logger) Run() error {
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return fmt.Errorf("create self-pipe: %w", err)
 	}
+	l.mu.Lock()
 	l.wakeR, l.wakeW = p[0], p[1]
-	defer func() { unix.Close(p[0]); unix.Close(p[1]); l.wakeR, l.wakeW = -1, -1 }()
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		unix.Close(p[0])
+		unix.Close(p[1])
+		l.wakeR, l.wakeW = -1, -1
+		l.mu.Unlock()
+	}()
 
 	sigc := make(chan os.Signal, 16)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGALRM, syscall.SIGPIPE)
