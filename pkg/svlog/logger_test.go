@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -547,5 +548,31 @@ func TestRotationAtEnd(t *testing.T) {
 				t.Errorf("log differs from input")
 			}
 		})
+	}
+}
+
+func TestProcessorExecline(t *testing.T) {
+	if _, err := exec.LookPath("execlineb"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("execlineb not found but CI=true")
+		}
+		t.Skip("execlineb not installed")
+	}
+	if argv := processorArgv("tr a-z A-Z", false); !strings.HasSuffix(argv[0], "execlineb") || argv[1] != "-Pc" {
+		t.Errorf("argv = %q", argv)
+	}
+	if argv := processorArgv("x", true); argv[0] != "/bin/sh" || argv[1] != "-c" {
+		t.Errorf("? argv = %q", argv)
+	}
+	dir := filepath.Join(t.TempDir(), "log")
+	in := numbered(1, 200)
+	runScript(t, []string{"s4096", "!tr a-z A-Z", dir}, Options{}, in)
+	arcs := archives(t, dir)
+	if len(arcs) == 0 {
+		t.Fatal("no archives")
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, arcs[0]))
+	if len(b) == 0 || string(b) != strings.ToUpper(string(b)) {
+		t.Errorf("archive not processed: %.80q", b)
 	}
 }
