@@ -229,6 +229,9 @@ func TestLogPipeSurvivesLoggerRestarts(t *testing.T) {
 		// while the logger is down: the scanner's pipe must keep the lines.
 		st, _ := status(logdir)
 		syscall.Kill(int(st.Pid), syscall.SIGKILL)
+		// A reader being killed can still take data from the pipe before
+		// it dies: write only once it is gone (reaped by svscan).
+		s.waitFor("logger gone", func() bool { return syscall.Kill(int(st.Pid), 0) == syscall.ESRCH })
 		main, _ := status(filepath.Join(d, "a"))
 		syscall.Kill(int(main.Pid), syscall.SIGUSR1)
 		s.waitFor("logger restarted", func() bool { n, ok := status(logdir); return ok && n.Up() && n.Pid != st.Pid })
