@@ -96,6 +96,16 @@ func Boot() {
 		}
 	}
 	unix.Close(fd)
+	// Services inherit svscan's stdin: /dev/null, as s6-linux-init gives
+	// s6-svscan, so that no service reads what is typed on the console.
+	if null, err := unix.Open("/dev/null", unix.O_RDONLY, 0); err == nil {
+		if null != 0 {
+			unix.Dup3(null, 0, 0)
+			unix.Close(null)
+		}
+	} else {
+		s.Debugf("/dev/null for svscan's stdin: %v", err)
+	}
 	s.execSvscan(env, start)
 }
 
