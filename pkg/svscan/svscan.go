@@ -525,6 +525,13 @@ func (s *Scanner) finish(stop chan struct{}) error {
 	fin := filepath.Join(s.opts.Dir, ".s6-svscan", "finish")
 	if servicedir.CheckExecutable(fin) == nil {
 		s.lock.Close()
+		if os.Getpid() == 1 {
+			// An ignored SIGINT or SIGHUP stays ignored across execve, and
+			// a Go program (execlineb, svinit-final) keeps it ignored at
+			// start-up: a ctrl-alt-del in that instant cannot make
+			// process 1 exit and panic the kernel.
+			signal.Ignore(syscall.SIGINT, syscall.SIGHUP)
+		}
 		err := s.opts.Exec(fin, []string{fin}, os.Environ())
 		fmt.Fprintf(s.opts.Stderr, "%s: cannot exec %s: %v\n", s.opts.Prog, fin, err)
 	}
