@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -67,7 +68,6 @@ type Scanner struct {
 	reaper  *reaper.Reaper
 	pairs   map[key]*pair
 	order   []key
-	done    chan done
 	letters chan []byte
 	control *os.File
 	lock    *os.File
@@ -76,6 +76,11 @@ type Scanner struct {
 	exiting byte // 0, 't' or 'q'
 	kick    chan struct{}
 	logDone chan struct{}
+	// Ends of supervision, queued by each service's OnExit callback
+	// (no goroutine per service waits for them); dqKick wakes Run.
+	dqMu   sync.Mutex
+	dq     []done
+	dqKick chan struct{}
 }
 
 // New prepares dir: takes .s6-svscan/lock and opens .s6-svscan/control.
@@ -96,7 +101,7 @@ func New(opts Options) (*Scanner, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("scan dir %s: not a directory", opts.Dir)
 	}
-	s := &Scanner{opts: opts, reaper: reaper.New(), pairs: map[key]*pair{}, done: make(chan done, 64),
+	s := &Scanner{opts: opts, reaper: reaper.New(), pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
 		letters: make(chan []byte, 16), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
@@ -218,8 +223,14 @@ func (s *Scanner) Run() error {
 			abort = s.commands(string(letters))
 		case sig := <-sigs:
 			abort = s.signal(sig.(syscall.Signal))
-		case d := <-s.done:
-			s.serviceDone(d)
+		case <-s.dqKick:
+			s.dqMu.Lock()
+			q := s.dq
+			s.dq = nil
+			s.dqMu.Unlock()
+			for _, d := range q {
+				s.serviceDone(d)
+			}
 		case <-tick:
 			if s.exiting == 0 {
 				s.scan()
@@ -493,11 +504,18 @@ func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, i
 		return nil
 	}
 	p.reported = ""
+	// Runs on the service's goroutine once its lock is released; it never
+	// blocks, so the service's Done follows at once.
+	svc.OnExit(func() {
+		s.dqMu.Lock()
+		s.dq = append(s.dq, done{p: p, isLog: isLog})
+		s.dqMu.Unlock()
+		select {
+		case s.dqKick <- struct{}{}:
+		default:
+		}
+	})
 	go svc.Run()
-	go func() {
-		<-svc.Done()
-		s.done <- done{p: p, isLog: isLog}
-	}()
 	return svc
 }
 
