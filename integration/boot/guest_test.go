@@ -1,0 +1,277 @@
+package boot
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	expect "github.com/Netflix/go-expect"
+	"github.com/hugelgupf/vmtest/qemu"
+)
+
+// Generous bounds for waits that must succeed (TCG on a loaded 2-core
+// machine). They are limits, never measurements.
+const (
+	bootTimeout  = 4 * time.Minute
+	cmdTimeout   = 2 * time.Minute
+	vmTimeout    = 12 * time.Minute
+	defaultAppnd = "console=ttyS0 panic=-1"
+)
+
+// guest is a booted VM and its serial console.
+type guest struct {
+	t    *testing.T
+	vm   *qemu.VM
+	name string
+	seq  int
+	rec  *recorder
+	env  *env
+}
+
+type bootOpts struct {
+	append  []string // kernel parameters
+	qemuArg []string // extra QEMU arguments (devices)
+	watch   []string // serial substrings whose first appearance is timed
+}
+
+// boot starts QEMU on the kernel and the initramfs.
+func boot(t *testing.T, e *env, name, initramfs string, o bootOpts) *guest {
+	t.Helper()
+	cpu := "max"
+	if e.accel == "kvm" {
+		cpu = "host"
+	}
+	rec := newRecorder(append([]string{"Run /init"}, o.watch...))
+	args := append([]string{"-M", "pc", "-accel", e.accel, "-cpu", cpu, "-m", "512", "-smp", "2", "-no-reboot"}, o.qemuArg...)
+	vm := qemu.StartT(t, name, qemu.ArchAMD64,
+		qemu.WithQEMUCommand(e.qemu),
+		qemu.ArbitraryArgs(args...),
+		qemu.WithKernel(e.kernel),
+		qemu.WithInitramfs(initramfs),
+		qemu.WithAppendKernel(append([]string{defaultAppnd}, o.append...)...),
+		qemu.WithSerialOutput(rec),
+		qemu.WithVMTimeout(vmTimeout),
+	)
+	rec.start(time.Now())
+	g := &guest{t: t, vm: vm, name: name, rec: rec, env: e}
+	t.Cleanup(func() {
+		if !vm.Waited() {
+			vm.Kill()
+			vm.Wait()
+		}
+	})
+	return g
+}
+
+// expect waits for one of the strings; it returns the console output
+// read meanwhile (ending with the match).
+func (g *guest) expect(timeout time.Duration, s ...string) string {
+	g.t.Helper()
+	out, err := g.vm.Console.Expect(expect.String(s...), expect.WithTimeout(timeout))
+	if err != nil {
+		g.t.Fatalf("%s: waiting %v for %q: %v\nlast console output:\n%s", g.name, timeout, s, err, tail(out, 3000))
+	}
+	return out
+}
+
+// expectRe waits for a regular expression and returns its submatches.
+func (g *guest) expectRe(timeout time.Duration, re string) []string {
+	g.t.Helper()
+	r := regexp.MustCompile(re)
+	out, err := g.vm.Console.Expect(expect.Regexp(r), expect.WithTimeout(timeout))
+	if err != nil {
+		g.t.Fatalf("%s: waiting %v for /%s/: %v\nlast console output:\n%s", g.name, timeout, re, err, tail(out, 3000))
+	}
+	return r.FindStringSubmatch(out)
+}
+
+func (g *guest) send(s string) {
+	g.t.Helper()
+	if _, err := g.vm.Console.Send(s); err != nil {
+		g.t.Fatalf("%s: console: %v", g.name, err)
+	}
+}
+
+// shell waits for the getty's shell (gosh with its line editor) and
+// replaces its interactive loop by a plain one reading the terminal in
+// canonical mode: one command line at a time, no redrawing, so commands
+// and their output can be told apart by markers.
+func (g *guest) shell() {
+	g.t.Helper()
+	g.expect(bootTimeout, "svinit on ")
+	g.prompt()
+	// Console messages of the kernel would mix with the output.
+	g.run("echo 1 > /proc/sys/kernel/printk")
+}
+
+// prompt answers the line editor's terminal queries, waits for its
+// prompt, and starts the plain loop.
+func (g *guest) prompt() {
+	g.t.Helper()
+	for {
+		out := g.expect(bootTimeout, "\x1b[6n", "\x1b[?25l> ")
+		if strings.HasSuffix(out, "\x1b[6n") {
+			// Cursor position report: "this terminal answers, it
+			// just has no colour to tell" (the editor would
+			// otherwise wait seconds for a reply).
+			g.send("\x1b[1;1R")
+			continue
+		}
+		break
+	}
+	g.send(`while read -r l; do eval "$l"; done` + "\r")
+	g.sync()
+}
+
+// sync makes sure the plain loop reads commands: the line editor drops
+// what it read past the Enter that ended it, so a line sent too early is
+// lost; send again until one is answered.
+func (g *guest) sync() {
+	g.t.Helper()
+	deadline := time.Now().Add(bootTimeout)
+	for time.Now().Before(deadline) {
+		g.seq++
+		g.send(fmt.Sprintf("echo \"<<SY\"\"NC%d>>\"\n", g.seq))
+		_, err := g.vm.Console.Expect(expect.String(fmt.Sprintf("<<SYNC%d>>", g.seq)), expect.WithTimeout(3*time.Second))
+		if err == nil {
+			return
+		}
+	}
+	g.t.Fatalf("%s: the shell does not answer", g.name)
+}
+
+// run runs a shell command line in the guest and returns its output
+// (\r\n turned into \n) and exit status.
+func (g *guest) runStatus(timeout time.Duration, cmd string) (string, int) {
+	g.t.Helper()
+	g.seq++
+	n := g.seq
+	// The markers are split by quotes in the echoed command line, so
+	// only the output matches them.
+	g.send(fmt.Sprintf("echo \"<<BE\"\"GIN%d>>\"; %s; echo \"<<RC=$? E\"\"ND%d>>\"\n", n, cmd, n))
+	out := g.expect(timeout, fmt.Sprintf("END%d>>", n))
+	begin := fmt.Sprintf("<<BEGIN%d>>", n)
+	i := strings.LastIndex(out, begin)
+	j := strings.LastIndex(out, "<<RC=")
+	if i < 0 || j < i {
+		g.t.Fatalf("%s: cannot find the output of %q in:\n%s", g.name, cmd, tail(out, 3000))
+	}
+	// The terminal turns \n into \r\n; no command here prints \r.
+	body := strings.ReplaceAll(out[i+len(begin):j], "\r", "")
+	body = strings.TrimPrefix(body, "\n")
+	rc, err := strconv.Atoi(strings.Fields(out[j+len("<<RC="):])[0])
+	if err != nil {
+		g.t.Fatalf("%s: exit status of %q: %v", g.name, cmd, err)
+	}
+	return body, rc
+}
+
+// run runs a command that must succeed.
+func (g *guest) run(cmd string) string {
+	g.t.Helper()
+	out, rc := g.runStatus(cmdTimeout, cmd)
+	if rc != 0 {
+		g.t.Fatalf("%s: %q exited %d:\n%s", g.name, cmd, rc, out)
+	}
+	return out
+}
+
+// check runs a command and reports (without stopping) a non-zero exit.
+func (g *guest) check(cmd string) (string, bool) {
+	g.t.Helper()
+	out, rc := g.runStatus(cmdTimeout, cmd)
+	if rc != 0 {
+		g.t.Errorf("%s: %q exited %d:\n%s", g.name, cmd, rc, out)
+		return out, false
+	}
+	return out, true
+}
+
+// wait waits for QEMU to exit by itself (poweroff, reboot with
+// -no-reboot) and reports an error exit.
+func (g *guest) wait(timeout time.Duration) {
+	g.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- g.vm.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			g.t.Errorf("%s: QEMU: %v", g.name, err)
+		}
+	case <-time.After(timeout):
+		g.vm.Kill()
+		<-done
+		g.t.Fatalf("%s: QEMU still running %v after the guest was told to stop", g.name, timeout)
+	}
+}
+
+// kill stops QEMU (the test is done with the guest).
+func (g *guest) kill() {
+	g.vm.Kill()
+	g.vm.Wait()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		s = "..." + s[len(s)-n:]
+	}
+	return strings.ReplaceAll(s, "\x1b", "^[")
+}
+
+// recorder watches the raw serial output (a SerialOutput writer) and
+// records, on the host clock, when given strings first appear.
+type recorder struct {
+	mu    sync.Mutex
+	t0    time.Time
+	watch []string
+	seen  map[string]time.Time
+	buf   []byte
+}
+
+func newRecorder(watch []string) *recorder {
+	return &recorder{watch: watch, seen: map[string]time.Time{}}
+}
+
+func (r *recorder) start(t time.Time) {
+	r.mu.Lock()
+	r.t0 = t
+	r.mu.Unlock()
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = append(r.buf, p...)
+	for _, w := range r.watch {
+		if _, ok := r.seen[w]; !ok && strings.Contains(string(r.buf), w) {
+			r.seen[w] = now
+		}
+	}
+	// Keep enough to match a watched string split across writes.
+	if len(r.buf) > 4096 {
+		r.buf = append(r.buf[:0], r.buf[len(r.buf)-256:]...)
+	}
+	return len(p), nil
+}
+
+func (r *recorder) Close() error { return nil }
+
+// watchFor starts watching s (from now on).
+func (r *recorder) watchFor(s string) {
+	r.mu.Lock()
+	r.watch = append(r.watch, s)
+	r.mu.Unlock()
+}
+
+// at returns when s first appeared.
+func (r *recorder) at(s string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.seen[s]
+	return t, ok
+}
