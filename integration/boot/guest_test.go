@@ -123,9 +123,13 @@ func (g *guest) prompt() {
 		}
 		break
 	}
-	g.send(`while read -r l; do eval "$l"; done` + "\r")
+	g.send(replLine + "\r")
 	g.sync()
 }
+
+// replLine is the plain loop the tests type into the line editor.
+const replLine = `while read -r l; do eval "$l"; done`
+
 
 // sync makes sure the plain loop reads commands: the line editor drops
 // what it read past the Enter that ended it, so a line sent too early is
@@ -133,7 +137,12 @@ func (g *guest) prompt() {
 func (g *guest) sync() {
 	g.t.Helper()
 	deadline := time.Now().Add(bootTimeout)
-	for time.Now().Before(deadline) {
+	for try := 1; time.Now().Before(deadline); try++ {
+		if try%5 == 0 {
+			// Still no answer: the loop line itself may have been
+			// lost; type it again (nested in the loop, it is harmless).
+			g.send("\r" + replLine + "\r")
+		}
 		g.seq++
 		g.send(fmt.Sprintf("echo \"<<SY\"\"NC%d>>\"\n", g.seq))
 		_, err := g.vm.Console.Expect(expect.String(fmt.Sprintf("<<SYNC%d>>", g.seq)), expect.WithTimeout(3*time.Second))
