@@ -130,7 +130,6 @@ func (g *guest) prompt() {
 // replLine is the plain loop the tests type into the line editor.
 const replLine = `while read -r l; do eval "$l"; done`
 
-
 // sync makes sure the plain loop reads commands: the line editor drops
 // what it read past the Enter that ended it, so a line sent too early is
 // lost; send again until one is answered.
