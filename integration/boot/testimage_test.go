@@ -32,7 +32,7 @@ var testImage = imageSpec{
 // The test image's services (in the scan directory once stage 2 ran).
 var testServices = []string{"svscan-log", "udev", "late", "counter", "chatty", "chatty/log"}
 
-const counterLines = 300 // testdata/services/counter/run
+const counterLines = 150 // testdata/services/counter/run
 
 // TestTestImage boots testdata/test.yaml once and goes through: stage 2
 // and the catch-all log, scan-to-up of the services stage 2 adds, the
