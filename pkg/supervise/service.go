@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ type Options struct {
 	Env []string
 	// Logf reports problems; it must not block for long.
 	Logf func(format string, a ...any)
+	// Poller reads supervise/control; services of one process share one.
+	// Nil: the service gets a poller of its own.
+	Poller *ControlPoller
 }
 
 type state int
@@ -77,8 +81,12 @@ type Service struct {
 	opts Options
 
 	lock    *os.File
-	control *os.File
-	ctrl    chan []byte       // control letters (FIFO reader and Control)
+	control int               // supervise/control, read by the poller; -1 if none
+	ownPoll bool              // the poller is this service's own
+	ctrlMu  sync.Mutex        //
+	pending []byte            // control bytes read by the poller, not yet applied
+	kickCtl chan struct{}     // pending is not empty
+	ctrl    chan []byte       // control letters from Control
 	exits   chan reaper.Exit  // exits of ./run and ./finish
 	ready   chan int          // readiness of the run with this generation
 	done    chan struct{}     // closed when supervision has ended
@@ -116,7 +124,7 @@ func New(dir string, opts Options) (*Service, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Service{dir: dir, opts: opts, ctrl: make(chan []byte, 16), exits: make(chan reaper.Exit, 2),
+	s := &Service{dir: dir, opts: opts, control: -1, kickCtl: make(chan struct{}, 1), ctrl: make(chan []byte, 16), exits: make(chan reaper.Exit, 2),
 		ready: make(chan int, 2), done: make(chan struct{})}
 	s.logQ = func(f string, a ...any) { opts.Logf("service %s: "+f, append([]any{dir}, a...)...) }
 	// Work through a descriptor of the directory, as s6-supervise works
@@ -169,11 +177,25 @@ func New(dir string, opts Options) (*Service, error) {
 	if err != nil {
 		return fail(fmt.Errorf("open supervise/control: %w", err))
 	}
-	s.control = os.NewFile(uintptr(cfd), cp)
+	if s.opts.Poller == nil {
+		p, err := NewControlPoller()
+		if err != nil {
+			unix.Close(cfd)
+			return fail(fmt.Errorf("epoll for supervise/control: %w", err))
+		}
+		s.opts.Poller, s.ownPoll = p, true
+		go p.Run()
+	}
+	if err := s.opts.Poller.add(cfd, s); err != nil {
+		unix.Close(cfd)
+		return fail(fmt.Errorf("watch supervise/control: %w", err))
+	}
+	s.control = cfd
 	if err := fifodir.Make(filepath.Join(dir, "event"), os.Getegid()); err != nil {
 		return fail(fmt.Errorf("make event/ fifodir: %w", err))
 	}
-	fifodir.Clean(filepath.Join(dir, "event"))
+	// No fifodir.Clean: the 's' event below reaches every live listener
+	// and removes the dead ones.
 	s.tally = loadDeaths(dir)
 	if _, err := os.Stat(filepath.Join(sup, "death_tally")); err != nil {
 		if err := os.WriteFile(filepath.Join(sup, "death_tally"), nil, 0o644); err != nil {
@@ -191,7 +213,6 @@ func New(dir string, opts Options) (*Service, error) {
 	s.killer = time.NewTimer(time.Hour)
 	s.killer.Stop()
 	s.event(EventStart)
-	go s.readControl()
 	return s, nil
 }
 
@@ -212,29 +233,23 @@ func (s *Service) Control(letters string) {
 // OnExit registers f to run when supervision ends.
 func (s *Service) OnExit(f func()) { s.onExit = append(s.onExit, f) }
 
-func (s *Service) readControl() {
-	buf := make([]byte, 64)
-	for {
-		n, err := s.control.Read(buf)
-		if n > 0 {
-			b := append([]byte(nil), buf[:n]...)
-			select {
-			case s.ctrl <- b:
-			case <-s.done:
-				return
-			}
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			s.logQ("read supervise/control: %v", err)
-			return
-		}
+// queueControl is called by the poller with bytes read from the FIFO.
+func (s *Service) queueControl(b []byte) {
+	s.ctrlMu.Lock()
+	s.pending = append(s.pending, b...)
+	s.ctrlMu.Unlock()
+	select {
+	case s.kickCtl <- struct{}{}:
+	default:
 	}
+}
+
+func (s *Service) takeControl() []byte {
+	s.ctrlMu.Lock()
+	defer s.ctrlMu.Unlock()
+	b := s.pending
+	s.pending = nil
+	return b
 }
 
 // Run supervises until 'x' (or the scanner) ends it. It starts ./run at
@@ -245,17 +260,11 @@ func (s *Service) Run() {
 		s.safe(s.tryStart)
 	}
 	for !s.bail {
+		var letters []byte
 		select {
-		case letters := <-s.ctrl:
-			s.safe(func() {
-				for _, c := range letters {
-					s.command(c)
-				}
-				if s.unknown > 0 {
-					s.logQ("ignored %d byte(s) on supervise/control that are not s6-svc commands", s.unknown)
-					s.unknown = 0
-				}
-			})
+		case letters = <-s.ctrl:
+		case <-s.kickCtl:
+			letters = s.takeControl()
 		case e := <-s.exits:
 			s.safe(func() { s.childExit(e) })
 		case g := <-s.ready:
@@ -267,6 +276,17 @@ func (s *Service) Run() {
 				s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
 				syscall.Kill(s.pid, syscall.SIGKILL)
 			}
+		}
+		if len(letters) > 0 {
+			s.safe(func() {
+				for _, c := range letters {
+					s.command(c)
+				}
+				if s.unknown > 0 {
+					s.logQ("ignored %d byte(s) on supervise/control that are not s6-svc commands", s.unknown)
+					s.unknown = 0
+				}
+			})
 		}
 	}
 }
@@ -293,8 +313,12 @@ func (s *Service) finishUp() {
 }
 
 func (s *Service) release() {
-	if s.control != nil {
-		s.control.Close()
+	if s.control >= 0 {
+		s.opts.Poller.remove(s.control)
+		s.control = -1
+	}
+	if s.ownPoll {
+		s.opts.Poller.Close()
 	}
 	if s.lock != nil {
 		s.lock.Close() // drops the POSIX lock

@@ -207,7 +207,7 @@ func TestControl(t *testing.T) {
 				t.Errorf("%+v: want down with exit code 3, not restarted", st)
 			}
 		}},
-		{"down-signal", map[string]string{"run": "#!/bin/sh\ntrap 'kill $!; exit 7' HUP\nsleep 1000 & wait\n", "down-signal": "SIGHUP"}, "u", "d", "dD", func(t *testing.T, st s6status.Status) {
+		{"down-signal", map[string]string{"run": "#!/bin/sh\ntrap 'kill $!; exit 7' HUP\nsleep 1000 &\necho >&3\nwait\n", "down-signal": "SIGHUP", "notification-fd": "3"}, "uU", "d", "dD", func(t *testing.T, st s6status.Status) {
 			if c, ok := st.Exited(); !ok || c != 7 {
 				t.Errorf("wait status %#x: want exit 7 from the HUP trap", st.Wstat)
 			}
@@ -217,7 +217,7 @@ func TestControl(t *testing.T) {
 				t.Errorf("%+v: want killed by SIGKILL and not restarted (O)", st)
 			}
 		}},
-		{"timeout-kill", map[string]string{"run": "#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n", "timeout-kill": "200"}, "u", "d", "dD", func(t *testing.T, st s6status.Status) {
+		{"timeout-kill", map[string]string{"run": "#!/bin/sh\ntrap '' TERM\necho >&3\nexec sleep 1000 3>&-\n", "timeout-kill": "200", "notification-fd": "3"}, "uU", "d", "dD", func(t *testing.T, st s6status.Status) {
 			if sig, ok := st.Signaled(); !ok || sig != syscall.SIGKILL {
 				t.Errorf("wait status %#x: want SIGKILL after timeout-kill", st.Wstat)
 			}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ type done struct {
 
 // Scanner supervises a scan directory.
 type Scanner struct {
+	poller  *supervise.ControlPoller // reads every service's supervise/control
 	opts    Options
 	reaper  *reaper.Reaper
 	pairs   map[key]*pair
@@ -101,7 +103,12 @@ func New(opts Options) (*Scanner, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("scan dir %s: not a directory", opts.Dir)
 	}
-	s := &Scanner{opts: opts, reaper: reaper.New(), pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
+	poller, err := supervise.NewControlPoller()
+	if err != nil {
+		return nil, fmt.Errorf("scan dir %s: %w", opts.Dir, err)
+	}
+	go poller.Run()
+	s := &Scanner{opts: opts, reaper: reaper.New(), poller: poller, pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
 		letters: make(chan []byte, 16), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
@@ -422,6 +429,7 @@ func (s *Scanner) scan() {
 		return
 	}
 	seen := map[key]bool{}
+	added := 0
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") {
@@ -449,6 +457,7 @@ func (s *Scanner) scan() {
 			}
 			s.pairs[k] = p
 			s.order = append(s.order, k)
+			added++
 		}
 		p.active = true
 		s.start(p, dir)
@@ -457,6 +466,11 @@ func (s *Scanner) scan() {
 		if !seen[k] {
 			p.active = false
 		}
+	}
+	if added >= 16 {
+		// Starting many services leaves garbage the collector would only
+		// reclaim once the heap doubled: give it back once they are up.
+		time.AfterFunc(time.Second, debug.FreeOSMemory)
 	}
 }
 
@@ -495,7 +509,7 @@ func (s *Scanner) start(p *pair, dir string) {
 }
 
 func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, isLog bool) *supervise.Service {
-	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Name: name, Stdin: stdin, Stdout: stdout, Logf: s.logf})
+	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Logf: s.logf})
 	if err != nil {
 		if p.reported != err.Error() {
 			s.logf("%v", err)
