@@ -105,6 +105,11 @@ type Service struct {
 	onExit  []func()          // run when supervision ends
 	unknown int               // unknown control bytes not yet reported
 	logQ    func(string, ...any)
+	// fromFIFO: the letters being applied came from supervise/control.
+	fromFIFO bool
+	// quietEnd: 'x' came from supervise/control, so the last ./finish
+	// gets /dev/null as stdio.
+	quietEnd bool
 }
 
 // ErrLocked means another supervisor holds the service's lock.
@@ -263,8 +268,10 @@ func (s *Service) Run() {
 		var letters []byte
 		select {
 		case letters = <-s.ctrl:
+			s.fromFIFO = false
 		case <-s.kickCtl:
 			letters = s.takeControl()
+			s.fromFIFO = true
 		case e := <-s.exits:
 			s.safe(func() { s.childExit(e) })
 		case g := <-s.ready:
@@ -418,6 +425,12 @@ func (s *Service) command(c byte) {
 			s.sendDown()
 		}
 	case 'x':
+		// As s6-supervise: "svc -x" also closes the supervisor's stdio,
+		// so the last ./finish runs on /dev/null; a scanner stopping
+		// (svscanctl -t, like SIGTERM to s6-supervise) keeps it.
+		if s.fromFIFO {
+			s.quietEnd = true
+		}
 		switch s.st {
 		case stDown:
 			s.bail = true
@@ -621,8 +634,8 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 		code, sig = 256, int(ws.Signal())
 	}
 	files := s.stdio()
-	if last {
-		// The supervisor is going away: ./finish gets /dev/null, as in s6.
+	if last && s.quietEnd {
+		// svc -x: the supervisor has let go of its stdio, as in s6.
 		if s.devnull == nil {
 			s.devnull, _ = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		}

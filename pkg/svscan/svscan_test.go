@@ -256,6 +256,7 @@ func TestTerminateStopsServicesThenLoggersThenFinish(t *testing.T) {
 	service(t, d, map[string]string{
 		"a/run":             "#!/bin/sh\ntrap 'kill $!; echo last words; exit 0' TERM\nsleep 1000 &\necho hello\nwait\n",
 		"a/log/run":         "#!/bin/sh\nexec cat > " + logged + "\n",
+		"a/finish":          "#!/bin/sh\necho finish $1 $2\n",
 		"b/run":             sleeper,
 		".s6-svscan/finish": "#!/bin/sh\necho finish ran > " + marker + "\n",
 	})
@@ -270,7 +271,8 @@ func TestTerminateStopsServicesThenLoggersThenFinish(t *testing.T) {
 		t.Errorf(".s6-svscan/finish not run: %q %v; output:\n%s", b, err, s.out)
 	}
 	// The logger drained the service's last words before it exited.
-	if b, _ := os.ReadFile(logged); string(b) != "hello\nlast words\n" {
+	// ./finish's output too: svscanctl -t, unlike svc -x, keeps its stdio.
+	if b, _ := os.ReadFile(logged); string(b) != "hello\nlast words\nfinish 0 0\n" {
 		t.Errorf("logger got %q, want hello and last words", b)
 	}
 }
