@@ -113,12 +113,12 @@ func (g *guest) shell() {
 func (g *guest) prompt() {
 	g.t.Helper()
 	for {
-		out := g.expect(bootTimeout, "\x1b[6n", "\x1b[?25l> ")
-		if strings.HasSuffix(out, "\x1b[6n") {
+		out := g.expect(bootTimeout, cprQuery, "\x1b[?25l> ")
+		if strings.HasSuffix(out, cprQuery) {
 			// Cursor position report: "this terminal answers, it
 			// just has no colour to tell" (the editor would
 			// otherwise wait seconds for a reply).
-			g.send("\x1b[1;1R")
+			g.send(cprReply)
 			continue
 		}
 		break
@@ -126,6 +126,12 @@ func (g *guest) prompt() {
 	g.send(replLine + "\r")
 	g.sync()
 }
+
+// The line editor's cursor position query, and the answer the tests give.
+const (
+	cprQuery = "\x1b[6n"
+	cprReply = "\x1b[1;1R"
+)
 
 // replLine is the plain loop the tests type into the line editor.
 const replLine = `while read -r l; do eval "$l"; done`
@@ -143,10 +149,21 @@ func (g *guest) sync() {
 			g.send("\r" + replLine + "\r")
 		}
 		g.seq++
+		marker := fmt.Sprintf("<<SYNC%d>>", g.seq)
 		g.send(fmt.Sprintf("echo \"<<SY\"\"NC%d>>\"\n", g.seq))
-		_, err := g.vm.Console.Expect(expect.String(fmt.Sprintf("<<SYNC%d>>", g.seq)), expect.WithTimeout(3*time.Second))
-		if err == nil {
-			return
+		for {
+			out, err := g.vm.Console.Expect(expect.String(marker, cprQuery), expect.WithTimeout(3*time.Second))
+			if err == nil && strings.HasSuffix(out, cprQuery) {
+				// The line editor asks for the cursor position again
+				// (it does after kernel messages scrolled the console)
+				// and waits for the answer: give it one.
+				g.send(cprReply)
+				continue
+			}
+			if err == nil {
+				return
+			}
+			break
 		}
 	}
 	g.t.Fatalf("%s: the shell does not answer", g.name)
