@@ -72,7 +72,7 @@ if ! (cd "$tmp" && apt-get download -q "$pkg" </dev/null >&2); then
 	# Stale package lists name a version the archive no longer has.
 	log "download failed; running apt-get update and retrying"
 	apt-get update -qq </dev/null >&2 || true
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+	[ -n "${SVINIT_KERNEL_PKG:-}" ] || pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
 	(cd "$tmp" && apt-get download -q "$pkg" </dev/null >&2) || { echo "kernel.sh: apt-get download $pkg failed" >&2; exit 111; }
 fi
 deb=$(ls "$tmp"/*.deb | head -n1)
