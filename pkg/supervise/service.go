@@ -147,40 +147,22 @@ func New(dir string, opts Options) (*Service, error) {
 	if err := os.Mkdir(sup, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("service dir %s: cannot create supervise/: %w", dir, err)
 	}
-	lock, err := os.OpenFile(filepath.Join(sup, "lock"), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
+	lock, err := TakeLock(filepath.Join(sup, "lock"), 0o644)
 	if err != nil {
 		dirf.Close()
-		return nil, fmt.Errorf("service dir %s: supervise/lock: %w", s.dir, err)
-	}
-	// An open-file-description lock: s6's clients see it as a POSIX lock,
-	// but closing another descriptor of the file in this process (where
-	// every service of a scanner lives) does not drop it, and a second
-	// supervisor in this same process conflicts with it.
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
-	if err := unix.FcntlFlock(lock.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
-		lock.Close()
-		dirf.Close()
-		if err == unix.EAGAIN || err == unix.EACCES {
+		if errors.Is(err, ErrHeld) {
 			return nil, fmt.Errorf("service dir %s: %w", s.dir, ErrLocked)
 		}
-		return nil, fmt.Errorf("service dir %s: lock supervise/lock: %w", s.dir, err)
+		return nil, fmt.Errorf("service dir %s: supervise/lock: %w", s.dir, err)
 	}
 	s.lock = lock
 	fail := func(err error) (*Service, error) {
 		s.release()
 		return nil, fmt.Errorf("service dir %s: %w", s.dir, err)
 	}
-	cp := filepath.Join(sup, "control")
-	if fi, err := os.Lstat(cp); err == nil && fi.Mode()&os.ModeNamedPipe == 0 {
-		os.Remove(cp)
-	}
-	if err := unix.Mkfifo(cp, 0o600); err != nil && err != unix.EEXIST {
-		return fail(fmt.Errorf("mkfifo supervise/control: %w", err))
-	}
-	unix.Chmod(cp, 0o600)
-	cfd, err := unix.Open(cp, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	cfd, err := OpenControlFIFO(filepath.Join(sup, "control"))
 	if err != nil {
-		return fail(fmt.Errorf("open supervise/control: %w", err))
+		return fail(fmt.Errorf("supervise/control: %w", err))
 	}
 	if s.opts.Poller == nil {
 		p, err := NewControlPoller()

@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,41 +102,33 @@ func New(opts Options) (*Scanner, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("scan dir %s: not a directory", opts.Dir)
 	}
-	poller, err := supervise.NewControlPoller()
-	if err != nil {
-		return nil, fmt.Errorf("scan dir %s: %w", opts.Dir, err)
-	}
-	go poller.Run()
-	s := &Scanner{opts: opts, reaper: reaper.New(), poller: poller, pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
+	s := &Scanner{opts: opts, reaper: reaper.New(), pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
 		letters: make(chan []byte, 16), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
 	if err := os.Mkdir(ctl, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("scan dir %s: cannot create .s6-svscan: %w", opts.Dir, err)
 	}
-	lock, err := os.OpenFile(filepath.Join(ctl, "lock"), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	lock, err := supervise.TakeLock(filepath.Join(ctl, "lock"), 0o600)
+	if errors.Is(err, supervise.ErrHeld) {
+		return nil, fmt.Errorf("scan dir %s: another scanner is already running on it (.s6-svscan/lock is held)", opts.Dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scan dir %s: .s6-svscan/lock: %w", opts.Dir, err)
 	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	if err := unix.FcntlFlock(lock.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("scan dir %s: another scanner is already running on it (.s6-svscan/lock is held)", opts.Dir)
-	}
-	s.lock = lock
 	cp := filepath.Join(ctl, "control")
-	if fi, err := os.Lstat(cp); err == nil && fi.Mode()&os.ModeNamedPipe == 0 {
-		os.Remove(cp)
-	}
-	if err := unix.Mkfifo(cp, 0o600); err != nil && err != unix.EEXIST {
-		lock.Close()
-		return nil, fmt.Errorf("scan dir %s: mkfifo .s6-svscan/control: %w", opts.Dir, err)
-	}
-	fd, err := unix.Open(cp, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := supervise.OpenControlFIFO(cp)
 	if err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("scan dir %s: open .s6-svscan/control: %w", opts.Dir, err)
+		return nil, fmt.Errorf("scan dir %s: .s6-svscan/control: %w", opts.Dir, err)
 	}
+	if s.poller, err = supervise.NewControlPoller(); err != nil {
+		unix.Close(fd)
+		lock.Close()
+		return nil, fmt.Errorf("scan dir %s: %w", opts.Dir, err)
+	}
+	go s.poller.Run()
+	s.lock = lock
 	s.control = os.NewFile(uintptr(fd), cp)
 	return s, nil
 }
@@ -500,11 +491,7 @@ func (s *Scanner) start(p *pair, dir string) {
 		p.log = s.supervise(p, filepath.Join(dir, "log"), p.name+"/log", p.pipeR, nil, true)
 	}
 	if p.main == nil {
-		var out *os.File
-		if p.pipeW != nil {
-			out = p.pipeW
-		}
-		p.main = s.supervise(p, dir, p.name, nil, out, false)
+		p.main = s.supervise(p, dir, p.name, nil, p.pipeW, false)
 	}
 }
 
@@ -531,22 +518,6 @@ func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, i
 	})
 	go svc.Run()
 	return svc
-}
-
-// Services lists the supervised service directories, sorted (for tests
-// and diagnostics).
-func (s *Scanner) Services() []string {
-	var out []string
-	for _, p := range s.pairs {
-		if p.main != nil {
-			out = append(out, p.main.Dir())
-		}
-		if p.log != nil {
-			out = append(out, p.log.Dir())
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (s *Scanner) finish(stop chan struct{}) error {
