@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/getty"
-	"github.com/svinit/svinit/pkg/svclient"
 )
 
 func main() { cli.Main("getty", run) }
@@ -27,7 +27,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := getty.Config{FailDelay: 2 * time.Second}
 	hash := false
 	salt := ""
-	g := svclient.NewGetopt(args, "l:b:i:p:w:Hs:")
+	g := getopt.New(args, "l:b:i:p:w:Hs:")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -52,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		case 'p':
 			c.PasswordFile = g.Arg
 		case 'w':
-			ms, err := svclient.ParseMillis(g.Arg)
+			ms, err := getopt.ParseMillis(g.Arg)
 			if err != nil {
 				return cli.Usagef("-w %s: %v\n%s", g.Arg, err, usage)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/svclient"
 )
 
@@ -36,7 +37,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	g := svclient.NewGetopt(args, letters+"T:w:")
+	g := getopt.New(args, letters+"T:w:")
 	var cmds []byte
 	var wait byte
 	timeout := uint64(0)
@@ -50,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		switch c {
 		case 'T':
-			t, err := svclient.ParseMillis(g.Arg)
+			t, err := getopt.ParseMillis(g.Arg)
 			if err != nil {
 				return usageErr("-T: " + err.Error())
 			}

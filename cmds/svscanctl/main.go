@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/svclient"
 )
 
@@ -22,7 +23,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	g := svclient.NewGetopt(args, letters)
+	g := getopt.New(args, letters)
 	var cmds []byte
 	for {
 		c, ok, err := g.Next()

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/tai64n"
@@ -54,7 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	g := svclient.NewGetopt(args, "no:uwNrpgest")
+	g := getopt.New(args, "no:uwNrpgest")
 	numeric := false
 	var fields []svclient.Field
 	for {

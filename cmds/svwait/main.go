@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/svclient"
 )
 
@@ -27,7 +28,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	g := svclient.NewGetopt(args, "UudDrRaot:")
+	g := getopt.New(args, "UudDrRaot:")
 	mode := byte('u')
 	anyOf := false
 	timeout := uint64(0)
@@ -45,7 +46,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		case 'o':
 			anyOf = true
 		case 't':
-			t, err := svclient.ParseMillis(g.Arg)
+			t, err := getopt.ParseMillis(g.Arg)
 			if err != nil {
 				return cli.Usagef("-t: %v\n%s", err, usage)
 			}

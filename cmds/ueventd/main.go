@@ -14,8 +14,8 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/devrules"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/modalias"
-	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/uevent"
 	"github.com/svinit/svinit/pkg/uevent/ueventd"
 	"golang.org/x/sys/unix"
@@ -37,7 +37,7 @@ func parse(args []string) (*options, error) {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	g := svclient.NewGetopt(args, "voMd:s:D:m:r:f:b:")
+	g := getopt.New(args, "voMd:s:D:m:r:f:b:")
 	for {
 		c, ok, err := g.Next()
 		if err != nil {

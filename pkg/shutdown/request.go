@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,28 +38,23 @@ type Options struct {
 // "--" ends them).
 func ParseOptions(prog string, args []string) (Options, error) {
 	var o Options
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
+	g := getopt.New(args, "fn")
+	for {
+		c, ok, err := g.Next()
+		if err != nil {
+			return o, cli.Usagef("%v\nusage: %s [-f] [-n] [now|+MINUTES]", err, prog)
+		}
+		if !ok {
 			break
 		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for _, c := range a[1:] {
-			switch c {
-			case 'f':
-				o.Force = true
-			case 'n':
-				o.NoSync = true
-			default:
-				return o, cli.Usagef("unknown option -%c\nusage: %s [-f] [-n] [now|+MINUTES]", c, prog)
-			}
+		switch c {
+		case 'f':
+			o.Force = true
+		case 'n':
+			o.NoSync = true
 		}
 	}
-	rest := args[i:]
+	rest := g.Rest()
 	if len(rest) > 1 {
 		return o, cli.Usagef("too many arguments\nusage: %s [-f] [-n] [now|+MINUTES]", prog)
 	}

@@ -1,4 +1,4 @@
-package svclient
+package getopt
 
 import (
 	"strings"
@@ -40,7 +40,7 @@ func TestGetopt(t *testing.T) {
 					args = append(args, a)
 				}
 			}
-			g := NewGetopt(args, opts)
+			g := New(args, opts)
 			var got []string
 			for {
 				c, ok, err := g.Next()
@@ -98,7 +98,7 @@ func FuzzGetopt(f *testing.F) {
 	f.Add("-", "")
 	f.Fuzz(func(t *testing.T, joined, optstring string) {
 		args := strings.Split(joined, "\x00")
-		g := NewGetopt(args, optstring)
+		g := New(args, optstring)
 		for i := 0; ; i++ {
 			if i > len(joined)+2 {
 				t.Fatalf("no end after %d options", i)

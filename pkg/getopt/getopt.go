@@ -1,4 +1,5 @@
-package svclient
+// Package getopt scans command-line options the way skarnet's tools do.
+package getopt
 
 import "fmt"
 
@@ -21,9 +22,9 @@ type Getopt struct {
 	pos  int // position inside args[ind]; 0 means "start a new one"
 }
 
-// NewGetopt scans args (without the program name) for the options in
+// New scans args (without the program name) for the options in
 // optstring.
-func NewGetopt(args []string, optstring string) *Getopt {
+func New(args []string, optstring string) *Getopt {
 	return &Getopt{Optstring: optstring, args: args}
 }
 
