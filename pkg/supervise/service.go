@@ -61,6 +61,10 @@ type Options struct {
 	// Poller reads supervise/control; services of one process share one.
 	// Nil: the service gets a poller of its own.
 	Poller *ControlPoller
+	// Config, when the caller has just read the service directory (a
+	// scanner validating a new service), is used for the first start
+	// instead of reading it again; later starts always reread it.
+	Config *servicedir.Config
 }
 
 type state int
@@ -481,10 +485,15 @@ func (s *Service) env() []string {
 
 // tryStart spawns ./run.
 func (s *Service) tryStart() {
-	cfg, err := servicedir.Load(s.root)
-	if err != nil {
-		s.spawnFailed(err.Error())
-		return
+	var cfg servicedir.Config
+	if s.opts.Config != nil {
+		cfg, s.opts.Config = *s.opts.Config, nil
+	} else {
+		var err error
+		if cfg, err = servicedir.Load(s.root); err != nil {
+			s.spawnFailed(err.Error())
+			return
+		}
 	}
 	s.cfg = cfg
 	files := s.stdio()

@@ -55,6 +55,9 @@ type pair struct {
 	main, log    *supervise.Service
 	pipeR, pipeW *os.File
 	reported     string
+	// cfg and logCfg are what validate read, handed to the first start
+	// so that the directory is not read twice on the way to up.
+	cfg, logCfg *servicedir.Config
 }
 
 type done struct {
@@ -467,8 +470,13 @@ func (s *Scanner) scan() {
 
 func (s *Scanner) validate(p *pair, dir string) bool {
 	cfg, err := servicedir.Load(dir)
-	if err == nil && cfg.HasLog {
-		_, err = servicedir.Load(filepath.Join(dir, "log"))
+	if err == nil {
+		p.cfg = &cfg
+		if cfg.HasLog {
+			var lcfg servicedir.Config
+			lcfg, err = servicedir.Load(filepath.Join(dir, "log"))
+			p.logCfg = &lcfg
+		}
 	}
 	if err != nil {
 		s.logf("service %s not supervised: %v", dir, err)
@@ -488,15 +496,17 @@ func (s *Scanner) validate(p *pair, dir string) bool {
 // start (re)creates the supervisors a pair lacks.
 func (s *Scanner) start(p *pair, dir string) {
 	if p.log == nil && p.pipeR != nil {
-		p.log = s.supervise(p, filepath.Join(dir, "log"), p.name+"/log", p.pipeR, nil, true)
+		p.log = s.supervise(p, filepath.Join(dir, "log"), p.name+"/log", p.pipeR, nil, p.logCfg, true)
+		p.logCfg = nil
 	}
 	if p.main == nil {
-		p.main = s.supervise(p, dir, p.name, nil, p.pipeW, false)
+		p.main = s.supervise(p, dir, p.name, nil, p.pipeW, p.cfg, false)
+		p.cfg = nil
 	}
 }
 
-func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, isLog bool) *supervise.Service {
-	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Logf: s.logf})
+func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, cfg *servicedir.Config, isLog bool) *supervise.Service {
+	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf})
 	if err != nil {
 		if p.reported != err.Error() {
 			s.logf("%v", err)
