@@ -2,6 +2,8 @@ package boot
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,16 +48,25 @@ func boot(t *testing.T, e *env, name, initramfs string, o bootOpts) *guest {
 		cpu = "host"
 	}
 	rec := newRecorder(append([]string{"Run /init"}, o.watch...))
+	clog := newConsoleLog(t, e, name)
+	// The console goes to a file, not to t.Logf: a failing test's
+	// message must not drown under thousands of kernel lines. Its last
+	// lines are printed when the test fails (see consoleLog).
+	t.Cleanup(func() { clog.report(t) })
 	args := append([]string{"-M", "pc", "-accel", e.accel, "-cpu", cpu, "-m", "512", "-smp", "2", "-no-reboot"}, o.qemuArg...)
-	vm := qemu.StartT(t, name, qemu.ArchAMD64,
+	vm, err := qemu.Start(qemu.ArchAMD64,
 		qemu.WithQEMUCommand(e.qemu),
 		qemu.ArbitraryArgs(args...),
 		qemu.WithKernel(e.kernel),
 		qemu.WithInitramfs(initramfs),
 		qemu.WithAppendKernel(append([]string{defaultAppnd}, o.append...)...),
 		qemu.WithSerialOutput(rec),
+		qemu.LogSerialByLine(qemu.RelativeTS(clog.line)),
 		qemu.WithVMTimeout(vmTimeout),
 	)
+	if err != nil {
+		t.Fatalf("%s: starting QEMU: %v", name, err)
+	}
 	rec.start(time.Now())
 	g := &guest{t: t, vm: vm, name: name, rec: rec, env: e}
 	t.Cleanup(func() {
@@ -63,8 +74,81 @@ func boot(t *testing.T, e *env, name, initramfs string, o bootOpts) *guest {
 			vm.Kill()
 			vm.Wait()
 		}
+		if t.Failed() {
+			t.Logf("%s: QEMU command line:\n%s", name, vm.CmdlineQuoted())
+		}
 	})
 	return g
+}
+
+// consoleLogLines is how many of the console's last lines a failing
+// test prints.
+const consoleLogLines = 150
+
+// consoleLog keeps a guest's serial console: the whole of it in a file
+// (under BOOTTEST_LOGS, default out/boot-logs in the repository) and
+// its last lines in memory, printed if the test fails.
+type consoleLog struct {
+	mu    sync.Mutex
+	f     *os.File
+	path  string
+	lines []string
+	n     int
+}
+
+func newConsoleLog(t *testing.T, e *env, name string) *consoleLog {
+	c := &consoleLog{}
+	dir := os.Getenv("BOOTTEST_LOGS")
+	if dir == "" {
+		dir = filepath.Join(e.root, "out", "boot-logs")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("%s: console log not kept: %v", name, err)
+		return c
+	}
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+name+".log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Logf("%s: console log not kept: %v", name, err)
+		return c
+	}
+	c.f, c.path = f, path
+	return c
+}
+
+func (c *consoleLog) line(l string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l = strings.ReplaceAll(strings.TrimRight(l, "\r"), "\x1b", "^[")
+	if c.f != nil {
+		fmt.Fprintln(c.f, l)
+	}
+	c.n++
+	c.lines = append(c.lines, l)
+	if len(c.lines) > 2*consoleLogLines {
+		c.lines = append(c.lines[:0], c.lines[len(c.lines)-consoleLogLines:]...)
+	}
+}
+
+// report closes the file and, if t failed, prints the console's end.
+func (c *consoleLog) report(t *testing.T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f != nil {
+		c.f.Close()
+	}
+	if !t.Failed() {
+		return
+	}
+	last := c.lines
+	if len(last) > consoleLogLines {
+		last = last[len(last)-consoleLogLines:]
+	}
+	where := "not kept"
+	if c.path != "" {
+		where = c.path
+	}
+	t.Logf("serial console: %d lines (all in %s); the last %d:\n%s", c.n, where, len(last), strings.Join(last, "\n"))
 }
 
 // expect waits for one of the strings; it returns the console output
