@@ -75,6 +75,7 @@ func commonSample(t *testing.T, g *guest, s *sample) {
 // catch-all logger (which stamps it) gives the offset between the two.
 func svinitSample(t *testing.T, g *guest) sample {
 	s := sample{image: "svinit", services: map[string]float64{}}
+	settle(t, g, []string{"svscan-log", "udev", "early-getty"})
 	commonSample(t, g, &s)
 	tag := fmt.Sprintf("boottest-clock-%d", g.seq)
 	g.run(fmt.Sprintf("echo %s > /dev/kmsg; echo %s > /run/service/svscan-log/fifo", tag, tag))

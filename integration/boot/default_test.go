@@ -51,9 +51,34 @@ func TestDefaultImage(t *testing.T) {
 	})
 }
 
+// settleTimeout bounds how long settle waits for each service.
+const settleTimeout = 90 * time.Second
+
+// settle waits until each named service is supervised and up, and ready
+// when it has a notification-fd. The getty's shell may answer before the
+// device manager finished coldplug or stage 2 added its services (by
+// design: a broken stage 2 must still leave a console), so checks of
+// the booted state start from here. It never fails: the checks that
+// follow report what did not come up, with svstat's view.
+func settle(t *testing.T, g *guest, names []string) {
+	var dirs []string
+	for _, s := range names {
+		dirs = append(dirs, "/run/service/"+s)
+	}
+	ms := settleTimeout.Milliseconds()
+	out, rc := g.runStatus(settleTimeout*time.Duration(len(dirs)+1), fmt.Sprintf(
+		`for d in %s; do n=0; while [ ! -e $d/supervise/status ] && [ $n -lt %d ]; do sleep 0.1; n=$((n + 1)); done; `+
+			`if [ -e $d/notification-fd ]; then svwait -U -t %d $d; else svwait -u -t %d $d; fi || echo "not up: $d"; done`,
+		strings.Join(dirs, " "), ms/100, ms, ms))
+	if rc != 0 || strings.Contains(out, "not up") {
+		t.Logf("settle: %s", strings.TrimSpace(out))
+	}
+}
+
 // checkEarlyServices: each service is supervised and up, and ready when
-// it has a notification-fd.
+// it has a notification-fd (once settle has given them time).
 func checkEarlyServices(t *testing.T, g *guest, names []string) {
+	settle(t, g, names)
 	for _, s := range names {
 		dir := "/run/service/" + s
 		out, ok := g.check("svstat " + dir)

@@ -47,6 +47,7 @@ func TestTestImage(t *testing.T) {
 	t.Run("Stage2", func(t *testing.T) {
 		g.t = t
 		checkEarlyServices(t, g, []string{"svscan-log", "udev", "early-getty", "late", "chatty", "chatty/log"})
+		waitLog(t, g, "boottest: stage 2 adds services")
 		checkCatchAllLog(t, g, "boottest: stage 2 adds services")
 		out := g.run("svstat /run/service/counter")
 		if !strings.HasPrefix(out, "down") {
@@ -129,13 +130,16 @@ func scanToUp(t *testing.T, g *guest) {
 	}
 	d := up.Sub(mark)
 	t.Logf("svscanctl -a -> new service up: %s (guest clock; includes svscanctl's start-up)", ms(d))
-	if d > worst {
-		worst = d
-	}
 	// svscan rescans only when told (svscanctl -a); a poll-based scanner
 	// would take up to its poll interval (s6-svscan's old default: 5 s).
-	if worst <= 0 || worst >= 5*time.Second {
-		t.Errorf("scan-to-up %v: not the prompt pickup svscanctl -a should give", worst)
+	// Only this direct figure is held to it: stage 2's includes three
+	// cp -r, each a Go program starting under emulation, and is slow on
+	// a slow machine for reasons that are not the scanner's.
+	if d <= 0 || d >= 5*time.Second {
+		t.Errorf("svscanctl -a -> up took %v: not the prompt pickup svscanctl -a should give", d)
+	}
+	if worst <= 0 {
+		t.Errorf("stage 2's services have up stamps before its log line (%v): clocks or stamps are wrong", worst)
 	}
 }
 
@@ -312,7 +316,8 @@ func checkCounter(t *testing.T, g *guest) {
 // waitLog waits until the catch-all log holds s.
 func waitLog(t *testing.T, g *guest, s string) {
 	for try := 0; try < 30; try++ {
-		if _, rc := g.runStatus(cmdTimeout, "grep -q "+s+" /run/uncaught-logs/current"); rc == 0 {
+		// cat, not grep: the second image has no grep.
+		if out, rc := g.runStatus(cmdTimeout, "cat /run/uncaught-logs/current"); rc == 0 && strings.Contains(out, s) {
 			return
 		}
 		g.run("sleep 1")
@@ -333,5 +338,6 @@ func kexecSecond(t *testing.T, g *guest) {
 		t.Errorf("not the kexec'd kernel: /proc/cmdline is %q", cmdline)
 	}
 	checkEarlyServices(t, g, []string{"svscan-log", "early-getty", "chatty", "chatty/log"})
+	waitLog(t, g, "boottest: second image stage 2")
 	checkCatchAllLog(t, g, "boottest: second image stage 2")
 }
