@@ -23,23 +23,24 @@ type Exit struct {
 // Reaper spawns children and delivers their exits.
 type Reaper struct {
 	mu      sync.Mutex
-	waiters map[int]chan<- Exit
+	waiters map[int]func(Exit)
 	// Orphan, when set, is told about exits of pids nobody spawned
-	// through this Reaper (reparented orphans under PID 1). It is called
-	// with the lock held and must not block.
+	// through this Reaper (reparented orphans under PID 1). Like the
+	// callbacks given to Spawn, it runs on the reaping goroutine, without
+	// the reaper's lock held (it may Spawn), and must not block for long.
 	Orphan func(Exit)
 }
 
 // New returns a Reaper; call Run to start reaping.
 func New() *Reaper {
-	return &Reaper{waiters: make(map[int]chan<- Exit)}
+	return &Reaper{waiters: make(map[int]func(Exit))}
 }
 
-// Spawn starts argv0 with argv and attr, and arranges for its exit to be
-// sent on done, which must have room for one value (it is never blocked
-// on). Spawning and registering happen under the lock that reaping takes,
-// so an exit can never be collected before its pid is known.
-func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done chan<- Exit) (int, error) {
+// Spawn starts argv0 with argv and attr, and arranges for done (if not
+// nil) to be called with its exit, on the goroutine that reaps. Spawning
+// and registering happen under the lock that reaping takes, so an exit
+// can never be collected before its pid is known.
+func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done func(Exit)) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	pid, err := syscall.ForkExec(argv0, argv, attr)
@@ -50,10 +51,15 @@ func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done
 	return pid, nil
 }
 
-// Reap collects every exited child without blocking and dispatches it.
+// Reap collects every exited child without blocking and dispatches each
+// exit, once the lock is released, to whoever spawned it.
 func (r *Reaper) Reap() {
+	type call struct {
+		f func(Exit)
+		e Exit
+	}
+	var calls []call
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -61,18 +67,21 @@ func (r *Reaper) Reap() {
 			continue
 		}
 		if err != nil || pid <= 0 {
-			return
+			break
 		}
 		e := Exit{Pid: pid, Status: syscall.WaitStatus(ws)}
-		if ch, ok := r.waiters[pid]; ok {
+		if f, ok := r.waiters[pid]; ok {
 			delete(r.waiters, pid)
-			select {
-			case ch <- e:
-			default:
+			if f != nil {
+				calls = append(calls, call{f, e})
 			}
 		} else if r.Orphan != nil {
-			r.Orphan(e)
+			calls = append(calls, call{r.Orphan, e})
 		}
+	}
+	r.mu.Unlock()
+	for _, c := range calls {
+		c.f(c.e)
 	}
 }
 

@@ -22,7 +22,7 @@ func TestSpawnAndReap(t *testing.T) {
 		{"true", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 0 }},
 	} {
 		done := make(chan Exit, 1)
-		pid, err := r.Spawn(sh, []string{sh, "-c", tc.script}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}, done)
+		pid, err := r.Spawn(sh, []string{sh, "-c", tc.script}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}, func(e Exit) { done <- e })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,8 +42,40 @@ func TestSpawnAndReap(t *testing.T) {
 
 func TestSpawnError(t *testing.T) {
 	r := New()
-	_, err := r.Spawn("/nonexistent", []string{"x"}, &syscall.ProcAttr{}, make(chan Exit, 1))
+	_, err := r.Spawn("/nonexistent", []string{"x"}, &syscall.ProcAttr{}, nil)
 	if !os.IsNotExist(err) {
 		t.Errorf("err = %v, want ENOENT", err)
+	}
+}
+
+// TestCallbackSpawns: an exit callback runs without the reaper's lock, so
+// it can spawn the next child (a supervisor restarting a service does).
+func TestCallbackSpawns(t *testing.T) {
+	r := New()
+	stop := make(chan struct{})
+	defer close(stop)
+	go r.Run(stop, nil)
+	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}
+	done := make(chan Exit, 1)
+	left := 3
+	var respawn func(Exit)
+	respawn = func(e Exit) {
+		left--
+		if left == 0 {
+			done <- e
+			return
+		}
+		if _, err := r.Spawn("/bin/true", []string{"true"}, attr, respawn); err != nil {
+			t.Error(err)
+			done <- e
+		}
+	}
+	if _, err := r.Spawn("/bin/true", []string{"true"}, attr, respawn); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("respawning from the exit callback stalled (%d left)", left)
 	}
 }

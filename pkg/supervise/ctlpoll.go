@@ -83,25 +83,39 @@ func (p *ControlPoller) Run() {
 				unix.Close(p.stop[1])
 				return
 			}
+			// Read under the lock (so the descriptor cannot be closed
+			// and reused meanwhile), apply without it: applying a
+			// letter can end the service, which removes its FIFO here.
 			p.mu.Lock()
 			s := p.fds[ev.Fd]
 			if s == nil {
 				p.mu.Unlock()
 				continue
 			}
+			var got []byte
+			var rerr error
 			for {
 				r, err := unix.Read(int(ev.Fd), buf)
 				if r > 0 {
-					s.queueControl(buf[:r])
+					got = append(got, buf[:r]...)
 				}
 				if err != nil || r < len(buf) {
 					if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
-						s.logQ("read supervise/control: %v", err)
+						rerr = err
 					}
 					break
 				}
+				if len(got) >= 64<<10 {
+					break // a flood: apply this much, epoll reports the rest
+				}
 			}
 			p.mu.Unlock()
+			if rerr != nil {
+				s.logQ("read supervise/control: %v", rerr)
+			}
+			if len(got) > 0 {
+				s.controlFIFO(got)
+			}
 		}
 	}
 }

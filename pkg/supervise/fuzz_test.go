@@ -34,6 +34,9 @@ func FuzzControlLetters(f *testing.F) {
 		if len(letters) > 64 {
 			letters = letters[:64]
 		}
+		// Exits arrive on the reaper's goroutine meanwhile; holding the
+		// service's lock keeps status and supervisor in step.
+		s.mu.Lock()
 		for _, c := range letters {
 			s.command(c)
 			if s.bail { // 'x' while down: a new supervisor would start
@@ -41,25 +44,33 @@ func FuzzControlLetters(f *testing.F) {
 			}
 		}
 		st, err := s6status.Read(dir)
+		pid := s.pid
+		// Bring everything down for the next input.
+		s.status.WantUp = false
+		s.mu.Unlock()
 		if err != nil {
 			t.Fatalf("after %q: %v", letters, err)
 		}
-		if int(st.Pid) != s.pid {
-			t.Fatalf("after %q: status pid %d, supervisor pid %d", letters, st.Pid, s.pid)
+		if int(st.Pid) != pid {
+			t.Fatalf("after %q: status pid %d, supervisor pid %d", letters, st.Pid, pid)
 		}
-		// Bring everything down for the next input.
-		s.status.WantUp = false
-		for s.pid > 0 {
-			syscall.Kill(s.pid, syscall.SIGCONT)
-			syscall.Kill(s.pid, syscall.SIGKILL)
-			select {
-			case e := <-s.exits:
-				s.childExit(e)
-			case <-time.After(30 * time.Second):
-				t.Fatalf("after %q: child %d not reaped", letters, s.pid)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			s.mu.Lock()
+			pid := s.pid
+			if pid == 0 {
+				s.st = stDown
+				s.stopTimer()
+				s.mu.Unlock()
+				break
 			}
+			s.mu.Unlock()
+			syscall.Kill(pid, syscall.SIGCONT)
+			syscall.Kill(pid, syscall.SIGKILL)
+			if time.Now().After(deadline) {
+				t.Fatalf("after %q: child %d not reaped", letters, pid)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		s.st = stDown
-		s.stopTimer(s.timer)
 	})
 }

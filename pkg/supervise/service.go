@@ -5,6 +5,13 @@
 // commands), supervise/status (35 bytes), supervise/death_tally, and the
 // event/ fifodir. Children are spawned and reaped through a shared
 // reaper.Reaper, so many services can live in one process (svscan).
+//
+// A Service has no goroutine of its own: it is a state machine behind a
+// mutex, driven by whoever has news for it: the control poller (letters
+// on supervise/control), the reaper (a child's exit), a timer, the
+// reader of its notification pipe, or the caller (Start, Control). A
+// scanner with a thousand services pays for a thousand small structs,
+// not a thousand goroutine stacks.
 package supervise
 
 import (
@@ -84,15 +91,13 @@ type Service struct {
 	dirf *os.File // keeps root valid
 	opts Options
 
-	lock    *os.File
+	// mu guards everything below; every event takes it (see do).
+	mu      sync.Mutex
+	started bool              // Start was called
+	ended   bool              // supervision has ended (done is closed)
+	lock    *os.File          //
 	control int               // supervise/control, read by the poller; -1 if none
 	ownPoll bool              // the poller is this service's own
-	ctrlMu  sync.Mutex        //
-	pending []byte            // control bytes read by the poller, not yet applied
-	kickCtl chan struct{}     // pending is not empty
-	ctrl    chan []byte       // control letters from Control
-	exits   chan reaper.Exit  // exits of ./run and ./finish
-	ready   chan int          // readiness of the run with this generation
 	done    chan struct{}     // closed when supervision has ended
 	status  s6status.Status   // what supervise/status says
 	st      state             //
@@ -100,8 +105,10 @@ type Service struct {
 	gen     int               // spawn generation, for readiness events
 	tally   []byte            // death_tally content
 	cfg     servicedir.Config // as read at the last spawn
-	timer   *time.Timer       // respawn delay or finish timeout
-	killer  *time.Timer       // timeout-kill
+	timer   *time.Timer       // respawn delay or finish timeout (nil until first used)
+	killer  *time.Timer       // timeout-kill (nil until first used)
+	tgen    uint32            // timer generation: a timer that fired late is ignored
+	kgen    uint32            // killer generation
 	spawned time.Time         // last spawn of ./run
 	lastErr string            // last reported spawn error, to avoid repeats
 	devnull *os.File          // stdio of the last ./finish
@@ -133,8 +140,7 @@ func New(dir string, opts Options) (*Service, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Service{dir: dir, opts: opts, control: -1, kickCtl: make(chan struct{}, 1), ctrl: make(chan []byte, 16), exits: make(chan reaper.Exit, 2),
-		ready: make(chan int, 2), done: make(chan struct{})}
+	s := &Service{dir: dir, opts: opts, control: -1, done: make(chan struct{})}
 	s.logQ = func(f string, a ...any) { opts.Logf("service %s: "+f, append([]any{dir}, a...)...) }
 	// Work through a descriptor of the directory, as s6-supervise works
 	// from inside it, so that renaming the directory changes nothing.
@@ -199,10 +205,6 @@ func New(dir string, opts Options) (*Service, error) {
 	if err := s6status.Write(dir, &s.status); err != nil {
 		return fail(fmt.Errorf("write supervise/status: %w", err))
 	}
-	s.timer = time.NewTimer(time.Hour)
-	s.timer.Stop()
-	s.killer = time.NewTimer(time.Hour)
-	s.killer.Stop()
 	s.event(EventStart)
 	return s, nil
 }
@@ -213,90 +215,92 @@ func (s *Service) Dir() string { return s.dir }
 // Done is closed when supervision has ended (after 'x').
 func (s *Service) Done() <-chan struct{} { return s.done }
 
-// Control feeds letters to the service as if written to supervise/control.
+// Control applies letters as if written to supervise/control (except
+// that 'x' keeps the supervisor's stdio for the last ./finish). It does
+// nothing once supervision has ended.
 func (s *Service) Control(letters string) {
-	select {
-	case s.ctrl <- []byte(letters):
-	case <-s.done:
-	}
+	s.do(func() {
+		s.fromFIFO = false
+		s.apply([]byte(letters))
+	})
 }
 
-// OnExit registers f to run when supervision ends.
+// OnExit registers f to run when supervision ends. Call it before Start;
+// f runs with the service locked and must not block or call back into it.
 func (s *Service) OnExit(f func()) { s.onExit = append(s.onExit, f) }
 
-// queueControl is called by the poller with bytes read from the FIFO.
-func (s *Service) queueControl(b []byte) {
-	s.ctrlMu.Lock()
-	s.pending = append(s.pending, b...)
-	s.ctrlMu.Unlock()
-	select {
-	case s.kickCtl <- struct{}{}:
-	default:
+// controlFIFO is called by the poller with bytes read from the FIFO.
+func (s *Service) controlFIFO(b []byte) {
+	s.do(func() {
+		s.fromFIFO = true
+		s.apply(b)
+	})
+}
+
+// apply runs control letters in order.
+func (s *Service) apply(letters []byte) {
+	for _, c := range letters {
+		s.command(c)
+	}
+	if s.unknown > 0 {
+		s.logQ("ignored %d byte(s) on supervise/control that are not s6-svc commands", s.unknown)
+		s.unknown = 0
 	}
 }
 
-func (s *Service) takeControl() []byte {
-	s.ctrlMu.Lock()
-	defer s.ctrlMu.Unlock()
-	b := s.pending
-	s.pending = nil
-	return b
+// Start begins supervision: ./run is started at once unless ./down
+// exists (or a 'd' came first). It returns at once.
+func (s *Service) Start() {
+	s.do(func() {
+		if s.started {
+			return
+		}
+		s.started = true
+		if s.status.WantUp && s.st == stDown {
+			s.tryStart()
+		}
+	})
 }
 
-// Run supervises until 'x' (or the scanner) ends it. It starts ./run at
-// once unless ./down exists.
+// Run starts supervision and returns once it has ended (after 'x').
 func (s *Service) Run() {
-	defer s.finishUp()
-	if s.status.WantUp {
-		s.safe(s.tryStart)
+	s.Start()
+	<-s.done
+}
+
+// do runs one event with the service locked, unless supervision has
+// ended. A panic in it is reported and supervision goes on; it never
+// reaches the goroutine that delivered the event (the reaper's, the
+// poller's), which other services share.
+func (s *Service) do(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
 	}
-	for !s.bail {
-		var letters []byte
-		select {
-		case letters = <-s.ctrl:
-			s.fromFIFO = false
-		case <-s.kickCtl:
-			letters = s.takeControl()
-			s.fromFIFO = true
-		case e := <-s.exits:
-			s.safe(func() { s.childExit(e) })
-		case g := <-s.ready:
-			s.safe(func() { s.becameReady(g) })
-		case <-s.timer.C:
-			s.safe(s.timeout)
-		case <-s.killer.C:
-			if (s.st == stUp || s.st == stLastUp) && s.pid > 0 {
-				s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
-				syscall.Kill(s.pid, syscall.SIGKILL)
-			}
-		}
-		if len(letters) > 0 {
-			s.safe(func() {
-				for _, c := range letters {
-					s.command(c)
-				}
-				if s.unknown > 0 {
-					s.logQ("ignored %d byte(s) on supervise/control that are not s6-svc commands", s.unknown)
-					s.unknown = 0
-				}
-			})
-		}
+	s.safe(f)
+	if s.bail {
+		s.safe(s.finishUp)
 	}
 }
 
-// safe runs f, turning a panic into a message and a 1-second pause, so
-// that a bug in one service's supervision never takes the process down.
+// safe runs f, turning a panic into a message.
 func (s *Service) safe(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.logQ("internal error, supervision continues in 1s: %v\n%s", r, debug.Stack())
-			time.Sleep(time.Second)
+			s.logQ("internal error, supervision continues: %v\n%s", r, debug.Stack())
 		}
 	}()
 	f()
 }
 
 func (s *Service) finishUp() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.stopTimer()
+	s.stopKiller()
 	s.event(EventExit)
 	s.release()
 	for _, f := range s.onExit {
@@ -337,20 +341,47 @@ func (s *Service) event(ev byte) {
 	fifodir.Notify(filepath.Join(s.root, "event"), []byte{ev})
 }
 
+// setTimer arms the respawn delay or the finish timeout, replacing the
+// one armed before.
 func (s *Service) setTimer(d time.Duration) {
-	s.timer.Stop()
-	select {
-	case <-s.timer.C:
-	default:
-	}
-	s.timer.Reset(d)
+	s.stopTimer()
+	g := s.tgen
+	s.timer = time.AfterFunc(d, func() {
+		s.do(func() {
+			if s.tgen == g {
+				s.timeout()
+			}
+		})
+	})
 }
 
-func (s *Service) stopTimer(t *time.Timer) {
-	t.Stop()
-	select {
-	case <-t.C:
-	default:
+func (s *Service) stopTimer() {
+	s.tgen++
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+// setKiller arms timeout-kill.
+func (s *Service) setKiller(d time.Duration) {
+	s.stopKiller()
+	g := s.kgen
+	s.killer = time.AfterFunc(d, func() {
+		s.do(func() {
+			if s.kgen == g && (s.st == stUp || s.st == stLastUp) && s.pid > 0 {
+				s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
+				syscall.Kill(s.pid, syscall.SIGKILL)
+			}
+		})
+	})
+}
+
+func (s *Service) stopKiller() {
+	s.kgen++
+	if s.killer != nil {
+		s.killer.Stop()
+		s.killer = nil
 	}
 }
 
@@ -390,7 +421,7 @@ func (s *Service) command(c byte) {
 		s.status.WantUp = true
 		s.announce()
 		if s.st == stDown {
-			s.stopTimer(s.timer)
+			s.stopTimer()
 			s.tryStart()
 		}
 	case 'd':
@@ -403,7 +434,7 @@ func (s *Service) command(c byte) {
 		s.status.WantUp = false
 		s.announce()
 		if c == 'o' && s.st == stDown {
-			s.stopTimer(s.timer)
+			s.stopTimer()
 			s.tryStart()
 		}
 	case 'r':
@@ -461,8 +492,7 @@ func (s *Service) sendDown() {
 		syscall.Kill(s.pid, syscall.SIGCONT)
 	}
 	if s.cfg.TimeoutKill > 0 {
-		s.stopTimer(s.killer)
-		s.killer.Reset(s.cfg.TimeoutKill)
+		s.setKiller(s.cfg.TimeoutKill)
 	}
 }
 
@@ -511,7 +541,7 @@ func (s *Service) tryStart() {
 		files[cfg.NotificationFd] = nw.Fd()
 	}
 	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
-	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run"}, attr, s.exits)
+	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run"}, attr, s.childExited)
 	if nw != nil {
 		nw.Close()
 	}
@@ -547,7 +577,8 @@ func (s *Service) spawnFailed(msg string) {
 	s.setTimer(SpawnRetryDelay)
 }
 
-// readReady waits for a newline on the notification pipe.
+// readReady waits for a newline on the notification pipe (on a goroutine
+// of its own, which lives only until the newline or the end of the run).
 func (s *Service) readReady(r *os.File, gen int) {
 	defer r.Close()
 	buf := make([]byte, 512)
@@ -555,10 +586,7 @@ func (s *Service) readReady(r *os.File, gen int) {
 		n, err := r.Read(buf)
 		for _, b := range buf[:n] {
 			if b == '\n' {
-				select {
-				case s.ready <- gen:
-				case <-s.done:
-				}
+				s.do(func() { s.becameReady(gen) })
 				return
 			}
 		}
@@ -578,6 +606,11 @@ func (s *Service) becameReady(gen int) {
 	s.event(EventReady)
 }
 
+// childExited is the reaper's callback for ./run and ./finish.
+func (s *Service) childExited(e reaper.Exit) {
+	s.do(func() { s.childExit(e) })
+}
+
 func (s *Service) childExit(e reaper.Exit) {
 	if e.Pid != s.pid {
 		return
@@ -591,7 +624,7 @@ func (s *Service) childExit(e reaper.Exit) {
 }
 
 func (s *Service) runDied(ws syscall.WaitStatus) {
-	s.stopTimer(s.killer)
+	s.stopKiller()
 	dead := s.pid
 	now := tai64n.Now()
 	s.gen++ // a late readiness newline no longer counts
@@ -636,7 +669,7 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 	}
 	argv := []string{"./finish", strconv.Itoa(code), strconv.Itoa(sig), s.opts.Name, strconv.Itoa(deadPid)}
 	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
-	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.exits)
+	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.childExited)
 	if err != nil {
 		s.logQ("cannot spawn ./finish: %v", err)
 		return false
@@ -656,7 +689,7 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 }
 
 func (s *Service) finishDone(ws syscall.WaitStatus) {
-	s.stopTimer(s.timer)
+	s.stopTimer()
 	s.pid = 0
 	s.status.Pid = 0
 	s.status.Finishing = false

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -247,7 +248,7 @@ func (s *Scanner) signal(sig syscall.Signal) bool {
 	hook := filepath.Join(s.opts.Dir, ".s6-svscan", name)
 	if servicedir.CheckExecutable(hook) == nil {
 		attr := &syscall.ProcAttr{Dir: s.opts.Dir, Env: os.Environ(), Files: []uintptr{0, 1, 2}}
-		if _, err := s.reaper.Spawn(hook, []string{hook}, attr, make(chan reaper.Exit, 1)); err != nil {
+		if _, err := s.reaper.Spawn(hook, []string{hook}, attr, nil); err != nil {
 			s.logf("cannot run %s for %s: %v", hook, name, err)
 		}
 		return false
@@ -424,6 +425,11 @@ func (s *Scanner) scan() {
 	}
 	seen := map[key]bool{}
 	added := 0
+	type todo struct {
+		p   *pair
+		dir string
+	}
+	var starts []todo
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") {
@@ -454,17 +460,48 @@ func (s *Scanner) scan() {
 			added++
 		}
 		p.active = true
-		s.start(p, dir)
+		if p.main == nil || (p.log == nil && p.pipeR != nil) {
+			starts = append(starts, todo{p, dir})
+		}
 	}
 	for k, p := range s.pairs {
 		if !seen[k] {
 			p.active = false
 		}
 	}
+	// Setting up a service is a few dozen file system calls and a fork:
+	// with many to start, spread them over the processors (each pair is
+	// set up by one worker; spawns are serialized by the reaper anyway).
+	workers := runtime.GOMAXPROCS(0)
+	if workers > 4 {
+		workers = 4
+	}
+	if len(starts) < 8 || workers < 2 {
+		for _, t := range starts {
+			s.start(t.p, t.dir)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(starts) {
+						return
+					}
+					s.start(starts[i].p, starts[i].dir)
+				}
+			}()
+		}
+		wg.Wait()
+	}
 	if added >= 16 {
 		// Starting many services leaves garbage the collector would only
-		// reclaim once the heap doubled: give it back once they are up.
-		time.AfterFunc(time.Second, debug.FreeOSMemory)
+		// reclaim once the heap doubled: give it back now they are up.
+		debug.FreeOSMemory()
 	}
 }
 
@@ -515,8 +552,9 @@ func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, c
 		return nil
 	}
 	p.reported = ""
-	// Runs on the service's goroutine once its lock is released; it never
-	// blocks, so the service's Done follows at once.
+	// Runs when supervision ends, once supervise/lock is released, on
+	// whatever goroutine delivered the last event; it never blocks, so
+	// the service's Done follows at once.
 	svc.OnExit(func() {
 		s.dqMu.Lock()
 		s.dq = append(s.dq, done{p: p, isLog: isLog})
@@ -526,7 +564,7 @@ func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, c
 		default:
 		}
 	})
-	go svc.Run()
+	svc.Start()
 	return svc
 }
 
