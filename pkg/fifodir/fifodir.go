@@ -30,15 +30,23 @@ const Prefix = "ftrig1:@"
 // the owner, wx for the group): listeners in the group may create FIFOs
 // but not list or remove others'. An existing directory is fixed up.
 func Make(dir string, gid int) error {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
+	return MakeAt(unix.AT_FDCWD, dir, gid)
+}
+
+// MakeAt is Make for name relative to the directory open as dirfd.
+func MakeAt(dirfd int, name string, gid int) error {
+	if err := unix.Mkdirat(dirfd, name, 0o700); err != nil && err != unix.EEXIST {
+		return &os.PathError{Op: "mkdir", Path: name, Err: err}
 	}
 	if gid >= 0 {
-		if err := os.Chown(dir, -1, gid); err != nil {
-			return err
+		if err := unix.Fchownat(dirfd, name, -1, gid, 0); err != nil {
+			return &os.PathError{Op: "chown", Path: name, Err: err}
 		}
 	}
-	return unix.Chmod(dir, 0o3730)
+	if err := unix.Fchmodat(dirfd, name, 0o3730, 0); err != nil {
+		return &os.PathError{Op: "chmod", Path: name, Err: err}
+	}
+	return nil
 }
 
 // Notify writes the bytes in ev to every listener FIFO in dir without
@@ -46,39 +54,56 @@ func Make(dir string, gid int) error {
 // the number of listeners that got the event. A full FIFO (a listener
 // that does not read) loses the event rather than blocking the notifier.
 func Notify(dir string, ev []byte) (int, error) {
-	f, err := os.Open(dir)
+	return NotifyAt(unix.AT_FDCWD, dir, ev)
+}
+
+// NotifyAt is Notify for the fifodir name relative to the directory open
+// as dirfd. It works in raw system calls: a supervisor notifies on every
+// state change, mostly to a fifodir with no listener.
+func NotifyAt(dirfd int, name string, ev []byte) (int, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return 0, &os.PathError{Op: "open", Path: name, Err: err}
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return 0, err
+	defer unix.Close(fd)
+	var buf [4096]byte
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &os.PathError{Op: "readdir", Path: name, Err: err}
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
 	}
-	n := 0
+	count := 0
 	for _, name := range names {
 		if !strings.HasPrefix(name, Prefix) {
 			continue
 		}
-		p := filepath.Join(dir, name)
-		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		w, err := unix.Openat(fd, name, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			if err == unix.ENXIO {
-				unix.Unlink(p)
+				unix.Unlinkat(fd, name, 0)
 			}
 			continue
 		}
-		w, err := unix.Write(fd, ev)
-		unix.Close(fd)
+		n, err := unix.Write(w, ev)
+		unix.Close(w)
 		if err == unix.EPIPE {
-			unix.Unlink(p)
+			unix.Unlinkat(fd, name, 0)
 			continue
 		}
-		if err == nil && w == len(ev) {
-			n++
+		if err == nil && n == len(ev) {
+			count++
 		}
 	}
-	return n, nil
+	return count, nil
 }
 
 // Clean removes listener FIFOs of dir that have no reader.

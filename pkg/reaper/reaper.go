@@ -22,7 +22,11 @@ type Exit struct {
 
 // Reaper spawns children and delivers their exits.
 type Reaper struct {
-	mu      sync.Mutex
+	// mu is held for reading by each Spawn from fork to registration
+	// (spawns run concurrently) and for writing by Reap (so no exit is
+	// collected before its pid is registered).
+	mu      sync.RWMutex
+	wmu     sync.Mutex // guards waiters between concurrent spawns
 	waiters map[int]func(Exit)
 	// Orphan, when set, is told about exits of pids nobody spawned
 	// through this Reaper (reparented orphans under PID 1). Like the
@@ -38,16 +42,19 @@ func New() *Reaper {
 
 // Spawn starts argv0 with argv and attr, and arranges for done (if not
 // nil) to be called with its exit, on the goroutine that reaps. Spawning
-// and registering happen under the lock that reaping takes, so an exit
-// can never be collected before its pid is known.
+// and registering happen under the lock that reaping takes (shared
+// between spawns, which may run concurrently), so an exit can never be
+// collected before its pid is known.
 func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done func(Exit)) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	pid, err := syscall.ForkExec(argv0, argv, attr)
 	if err != nil {
 		return 0, err
 	}
+	r.wmu.Lock()
 	r.waiters[pid] = done
+	r.wmu.Unlock()
 	return pid, nil
 }
 
@@ -60,6 +67,7 @@ func (r *Reaper) Reap() {
 	}
 	var calls []call
 	r.mu.Lock()
+	r.wmu.Lock()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -79,6 +87,7 @@ func (r *Reaper) Reap() {
 			calls = append(calls, call{r.Orphan, e})
 		}
 	}
+	r.wmu.Unlock()
 	r.mu.Unlock()
 	for _, c := range calls {
 		c.f(c.e)
@@ -87,8 +96,8 @@ func (r *Reaper) Reap() {
 
 // Pending returns the number of spawned children not yet reaped.
 func (r *Reaper) Pending() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	return len(r.waiters)
 }
 

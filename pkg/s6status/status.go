@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/svinit/svinit/pkg/tai64n"
+	"golang.org/x/sys/unix"
 )
 
 // Size is the size of the status file.
@@ -140,11 +141,66 @@ func Read(dir string) (Status, error) {
 // (write to status.new, then rename), as s6-supervise does, so a reader
 // never sees a partial file.
 func Write(dir string, s *Status) error {
-	p := Path(dir)
-	tmp := p + ".new"
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	return WriteAt(fd, s)
+}
+
+// WriteAt is Write for the service directory open as dirfd, in raw
+// system calls (a supervisor writes it on every state change).
+//
+// When the file system is full (ENOSPC, EDQUOT: status.new cannot get a
+// block), it overwrites supervise/status in place instead: the 35 bytes
+// go in one write to a block the file already has, so the status stays
+// true while the disk is full (a reader racing that write may see a
+// mix of old and new bytes; s6 would keep a stale status instead).
+func WriteAt(dirfd int, s *Status) error {
 	b := s.Marshal()
-	if err := os.WriteFile(tmp, b[:], 0o644); err != nil {
+	err := writeReplace(dirfd, "supervise/status", b[:])
+	if err == unix.ENOSPC || err == unix.EDQUOT {
+		if fd, err2 := unix.Openat(dirfd, "supervise/status", unix.O_WRONLY|unix.O_CLOEXEC, 0); err2 == nil {
+			n, err2 := unix.Pwrite(fd, b[:], 0)
+			unix.Close(fd)
+			if err2 == nil && n == len(b) {
+				return nil
+			}
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "write", Path: "supervise/status", Err: err}
+	}
+	return nil
+}
+
+// writeReplace writes name.new under dirfd and renames it to name.
+func writeReplace(dirfd int, name string, b []byte) error {
+	tmp := name + ".new"
+	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	n, err := unix.Write(fd, b)
+	if err == nil && n != len(b) {
+		err = unix.ENOSPC
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		unix.Unlinkat(dirfd, tmp, 0)
+		return err
+	}
+	return unix.Renameat(dirfd, tmp, dirfd, name)
+}
+
+// ReplaceAt atomically replaces the file name (relative to dirfd) with b:
+// name.new is written, then renamed over it.
+func ReplaceAt(dirfd int, name string, b []byte) error {
+	if err := writeReplace(dirfd, name, b); err != nil {
+		return &os.PathError{Op: "write", Path: name, Err: err}
+	}
+	return nil
 }

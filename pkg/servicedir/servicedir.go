@@ -4,6 +4,8 @@
 package servicedir
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -46,43 +48,108 @@ func Load(dir string) (Config, error) {
 	if err := CheckExecutable(filepath.Join(dir, "run")); err != nil {
 		return c, err
 	}
+	// One listing says which optional files exist, so only those are
+	// opened (a scanner loads every new service; most have none).
+	ents := listDir(dir)
+	has := func(name string) bool {
+		if ents == nil {
+			return true // cannot list: try every file
+		}
+		_, ok := ents[name]
+		return ok
+	}
+	// is reports whether name exists and, following symbolic links, has
+	// the file type mode (unix.S_IFREG or unix.S_IFDIR).
+	is := func(name string, mode uint32, dt uint8) bool {
+		if !has(name) {
+			return false
+		}
+		if t, ok := ents[name]; ok && t != unix.DT_UNKNOWN && t != unix.DT_LNK {
+			return t == dt
+		}
+		var st unix.Stat_t
+		return unix.Stat(filepath.Join(dir, name), &st) == nil && st.Mode&unix.S_IFMT == mode
+	}
+	uint := func(name string, def, min, max int) (int, error) {
+		if !has(name) {
+			return def, nil
+		}
+		return readUint(dir, name, def, min, max)
+	}
 	var err error
-	if c.NotificationFd, err = readUint(dir, "notification-fd", -1, 0, 1<<20); err != nil {
+	if c.NotificationFd, err = uint("notification-fd", -1, 0, 1<<20); err != nil {
 		return c, err
 	}
 	if c.NotificationFd >= 0 && c.NotificationFd <= 2 {
 		return c, fmt.Errorf("%s: %d is stdin, stdout or stderr: use 3 or more", filepath.Join(dir, "notification-fd"), c.NotificationFd)
 	}
-	ms, err := readUint(dir, "timeout-kill", 0, 0, 1<<40)
+	ms, err := uint("timeout-kill", 0, 0, 1<<40)
 	if err != nil {
 		return c, err
 	}
 	c.TimeoutKill = time.Duration(ms) * time.Millisecond
-	ms, err = readUint(dir, "timeout-finish", int(DefaultTimeoutFinish/time.Millisecond), 0, 1<<40)
+	ms, err = uint("timeout-finish", int(DefaultTimeoutFinish/time.Millisecond), 0, 1<<40)
 	if err != nil {
 		return c, err
 	}
 	c.TimeoutFinish = time.Duration(ms) * time.Millisecond
-	if c.MaxDeathTally, err = readUint(dir, "max-death-tally", DefaultMaxDeathTally, 0, MaxDeathTallyLimit); err != nil {
+	if c.MaxDeathTally, err = uint("max-death-tally", DefaultMaxDeathTally, 0, MaxDeathTallyLimit); err != nil {
 		return c, err
 	}
-	if s, ok, err := readLine(dir, "down-signal"); err != nil {
-		return c, err
-	} else if ok {
-		if c.DownSignal, err = ParseSignal(s); err != nil {
-			return c, fmt.Errorf("%s: %w", filepath.Join(dir, "down-signal"), err)
+	if has("down-signal") {
+		if s, ok, err := readLine(dir, "down-signal"); err != nil {
+			return c, err
+		} else if ok {
+			if c.DownSignal, err = ParseSignal(s); err != nil {
+				return c, fmt.Errorf("%s: %w", filepath.Join(dir, "down-signal"), err)
+			}
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "finish")); err == nil && fi.Mode().IsRegular() {
-		c.HasFinish = true
+	c.HasFinish = is("finish", unix.S_IFREG, unix.DT_REG)
+	if has("down") {
+		var st unix.Stat_t
+		c.Down = unix.Lstat(filepath.Join(dir, "down"), &st) == nil
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "down")); err == nil {
-		c.Down = true
-	}
-	if fi, err := os.Stat(filepath.Join(dir, "log")); err == nil && fi.IsDir() {
-		c.HasLog = true
-	}
+	c.HasLog = is("log", unix.S_IFDIR, unix.DT_DIR)
 	return c, nil
+}
+
+// listDir returns the names in dir with their d_type, or nil if dir
+// cannot be listed.
+func listDir(dir string) map[string]uint8 {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	ents := map[string]uint8{}
+	var buf [4096]byte
+	for {
+		n, err := unix.Getdents(fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil
+		}
+		if n <= 0 {
+			return ents
+		}
+		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1),
+		// name (NUL-terminated).
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return nil
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			ents[string(name)] = b[18]
+			b = b[reclen:]
+		}
+	}
 }
 
 // CheckExecutable reports why path cannot be executed, if it cannot.

@@ -24,6 +24,12 @@ func mk(t *testing.T, files map[string]string) string {
 			os.MkdirAll(filepath.Join(d, name), 0o755)
 			continue
 		}
+		if strings.HasPrefix(content, "->") { // a symbolic link to content[2:]
+			if err := os.Symlink(content[2:], filepath.Join(d, name)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if err := os.WriteFile(filepath.Join(d, name), []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
@@ -49,6 +55,14 @@ func TestLoad(t *testing.T) {
 				return c.NotificationFd == 3 && c.TimeoutKill == 200*time.Millisecond && c.TimeoutFinish == 0 &&
 					c.MaxDeathTally == 4096 && c.DownSignal == syscall.SIGHUP && c.HasFinish && c.Down && c.HasLog
 			}, ""},
+		{"symlinks followed", map[string]string{"run": run, "real-finish": run, "finish": "->real-finish", "real-log/": "", "log": "->real-log",
+			"down": "->nowhere"}, func(c Config) bool { return c.HasFinish && c.HasLog && c.Down }, ""},
+		{"finish is a dir, log a file", map[string]string{"run": run, "finish/": "", "log": "x"}, func(c Config) bool {
+			return !c.HasFinish && !c.HasLog
+		}, ""},
+		{"dangling finish and log", map[string]string{"run": run, "finish": "->nowhere", "log": "->nowhere"}, func(c Config) bool {
+			return !c.HasFinish && !c.HasLog && !c.Down
+		}, ""},
 		{"no run", map[string]string{"finish": run}, nil, "run: missing"},
 		{"run not executable", map[string]string{"run-noexec": run}, nil, "not executable"},
 		{"bad notification-fd", map[string]string{"run": run, "notification-fd": "three"}, nil, "notification-fd: \"three\" is not an integer"},

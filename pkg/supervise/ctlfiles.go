@@ -3,7 +3,6 @@ package supervise
 import (
 	"errors"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,19 +17,29 @@ var ErrHeld = errors.New("lock held by another process")
 // this same process conflicts with it. A lock held elsewhere gives
 // ErrHeld. The lock lasts until the returned file is closed.
 func TakeLock(path string, mode os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, mode)
+	fd, err := TakeLockAt(unix.AT_FDCWD, path, mode)
 	if err != nil {
 		return nil, err
 	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
-		f.Close()
-		if err == unix.EAGAIN || err == unix.EACCES {
-			return nil, ErrHeld
-		}
-		return nil, err
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// TakeLockAt is TakeLock for name relative to the directory open as
+// dirfd; it returns the raw descriptor.
+func TakeLockAt(dirfd int, name string, mode os.FileMode) (int, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, uint32(mode.Perm()))
+	if err != nil {
+		return -1, err
 	}
-	return f, nil
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+		unix.Close(fd)
+		if err == unix.EAGAIN || err == unix.EACCES {
+			return -1, ErrHeld
+		}
+		return -1, err
+	}
+	return fd, nil
 }
 
 // OpenControlFIFO makes path a FIFO of mode 0600 (replacing anything
@@ -38,12 +47,20 @@ func TakeLock(path string, mode os.FileMode) (*os.File, error) {
 // reader never sees end of file and writers never get ENXIO while it is
 // open. It returns the raw descriptor.
 func OpenControlFIFO(path string) (int, error) {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeNamedPipe == 0 {
-		os.Remove(path)
+	return OpenControlFIFOAt(unix.AT_FDCWD, path)
+}
+
+// OpenControlFIFOAt is OpenControlFIFO for name relative to dirfd.
+func OpenControlFIFOAt(dirfd int, name string) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		if err := unix.Unlinkat(dirfd, name, 0); err != nil {
+			unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
+		}
 	}
-	if err := unix.Mkfifo(path, 0o600); err != nil && err != unix.EEXIST {
+	if err := unix.Mkfifoat(dirfd, name, 0o600); err != nil && err != unix.EEXIST {
 		return -1, err
 	}
-	unix.Chmod(path, 0o600)
-	return unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	unix.Fchmodat(dirfd, name, 0o600, 0)
+	return unix.Openat(dirfd, name, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 }

@@ -86,16 +86,16 @@ const (
 
 // Service is one supervised service directory.
 type Service struct {
-	dir  string   // as given, for messages
-	root string   // the directory itself, stable across renames
-	dirf *os.File // keeps root valid
+	dir  string // as given, for messages
+	root string // the directory itself, stable across renames
+	dfd  int    // the directory, open; keeps root valid
 	opts Options
 
 	// mu guards everything below; every event takes it (see do).
 	mu      sync.Mutex
 	started bool              // Start was called
 	ended   bool              // supervision has ended (done is closed)
-	lock    *os.File          //
+	lock    int               // supervise/lock, locked; -1 if none
 	control int               // supervise/control, read by the poller; -1 if none
 	ownPoll bool              // the poller is this service's own
 	done    chan struct{}     // closed when supervision has ended
@@ -140,37 +140,36 @@ func New(dir string, opts Options) (*Service, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Service{dir: dir, opts: opts, control: -1, done: make(chan struct{})}
+	s := &Service{dir: dir, opts: opts, control: -1, lock: -1, dfd: -1, done: make(chan struct{})}
 	s.logQ = func(f string, a ...any) { opts.Logf("service %s: "+f, append([]any{dir}, a...)...) }
 	// Work through a descriptor of the directory, as s6-supervise works
 	// from inside it, so that renaming the directory changes nothing.
-	dirf, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	// Raw *at system calls on it: the scanner sets up every new service
+	// this way, and os.File would add five calls per file opened.
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("service dir %s: %w", dir, err)
 	}
-	s.dirf, s.root = dirf, dir
-	if p := fmt.Sprintf("/proc/self/fd/%d", dirf.Fd()); dirExists(p) {
-		s.root = p
+	s.dfd, s.root = dfd, dir
+	if procFD() {
+		s.root = "/proc/self/fd/" + strconv.Itoa(dfd)
 	}
-	dir = s.root
-	sup := filepath.Join(dir, "supervise")
-	if err := os.Mkdir(sup, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("service dir %s: cannot create supervise/: %w", dir, err)
-	}
-	lock, err := TakeLock(filepath.Join(sup, "lock"), 0o644)
-	if err != nil {
-		dirf.Close()
-		if errors.Is(err, ErrHeld) {
-			return nil, fmt.Errorf("service dir %s: %w", s.dir, ErrLocked)
-		}
-		return nil, fmt.Errorf("service dir %s: supervise/lock: %w", s.dir, err)
-	}
-	s.lock = lock
 	fail := func(err error) (*Service, error) {
 		s.release()
 		return nil, fmt.Errorf("service dir %s: %w", s.dir, err)
 	}
-	cfd, err := OpenControlFIFO(filepath.Join(sup, "control"))
+	if err := unix.Mkdirat(dfd, "supervise", 0o700); err != nil && err != unix.EEXIST {
+		return fail(fmt.Errorf("cannot create supervise/: %w", err))
+	}
+	lock, err := TakeLockAt(dfd, "supervise/lock", 0o644)
+	if err != nil {
+		if errors.Is(err, ErrHeld) {
+			return fail(ErrLocked)
+		}
+		return fail(fmt.Errorf("supervise/lock: %w", err))
+	}
+	s.lock = lock
+	cfd, err := OpenControlFIFOAt(dfd, "supervise/control")
 	if err != nil {
 		return fail(fmt.Errorf("supervise/control: %w", err))
 	}
@@ -188,25 +187,39 @@ func New(dir string, opts Options) (*Service, error) {
 		return fail(fmt.Errorf("watch supervise/control: %w", err))
 	}
 	s.control = cfd
-	if err := fifodir.Make(filepath.Join(dir, "event"), os.Getegid()); err != nil {
+	if err := fifodir.MakeAt(dfd, "event", os.Getegid()); err != nil {
 		return fail(fmt.Errorf("make event/ fifodir: %w", err))
 	}
 	// No fifodir.Clean: the 's' event below reaches every live listener
 	// and removes the dead ones.
-	s.tally = loadDeaths(dir)
-	if _, err := os.Stat(filepath.Join(sup, "death_tally")); err != nil {
-		if err := os.WriteFile(filepath.Join(sup, "death_tally"), nil, 0o644); err != nil {
-			return fail(fmt.Errorf("create supervise/death_tally: %w", err))
-		}
+	if s.tally, err = loadDeaths(dfd); err != nil {
+		return fail(fmt.Errorf("supervise/death_tally: %w", err))
 	}
-	_, downErr := os.Lstat(filepath.Join(dir, "down"))
+	var st unix.Stat_t
+	downErr := unix.Fstatat(dfd, "down", &st, unix.AT_SYMLINK_NOFOLLOW)
 	now := tai64n.Now()
 	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
-	if err := s6status.Write(dir, &s.status); err != nil {
+	if err := s6status.WriteAt(dfd, &s.status); err != nil {
 		return fail(fmt.Errorf("write supervise/status: %w", err))
 	}
 	s.event(EventStart)
 	return s, nil
+}
+
+var (
+	procOnce sync.Once
+	procOK   bool
+)
+
+// procFD reports whether /proc/self/fd works, so that a service's
+// directory can be named through its descriptor (./run is spawned there,
+// ./down is created there).
+func procFD() bool {
+	procOnce.Do(func() {
+		var st unix.Stat_t
+		procOK = unix.Stat("/proc/self/fd", &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	})
+	return procOK
 }
 
 // Dir is the service directory.
@@ -317,28 +330,27 @@ func (s *Service) release() {
 	if s.ownPoll {
 		s.opts.Poller.Close()
 	}
-	if s.lock != nil {
-		s.lock.Close() // drops the POSIX lock
+	if s.lock >= 0 {
+		unix.Close(s.lock) // drops the lock
+		s.lock = -1
 	}
 	if s.devnull != nil {
 		s.devnull.Close()
 	}
-	s.dirf.Close()
-}
-
-func dirExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
+	if s.dfd >= 0 {
+		unix.Close(s.dfd)
+		s.dfd = -1
+	}
 }
 
 func (s *Service) announce() {
-	if err := s6status.Write(s.root, &s.status); err != nil {
+	if err := s6status.WriteAt(s.dfd, &s.status); err != nil {
 		s.logQ("write supervise/status: %v", err)
 	}
 }
 
 func (s *Service) event(ev byte) {
-	fifodir.Notify(filepath.Join(s.root, "event"), []byte{ev})
+	fifodir.NotifyAt(s.dfd, "event", []byte{ev})
 }
 
 // setTimer arms the respawn delay or the finish timeout, replacing the
@@ -635,7 +647,7 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	s.status.Paused = false
 	s.pid = 0
 	var err error
-	if s.tally, err = appendDeath(s.root, s.tally, deathRecord(now, ws), s.cfg.MaxDeathTally); err != nil {
+	if s.tally, err = appendDeath(s.dfd, s.tally, deathRecord(now, ws), s.cfg.MaxDeathTally); err != nil {
 		s.logQ("write supervise/death_tally: %v", err)
 	}
 	last := s.st == stLastUp

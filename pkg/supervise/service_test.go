@@ -15,6 +15,7 @@ import (
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/tai64n"
+	"golang.org/x/sys/unix"
 )
 
 // harness runs one supervised service in this test process.
@@ -333,10 +334,14 @@ func TestCrashLoopIsThrottled(t *testing.T) {
 func TestDeathTallyBounded(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "supervise"), 0o700)
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
 	var tally []byte
-	var err error
 	for i := 0; i < 10; i++ {
-		if tally, err = appendDeath(dir, tally, deathRecord(tai64nNow(), syscall.WaitStatus(i<<8)), 4); err != nil {
+		if tally, err = appendDeath(dfd, tally, deathRecord(tai64nNow(), syscall.WaitStatus(i<<8)), 4); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,8 +349,14 @@ func TestDeathTallyBounded(t *testing.T) {
 	if len(b) != 4*DeathRecordSize || b[12] != 6 || b[3*DeathRecordSize+12] != 9 {
 		t.Errorf("tally %x: want the last 4 records (exit codes 6..9)", b)
 	}
-	if got := loadDeaths(dir); len(got) != len(b) {
-		t.Errorf("loadDeaths: %d bytes", len(got))
+	if got, err := loadDeaths(dfd); err != nil || len(got) != len(b) {
+		t.Errorf("loadDeaths: %d bytes, %v", len(got), err)
+	}
+	// A torn last record (a crash mid-write of an older supervisor) is
+	// dropped.
+	os.WriteFile(filepath.Join(dir, "supervise", "death_tally"), append(b, 1, 2, 3), 0o644)
+	if got, err := loadDeaths(dfd); err != nil || len(got) != len(b) {
+		t.Errorf("loadDeaths of a torn tally: %d bytes, %v", len(got), err)
 	}
 }
 

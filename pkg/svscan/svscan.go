@@ -472,9 +472,9 @@ func (s *Scanner) scan() {
 	// Setting up a service is a few dozen file system calls and a fork:
 	// with many to start, spread them over the processors (each pair is
 	// set up by one worker; spawns are serialized by the reaper anyway).
-	workers := runtime.GOMAXPROCS(0)
-	if workers > 4 {
-		workers = 4
+	workers := 2 * runtime.GOMAXPROCS(0)
+	if workers > 8 {
+		workers = 8
 	}
 	if len(starts) < 8 || workers < 2 {
 		for _, t := range starts {
