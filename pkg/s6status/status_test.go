@@ -2,11 +2,14 @@ package s6status
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/svinit/svinit/pkg/tai64n"
+	"golang.org/x/sys/unix"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -91,4 +94,46 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("re-decode: %+v %v", s2, err)
 		}
 	})
+}
+
+// TestWriteWhenDiskFull fills a small tmpfs (root: it mounts one) and
+// checks that the status still changes: status.new cannot be written, so
+// the file is overwritten in place.
+func TestWriteWhenDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := os.Mkdir(filepath.Join(dir, "supervise"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st := Status{Pid: 1, WantUp: true}
+	if err := Write(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := f.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	f.Close()
+	st = Status{Pid: 4242, WantUp: true, Ready: true}
+	if err := Write(dir, &st); err != nil {
+		t.Fatalf("Write with the disk full: %v", err)
+	}
+	got, err := Read(dir)
+	if err != nil || got.Pid != 4242 || !got.Ready {
+		t.Fatalf("status after a write with the disk full: %+v, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "supervise", "status.new")); err == nil {
+		t.Errorf("status.new left behind")
+	}
 }
