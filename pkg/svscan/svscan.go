@@ -1,5 +1,5 @@
 // Package svscan is an s6-svscan-compatible scanner that supervises every
-// service of a scan directory in-process (one goroutine per service, see
+// service of a scan directory in-process (a state machine per service, see
 // package supervise) instead of one s6-supervise process per service.
 // It scans on startup and on demand (control letter 'a', SIGALRM, SIGHUP),
 // and polls only when asked to. For a service directory with a log/
