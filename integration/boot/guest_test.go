@@ -192,12 +192,25 @@ func (g *guest) shell() {
 	g.run("echo 1 > /proc/sys/kernel/printk")
 }
 
+// promptRe matches the line editor's cursor position query, or its
+// prompt (which starts by hiding the cursor) even when kernel messages
+// were printed between the two halves: the console log level is only
+// lowered once the shell answers.
+var promptRe = regexp.MustCompile(`\x1b\[6n|\x1b\[\?25l(?:\[[ 0-9.]+\][^\n]*\n)*\r?> `)
+
 // prompt answers the line editor's terminal queries, waits for its
-// prompt, and starts the plain loop.
+// prompt, and starts the plain loop. If no prompt can be recognised in
+// the console's stream for a while, it types the loop anyway: sync
+// retries until the shell answers.
 func (g *guest) prompt() {
 	g.t.Helper()
-	for {
-		out := g.expect(bootTimeout, cprQuery, "\x1b[?25l> ")
+	deadline := time.Now().Add(bootTimeout)
+	for time.Now().Before(deadline) {
+		out, err := g.vm.Console.Expect(expect.Regexp(promptRe), expect.WithTimeout(30*time.Second))
+		if err != nil {
+			g.t.Logf("%s: no line editor prompt recognised in 30 s (last output %q); typing the loop anyway", g.name, tail(out, 300))
+			break
+		}
 		if strings.HasSuffix(out, cprQuery) {
 			// Cursor position report: "this terminal answers, it
 			// just has no colour to tell" (the editor would

@@ -381,35 +381,39 @@ const methodText = `## Method
 
 // analysisText is written by hand from profiles (not regenerated): why
 // targets are missed, for the owners of pkg/svscan and pkg/supervise.
-const analysisText = `## Analysis of the misses (profiled 2026-11-25; update by hand when the code changes)
+const analysisText = `## Analysis (profiled 2026-11-25; update by hand when the code changes)
 
-- **scan-to-up, issue 2's <= 0.5x s6 at N=100** (DESIGN's < 1x is met). perf on svscan (N=100 and
-  N=1000, call graphs): the scanner goroutine does every new service's set-up serially,
-  ` + "`svscan.(*Scanner).scan`" + ` -> ` + "`supervise.New`" + ` (28% of svscan's CPU) + ` + "`(*Scanner).validate`" + ` ->
-  ` + "`servicedir.Load`" + ` (7%); then each service goroutine's ` + "`supervise.(*Service).tryStart`" + ` (43%) spends
-  ` + "`syscall.forkExec`" + ` 22%, a second ` + "`servicedir.Load`" + ` 9%, ` + "`s6status.Write`" + ` 8%. supervise.New makes
-  about 15 path-based system calls per service through ` + "`/proc/self/fd/N/...`" + ` (` + "`link_path_walk`" + `,
-  ` + "`pid_revalidate`" + `, ` + "`proc_fd_permission`" + ` in the kernel: 20% of svscan's samples at N=1000). The
-  spawn cost grows with N: svscan holds 3 descriptors per service (directory, lock, control FIFO), and
-  every vfork child closes all of them in ` + "`do_close_on_exec`" + ` (+ ` + "`locks_remove_posix`" + ` for each) before
-  exec while the parent waits: 11% of svscan's samples at N=1000, which is why N=1000 is on a par with
-  s6. Fixes for the owner: do New's file work on the service's own goroutine (in parallel), use *at
-  system calls on the directory descriptor instead of /proc/self/fd paths, load the service directory once
-  (validate and tryStart both load it), drop the ` + "`fifodir.Clean`" + ` in New (the 's' event right after cleans the
-  same FIFOs).
-- **memory, issue 2's <= 0.3x s6 at N=100** (DESIGN's < 1x is met; at N=1000 it is ~0.16x). svscan's PSS
-  at N=100 is about 2.1 MB of mapped program (text 0.94 MB, read-only data and pclntab 1.14 MB), ~1.0 MB of
-  runtime baseline (anonymous, no services), and ~22 KB per service: two goroutines per service
-  (` + "`(*Service).Run`" + ` and ` + "`(*Service).readControl`" + `; runtime.MemStats.StackInuse 1.4 MB for 207 goroutines at N=100, ~7 KB each), ~6 KB of live
-  heap per service (the Service, two time.Timers made even when unused, three os.Files with poll
-  descriptors, channels), and the scan's garbage (heap in use 2.4 MB, of which ~0.6 MB live), never collected yet (Go's 4 MB minimum heap goal: no GC
-  runs during a 100-service scan; debug.FreeOSMemory after a scan saved 0.3-0.5 MB in a test build).
-  GOGC=50/25/10 did not help (GC metadata grows as much). Reaching 4.1 MB needs one goroutine per
-  service: the control FIFOs read by one poller goroutine for all services, timers made on demand.
-  (Done: svscan's per-service goroutine that waited for Done is gone, -0.35 MB at N=100, -2.7 MB at N=1000.)
+- **scan-to-up, issue 2's <= 0.5x s6 at N=100.** What was done, in order, each measured with
+  scripts/bench/svbench -scenarios scan -n 100: (1) no goroutine per service (a locked state machine
+  driven by the control poller, the reaper's callbacks and AfterFunc timers); (2) new services set up on
+  2 x GOMAXPROCS workers, the reaper letting spawns run concurrently (RWMutex: spawns share it, wait4
+  takes it alone); (3) set-up in raw *at system calls on the directory descriptor, servicedir.Load
+  opening only the files a listing shows (strace -c, N=100: about 75 calls per service before, 45 after,
+  the vfork child's included; Go's os.OpenFile alone costs five extra calls per file, F_GETFL/F_SETFL twice
+  and a failing epoll_ctl). 52-65 ms became 39-53 ms. What is left is mostly the kernel's: a Go
+  ForkExec of the static pause program costs ~200 us here (the parent waits in vfork until the child's
+  execve is done), whether 1, 2 or 8 goroutines spawn (measured with a 200-spawn loop), and +30 us with
+  300 descriptors open, +230 us with 3000: every vfork child copies the descriptor table and closes it
+  again in do_close_on_exec. svscan holds 3 descriptors per service (directory, lock, control FIFO),
+  which is why N=1000 gains less than N=100. s6's figure moves a lot between runs (80-105 ms in the
+  same hour), so the ratio does too: compare several runs.
+- **memory, issue 2's <= 0.3x s6 at N=100.** svscan's PSS at N=100 is now ~3.6 MB: ~2.1 MB of mapped
+  program (text 0.94 MB, read-only data and pclntab 1.14 MB), ~1.0 MB of runtime baseline, and ~5 KB per
+  service (the Service struct, its configuration and paths, its entries in the poller's and the reaper's
+  maps; timers exist only while armed).
+  Before: ~19 KB per service, mostly a goroutine stack each (StackInuse 1 MB for 108 goroutines) and the
+  threads a burst of blocking calls made (29 threads at N=100, 8 now). debug.FreeOSMemory now runs
+  right after a scan that added 16 services or more (it ran one second later, racing the measurement).
 - **restart latency vs s6**: s6-supervise 2.11 waits about one second before restarting a service that
   died, even one that had been up for longer (checked by hand: up 5 s, SIGKILL, up again after ~1 s);
   svinit restarts at once when the last start is more than 1 s old, so the ratio measures that policy.
   Against runsv (no wait) svinit is slower: its restart path writes supervise/status three times and
   lists event/ three times (d, D, u) and reloads the service directory before spawning.
+- **boot, issue 7's <= 1.1x u-root.** "All early services up" (svstat's up: each ./run spawned) is
+  what the target holds; it is reported next to "all ready" (services with a notification-fd also
+  reported readiness). udev is ready once coldplug has loaded every module and the kernel has probed the
+  devices: under TCG, loading virtio_pci alone takes ~400 ms of kernel time (its probe), then
+  virtio_net and virtio_rng; u-root's init loads no module at all, so the all-ready figure stays ~4x.
+  svscan-log is ready ~300 ms after it is up: its run script is execlineb, then svlog, two starts of
+  the Go busybox under emulation.
 `

@@ -1,0 +1,23 @@
+package boot
+
+import "testing"
+
+// TestPromptRe: the prompt is recognised even with kernel messages
+// printed inside it (a boot test once waited 4 minutes for it).
+func TestPromptRe(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"\x1b[?25l> ", true},
+		{"\x1b[6n", true},
+		{"\x1b[?25l[    3.006361] 9pnet: Installing 9P2000 support\r\n> ", true},
+		{"\x1b[?25l[    3.0] a\r\n[    3.1] b\r\n> ", true},
+		{"\x1b[?25lfoo> ", false},
+		{"> ", false},
+	} {
+		if got := promptRe.MatchString(tc.in); got != tc.want {
+			t.Errorf("%q: match %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
