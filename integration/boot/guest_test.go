@@ -26,12 +26,18 @@ const (
 
 // guest is a booted VM and its serial console.
 type guest struct {
-	t    *testing.T
-	vm   *qemu.VM
-	name string
-	seq  int
-	rec  *recorder
-	env  *env
+	t *testing.T
+	// onFail, when set, is called instead of t.Fatalf when the guest
+	// cannot be driven (console timeouts, a shell that does not answer);
+	// TestBootTime uses it to boot again rather than fail a measurement.
+	onFail func(msg string)
+	// patience bounds the waits for the shell (default bootTimeout).
+	patience time.Duration
+	vm       *qemu.VM
+	name     string
+	seq      int
+	rec      *recorder
+	env      *env
 }
 
 type bootOpts struct {
@@ -151,13 +157,29 @@ func (c *consoleLog) report(t *testing.T) {
 	t.Logf("serial console: %d lines (all in %s); the last %d:\n%s", c.n, where, len(last), strings.Join(last, "\n"))
 }
 
+// fatalf ends the test, or the boot if onFail is set.
+func (g *guest) fatalf(format string, a ...any) {
+	g.t.Helper()
+	if g.onFail != nil {
+		g.onFail(fmt.Sprintf(format, a...))
+	}
+	g.t.Fatalf(format, a...)
+}
+
+func (g *guest) wait4shell() time.Duration {
+	if g.patience > 0 {
+		return g.patience
+	}
+	return bootTimeout
+}
+
 // expect waits for one of the strings; it returns the console output
 // read meanwhile (ending with the match).
 func (g *guest) expect(timeout time.Duration, s ...string) string {
 	g.t.Helper()
 	out, err := g.vm.Console.Expect(expect.String(s...), expect.WithTimeout(timeout))
 	if err != nil {
-		g.t.Fatalf("%s: waiting %v for %q: %v\nlast console output:\n%s", g.name, timeout, s, err, tail(out, 3000))
+		g.fatalf("%s: waiting %v for %q: %v\nlast console output:\n%s", g.name, timeout, s, err, tail(out, 3000))
 	}
 	return out
 }
@@ -168,7 +190,7 @@ func (g *guest) expectRe(timeout time.Duration, re string) []string {
 	r := regexp.MustCompile(re)
 	out, err := g.vm.Console.Expect(expect.Regexp(r), expect.WithTimeout(timeout))
 	if err != nil {
-		g.t.Fatalf("%s: waiting %v for /%s/: %v\nlast console output:\n%s", g.name, timeout, re, err, tail(out, 3000))
+		g.fatalf("%s: waiting %v for /%s/: %v\nlast console output:\n%s", g.name, timeout, re, err, tail(out, 3000))
 	}
 	return r.FindStringSubmatch(out)
 }
@@ -176,7 +198,7 @@ func (g *guest) expectRe(timeout time.Duration, re string) []string {
 func (g *guest) send(s string) {
 	g.t.Helper()
 	if _, err := g.vm.Console.Send(s); err != nil {
-		g.t.Fatalf("%s: console: %v", g.name, err)
+		g.fatalf("%s: console: %v", g.name, err)
 	}
 }
 
@@ -186,7 +208,7 @@ func (g *guest) send(s string) {
 // and their output can be told apart by markers.
 func (g *guest) shell() {
 	g.t.Helper()
-	g.expect(bootTimeout, "svinit on ")
+	g.expect(g.wait4shell(), "svinit on ")
 	g.prompt()
 	// Console messages of the kernel would mix with the output.
 	g.run("echo 1 > /proc/sys/kernel/printk")
@@ -204,7 +226,7 @@ var promptRe = regexp.MustCompile(`\x1b\[6n|\x1b\[\?25l(?:\[[ 0-9.]+\][^\n]*\n)*
 // retries until the shell answers.
 func (g *guest) prompt() {
 	g.t.Helper()
-	deadline := time.Now().Add(bootTimeout)
+	deadline := time.Now().Add(g.wait4shell())
 	for time.Now().Before(deadline) {
 		out, err := g.vm.Console.Expect(expect.Regexp(promptRe), expect.WithTimeout(30*time.Second))
 		if err != nil {
@@ -238,7 +260,7 @@ const replLine = `while read -r l; do eval "$l"; done`
 // lost; send again until one is answered.
 func (g *guest) sync() {
 	g.t.Helper()
-	deadline := time.Now().Add(bootTimeout)
+	deadline := time.Now().Add(g.wait4shell())
 	for try := 1; time.Now().Before(deadline); try++ {
 		if try%5 == 0 {
 			// Still no answer: the loop line itself may have been
@@ -263,7 +285,7 @@ func (g *guest) sync() {
 			break
 		}
 	}
-	g.t.Fatalf("%s: the shell does not answer", g.name)
+	g.fatalf("%s: the shell does not answer", g.name)
 }
 
 // run runs a shell command line in the guest and returns its output
@@ -280,14 +302,14 @@ func (g *guest) runStatus(timeout time.Duration, cmd string) (string, int) {
 	i := strings.LastIndex(out, begin)
 	j := strings.LastIndex(out, "<<RC=")
 	if i < 0 || j < i {
-		g.t.Fatalf("%s: cannot find the output of %q in:\n%s", g.name, cmd, tail(out, 3000))
+		g.fatalf("%s: cannot find the output of %q in:\n%s", g.name, cmd, tail(out, 3000))
 	}
 	// The terminal turns \n into \r\n; no command here prints \r.
 	body := strings.ReplaceAll(out[i+len(begin):j], "\r", "")
 	body = strings.TrimPrefix(body, "\n")
 	rc, err := strconv.Atoi(strings.Fields(out[j+len("<<RC="):])[0])
 	if err != nil {
-		g.t.Fatalf("%s: exit status of %q: %v", g.name, cmd, err)
+		g.fatalf("%s: exit status of %q: %v", g.name, cmd, err)
 	}
 	return body, rc
 }
@@ -297,7 +319,7 @@ func (g *guest) run(cmd string) string {
 	g.t.Helper()
 	out, rc := g.runStatus(cmdTimeout, cmd)
 	if rc != 0 {
-		g.t.Fatalf("%s: %q exited %d:\n%s", g.name, cmd, rc, out)
+		g.fatalf("%s: %q exited %d:\n%s", g.name, cmd, rc, out)
 	}
 	return out
 }
@@ -327,7 +349,7 @@ func (g *guest) wait(timeout time.Duration) {
 	case <-time.After(timeout):
 		g.vm.Kill()
 		<-done
-		g.t.Fatalf("%s: QEMU still running %v after the guest was told to stop", g.name, timeout)
+		g.fatalf("%s: QEMU still running %v after the guest was told to stop", g.name, timeout)
 	}
 }
 
