@@ -288,9 +288,6 @@ func TestBootTime(t *testing.T) {
 	writeResult(t, e, "boot-time.txt", report)
 }
 
-// bootFailure is how a measured boot that cannot be driven ends.
-type bootFailure struct{ msg string }
-
 // measureAttempts is how many times a measured boot is tried.
 const measureAttempts = 3
 
@@ -302,23 +299,13 @@ const measureAttempts = 3
 func measureBoot(t *testing.T, e *env, name, img string, f func(*guest) sample) sample {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		g := boot(t, e, name, img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}})
+		g := boot(t, e, tryName(name, attempt), img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}})
 		g.patience = 90 * time.Second
 		if attempt < measureAttempts {
 			g.onFail = func(msg string) { panic(bootFailure{msg}) }
 		}
-		s, failed := func() (s sample, failed *bootFailure) {
-			defer func() {
-				if r := recover(); r != nil {
-					bf, ok := r.(bootFailure)
-					if !ok {
-						panic(r)
-					}
-					failed = &bf
-				}
-			}()
-			return f(g), nil
-		}()
+		var s sample
+		failed := g.try(func() { s = f(g) })
 		g.kill()
 		if failed == nil {
 			return s

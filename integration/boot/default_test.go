@@ -25,8 +25,7 @@ var defaultImage = imageSpec{name: "default", def: "images/default.yaml"}
 func TestDefaultImage(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, defaultImage)
-	g := boot(t, e, "default", img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}})
-	g.shell() // the early getty's shell answers on the console
+	g := bootShell(t, e, "default", img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}}) // the early getty's shell answers on the console
 
 	t.Run("EarlyServices", func(t *testing.T) {
 		g.t = t

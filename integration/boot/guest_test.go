@@ -157,6 +157,61 @@ func (c *consoleLog) report(t *testing.T) {
 	t.Logf("serial console: %d lines (all in %s); the last %d:\n%s", c.n, where, len(last), strings.Join(last, "\n"))
 }
 
+// bootFailure is how a boot whose console cannot be driven ends when
+// onFail is set.
+type bootFailure struct{ msg string }
+
+// shellAttempts is how many boots bootShell tries.
+const shellAttempts = 3
+
+// bootShell boots img and waits for the getty's shell (shell). u-root's
+// gosh line editor has been seen, rarely, to stop reading its terminal
+// right after the first command line on the serial console; nothing can
+// bring it back from outside, so such a boot is logged and made again,
+// up to shellAttempts times (a fault of ours that keeps the shell from
+// answering fails every attempt, and so the test).
+func bootShell(t *testing.T, e *env, name, img string, o bootOpts) *guest {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		g := boot(t, e, tryName(name, attempt), img, o)
+		if attempt < shellAttempts {
+			g.patience = 90 * time.Second
+			g.onFail = func(msg string) { panic(bootFailure{msg}) }
+		}
+		failed := g.try(g.shell)
+		if failed == nil {
+			g.patience, g.onFail = 0, nil
+			return g
+		}
+		t.Logf("%s: boot %d of %d: no shell, booting again: %s", name, attempt, shellAttempts, failed.msg)
+		g.kill()
+	}
+}
+
+// tryName names the attempt-th boot of name (its console log keeps the
+// attempts apart).
+func tryName(name string, attempt int) string {
+	if attempt == 1 {
+		return name
+	}
+	return fmt.Sprintf("%s-try%d", name, attempt)
+}
+
+// try runs f and returns the bootFailure it ended with, if any.
+func (g *guest) try(f func()) (failed *bootFailure) {
+	defer func() {
+		if r := recover(); r != nil {
+			bf, ok := r.(bootFailure)
+			if !ok {
+				panic(r)
+			}
+			failed = &bf
+		}
+	}()
+	f()
+	return nil
+}
+
 // fatalf ends the test, or the boot if onFail is set.
 func (g *guest) fatalf(format string, a ...any) {
 	g.t.Helper()

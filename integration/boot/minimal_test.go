@@ -9,8 +9,7 @@ var minimalImage = imageSpec{name: "minimal", def: "images/minimal.yaml"}
 func TestMinimalImage(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, minimalImage)
-	g := boot(t, e, "minimal", img, bootOpts{})
-	g.shell()
+	g := bootShell(t, e, "minimal", img, bootOpts{})
 	t.Run("EarlyServices", func(t *testing.T) {
 		g.t = t
 		checkEarlyServices(t, g, []string{"svscan-log", "early-getty"})

@@ -41,8 +41,7 @@ const counterLines = 150 // testdata/services/counter/run
 func TestTestImage(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, testImage)
-	g := boot(t, e, "boottest", img, bootOpts{qemuArg: qemuDevices})
-	g.shell()
+	g := bootShell(t, e, "boottest", img, bootOpts{qemuArg: qemuDevices})
 
 	t.Run("Stage2", func(t *testing.T) {
 		g.t = t
