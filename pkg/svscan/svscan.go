@@ -425,9 +425,13 @@ func (s *Scanner) scan() {
 	}
 	seen := map[key]bool{}
 	added := 0
+	// A new entry is validated and started by a worker (below); it joins
+	// s.pairs only if it was valid.
 	type todo struct {
-		p   *pair
-		dir string
+		p     *pair
+		dir   string
+		fresh bool // not in s.pairs yet: validate first
+		ok    bool // fresh and valid
 	}
 	var starts []todo
 	for _, e := range ents {
@@ -451,17 +455,12 @@ func (s *Scanner) scan() {
 		seen[k] = true
 		p := s.pairs[k]
 		if p == nil {
-			p = &pair{name: name, key: k}
-			if !s.validate(p, dir) {
-				continue
-			}
-			s.pairs[k] = p
-			s.order = append(s.order, k)
-			added++
+			starts = append(starts, todo{p: &pair{name: name, key: k, active: true}, dir: dir, fresh: true})
+			continue
 		}
 		p.active = true
 		if p.main == nil || (p.log == nil && p.pipeR != nil) {
-			starts = append(starts, todo{p, dir})
+			starts = append(starts, todo{p: p, dir: dir})
 		}
 	}
 	for k, p := range s.pairs {
@@ -469,16 +468,24 @@ func (s *Scanner) scan() {
 			p.active = false
 		}
 	}
+	one := func(t *todo) {
+		if t.fresh {
+			if t.ok = s.validate(t.p, t.dir); !t.ok {
+				return
+			}
+		}
+		s.start(t.p, t.dir)
+	}
 	// Setting up a service is a few dozen file system calls and a fork:
 	// with many to start, spread them over the processors (each pair is
-	// set up by one worker; spawns are serialized by the reaper anyway).
+	// validated and set up by one worker; forks may run concurrently).
 	workers := 2 * runtime.GOMAXPROCS(0)
 	if workers > 8 {
 		workers = 8
 	}
 	if len(starts) < 8 || workers < 2 {
-		for _, t := range starts {
-			s.start(t.p, t.dir)
+		for i := range starts {
+			one(&starts[i])
 		}
 	} else {
 		var next atomic.Int64
@@ -492,11 +499,18 @@ func (s *Scanner) scan() {
 					if i >= len(starts) {
 						return
 					}
-					s.start(starts[i].p, starts[i].dir)
+					one(&starts[i])
 				}
 			}()
 		}
 		wg.Wait()
+	}
+	for _, t := range starts {
+		if t.ok {
+			s.pairs[t.p.key] = t.p
+			s.order = append(s.order, t.p.key)
+			added++
+		}
 	}
 	if added >= 16 {
 		// Starting many services leaves garbage the collector would only
