@@ -453,3 +453,49 @@ func TestLockedByAnotherProcess(t *testing.T) {
 }
 
 func tai64nNow() tai64n.Stamp { return tai64n.Now() }
+
+// TestTimersAndEnd: a timer stopped after it was armed never acts, even
+// if it already fired and waits for the lock; after the end, events and
+// Control are ignored without blocking.
+func TestTimersAndEnd(t *testing.T) {
+	h := start(t, map[string]string{"run": sleeper, "down": ""})
+	s := h.svc
+	s.Start() // the harness's Run may not have started it yet
+	s.mu.Lock()
+	s.status.WantUp = true
+	s.setTimer(time.Millisecond) // would start ./run (timeout while down)
+	time.Sleep(20 * time.Millisecond)
+	s.stopTimer() // it fired meanwhile and waits for the lock
+	s.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	s.mu.Lock()
+	st, pid := s.st, s.pid
+	s.mu.Unlock()
+	if st != stDown || pid != 0 {
+		t.Fatalf("a stopped timer acted: state %v, pid %d", st, pid)
+	}
+	s.Control("x")
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no end after x while down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.Control("u")
+		s.childExited(reaper.Exit{Pid: 1})
+		s.Start()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("events after the end blocked")
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "supervise", "status")); err != nil {
+		t.Errorf("status: %v", err)
+	}
+	if st, err := s6status.Read(h.dir); err != nil || st.Up() {
+		t.Errorf("after the end: status %+v, %v", st, err)
+	}
+}
