@@ -110,15 +110,12 @@ type Service struct {
 	tgen    uint32            // timer generation: a timer that fired late is ignored
 	kgen    uint32            // killer generation
 	spawned time.Time         // last spawn of ./run
-	// unannounced: supervise/status does not show the state yet (New
-	// leaves it to Start when ./run is to be started at once).
-	unannounced bool
-	lastErr     string   // last reported spawn error, to avoid repeats
-	devnull     *os.File // stdio of the last ./finish
-	bail        bool     // leave the loop
-	onExit      []func() // run when supervision ends
-	unknown     int      // unknown control bytes not yet reported
-	logQ        func(string, ...any)
+	lastErr string            // last reported spawn error, to avoid repeats
+	devnull *os.File          // stdio of the last ./finish
+	bail    bool              // leave the loop
+	onExit  []func()          // run when supervision ends
+	unknown int               // unknown control bytes not yet reported
+	logQ    func(string, ...any)
 	// fromFIFO: the letters being applied came from supervise/control.
 	fromFIFO bool
 	// quietEnd: 'x' came from supervise/control, so the last ./finish
@@ -202,12 +199,7 @@ func New(dir string, opts Options) (*Service, error) {
 	downErr := unix.Fstatat(dfd, "down", &st, unix.AT_SYMLINK_NOFOLLOW)
 	now := tai64n.Now()
 	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
-	if s.status.WantUp {
-		// Start spawns ./run at once and writes the status then: one
-		// write instead of two on the way to up (Start writes this one
-		// if the spawn does not happen).
-		s.unannounced = true
-	} else if err := s6status.WriteAt(dfd, &s.status); err != nil {
+	if err := s6status.WriteAt(dfd, &s.status); err != nil {
 		return fail(fmt.Errorf("write supervise/status: %w", err))
 	}
 	s.event(EventStart)
@@ -279,9 +271,6 @@ func (s *Service) Start() {
 		s.started = true
 		if s.status.WantUp && s.st == stDown {
 			s.tryStart()
-		}
-		if s.unannounced {
-			s.announce()
 		}
 	})
 }
@@ -355,7 +344,6 @@ func (s *Service) release() {
 }
 
 func (s *Service) announce() {
-	s.unannounced = false
 	if err := s6status.WriteAt(s.dfd, &s.status); err != nil {
 		s.logQ("write supervise/status: %v", err)
 	}
