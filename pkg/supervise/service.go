@@ -169,6 +169,18 @@ func New(dir string, opts Options) (*Service, error) {
 		return fail(fmt.Errorf("supervise/lock: %w", err))
 	}
 	s.lock = lock
+	// The status first: a client that sees the service supervised (the
+	// lock, the control FIFO) or subscribes to event/ must find it.
+	if s.tally, err = loadDeaths(dfd); err != nil {
+		return fail(fmt.Errorf("supervise/death_tally: %w", err))
+	}
+	var st unix.Stat_t
+	downErr := unix.Fstatat(dfd, "down", &st, unix.AT_SYMLINK_NOFOLLOW)
+	now := tai64n.Now()
+	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
+	if err := s6status.WriteAt(dfd, &s.status); err != nil {
+		return fail(fmt.Errorf("write supervise/status: %w", err))
+	}
 	cfd, err := OpenControlFIFOAt(dfd, "supervise/control")
 	if err != nil {
 		return fail(fmt.Errorf("supervise/control: %w", err))
@@ -192,16 +204,6 @@ func New(dir string, opts Options) (*Service, error) {
 	}
 	// No fifodir.Clean: the 's' event below reaches every live listener
 	// and removes the dead ones.
-	if s.tally, err = loadDeaths(dfd); err != nil {
-		return fail(fmt.Errorf("supervise/death_tally: %w", err))
-	}
-	var st unix.Stat_t
-	downErr := unix.Fstatat(dfd, "down", &st, unix.AT_SYMLINK_NOFOLLOW)
-	now := tai64n.Now()
-	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
-	if err := s6status.WriteAt(dfd, &s.status); err != nil {
-		return fail(fmt.Errorf("write supervise/status: %w", err))
-	}
 	s.event(EventStart)
 	return s, nil
 }
