@@ -288,30 +288,16 @@ func TestBootTime(t *testing.T) {
 	writeResult(t, e, "boot-time.txt", report)
 }
 
-// measureAttempts is how many times a measured boot is tried.
-const measureAttempts = 3
-
-// measureBoot boots img and takes a sample with f. A boot whose console
-// cannot be driven (gosh's line editor has been seen to stop answering on
-// the serial line, in u-root's image too) is not a measurement: it is
-// logged and the boot is made again, up to measureAttempts times. The
-// boot tests proper (TestDefaultImage and the others) still fail on it.
+// measureBoot boots img and takes a sample with f, then stops the VM. A
+// boot whose console cannot be driven is not a measurement: it is made
+// again (bootWith). The boot tests proper still fail if every attempt
+// does.
 func measureBoot(t *testing.T, e *env, name, img string, f func(*guest) sample) sample {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		g := boot(t, e, tryName(name, attempt), img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}})
-		g.patience = 90 * time.Second
-		if attempt < measureAttempts {
-			g.onFail = func(msg string) { panic(bootFailure{msg}) }
-		}
-		var s sample
-		failed := g.try(func() { s = f(g) })
-		g.kill()
-		if failed == nil {
-			return s
-		}
-		t.Logf("%s: boot %d of %d could not be measured, booting again: %s", name, attempt, measureAttempts, failed.msg)
-	}
+	var s sample
+	g := bootWith(t, e, name, img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}}, func(g *guest) { s = f(g) })
+	g.kill()
+	return s
 }
 
 // writeResult writes a figure file under the repository's out/ for

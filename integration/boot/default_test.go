@@ -27,25 +27,20 @@ func TestDefaultImage(t *testing.T) {
 	img := buildImage(t, e, defaultImage)
 	g := bootShell(t, e, "default", img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}}) // the early getty's shell answers on the console
 
-	t.Run("EarlyServices", func(t *testing.T) {
-		g.t = t
+	g.step(t, "EarlyServices", func(t *testing.T) {
 		checkEarlyServices(t, g, []string{"svscan-log", "udev", "early-getty"})
 	})
-	t.Run("CatchAllLog", func(t *testing.T) {
-		g.t = t
+	g.step(t, "CatchAllLog", func(t *testing.T) {
 		checkCatchAllLog(t, g, "")
 	})
-	t.Run("EverythingSupervised", func(t *testing.T) {
-		g.t = t
+	g.step(t, "EverythingSupervised", func(t *testing.T) {
 		checkSupervised(t, g)
 	})
-	t.Run("BootTime", func(t *testing.T) {
-		g.t = t
+	g.step(t, "BootTime", func(t *testing.T) {
 		s := svinitSample(t, g)
 		t.Logf("default image: %s", s)
 	})
-	t.Run("Poweroff", func(t *testing.T) {
-		g.t = t
+	g.step(t, "Poweroff", func(t *testing.T) {
 		shutdown(t, g, "poweroff", "")
 	})
 }

@@ -161,31 +161,50 @@ func (c *consoleLog) report(t *testing.T) {
 // onFail is set.
 type bootFailure struct{ msg string }
 
-// shellAttempts is how many boots bootShell tries.
-const shellAttempts = 3
+// bootAttempts is how many boots bootWith tries.
+const bootAttempts = 3
 
-// bootShell boots img and waits for the getty's shell (shell). u-root's
-// gosh line editor has been seen, rarely, to stop reading its terminal
-// right after the first command line on the serial console; nothing can
-// bring it back from outside, so such a boot is logged and made again,
-// up to shellAttempts times (a fault of ours that keeps the shell from
-// answering fails every attempt, and so the test).
+// bootShell boots img and waits for the getty's shell (shell), booting
+// again if it never answers (see bootWith).
 func bootShell(t *testing.T, e *env, name, img string, o bootOpts) *guest {
+	t.Helper()
+	return bootWith(t, e, name, img, o, (*guest).shell)
+}
+
+// bootWith boots img and runs ready on the guest. u-root's gosh line
+// editor has been seen, rarely, to stop reading its terminal right after
+// the first command line on the serial console; nothing can bring it
+// back from outside, so a boot whose console cannot be driven during
+// ready is logged and made again, up to bootAttempts times, with 90 s of
+// patience for all but the last (a fault of ours that keeps the shell
+// from answering fails every attempt, and so the test). It returns the
+// guest, running, once ready has succeeded.
+func bootWith(t *testing.T, e *env, name, img string, o bootOpts, ready func(*guest)) *guest {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		g := boot(t, e, tryName(name, attempt), img, o)
-		if attempt < shellAttempts {
+		if attempt < bootAttempts {
 			g.patience = 90 * time.Second
 			g.onFail = func(msg string) { panic(bootFailure{msg}) }
 		}
-		failed := g.try(g.shell)
+		failed := g.try(func() { ready(g) })
 		if failed == nil {
 			g.patience, g.onFail = 0, nil
 			return g
 		}
-		t.Logf("%s: boot %d of %d: no shell, booting again: %s", name, attempt, shellAttempts, failed.msg)
+		t.Logf("%s: boot %d of %d: console not answering, booting again: %s", name, attempt, bootAttempts, failed.msg)
 		g.kill()
 	}
+}
+
+// step runs f as the subtest name of t, the guest reporting to the
+// subtest meanwhile and to t again afterwards.
+func (g *guest) step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Run(name, func(st *testing.T) {
+		g.t = st
+		defer func() { g.t = t }()
+		f(st)
+	})
 }
 
 // tryName names the attempt-th boot of name (its console log keeps the

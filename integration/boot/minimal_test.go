@@ -10,17 +10,14 @@ func TestMinimalImage(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, minimalImage)
 	g := bootShell(t, e, "minimal", img, bootOpts{})
-	t.Run("EarlyServices", func(t *testing.T) {
-		g.t = t
+	g.step(t, "EarlyServices", func(t *testing.T) {
 		checkEarlyServices(t, g, []string{"svscan-log", "early-getty"})
 		checkCatchAllLog(t, g, "")
 	})
-	t.Run("EverythingSupervised", func(t *testing.T) {
-		g.t = t
+	g.step(t, "EverythingSupervised", func(t *testing.T) {
 		checkSupervised(t, g)
 	})
-	t.Run("Poweroff", func(t *testing.T) {
-		g.t = t
+	g.step(t, "Poweroff", func(t *testing.T) {
 		shutdown(t, g, "poweroff", "")
 	})
 }

@@ -43,8 +43,7 @@ func TestTestImage(t *testing.T) {
 	img := buildImage(t, e, testImage)
 	g := bootShell(t, e, "boottest", img, bootOpts{qemuArg: qemuDevices})
 
-	t.Run("Stage2", func(t *testing.T) {
-		g.t = t
+	g.step(t, "Stage2", func(t *testing.T) {
 		checkEarlyServices(t, g, []string{"svscan-log", "udev", "early-getty", "late", "chatty", "chatty/log"})
 		waitLog(t, g, "boottest: stage 2 adds services")
 		checkCatchAllLog(t, g, "boottest: stage 2 adds services")
@@ -53,24 +52,19 @@ func TestTestImage(t *testing.T) {
 			t.Errorf("counter (./down) should be down: %s", out)
 		}
 	})
-	t.Run("ScanToUp", func(t *testing.T) {
-		g.t = t
+	g.step(t, "ScanToUp", func(t *testing.T) {
 		scanToUp(t, g)
 	})
-	t.Run("UeventdLoadsVirtioNet", func(t *testing.T) {
-		g.t = t
+	g.step(t, "UeventdLoadsVirtioNet", func(t *testing.T) {
 		ueventdModules(t, g)
 	})
-	t.Run("Faults", func(t *testing.T) {
-		g.t = t
+	g.step(t, "Faults", func(t *testing.T) {
 		faults(t, g)
 	})
-	t.Run("Kexec", func(t *testing.T) {
-		g.t = t
+	g.step(t, "Kexec", func(t *testing.T) {
 		kexecSecond(t, g)
 	})
-	t.Run("Reboot", func(t *testing.T) {
-		g.t = t
+	g.step(t, "Reboot", func(t *testing.T) {
 		shutdown(t, g, "reboot", "boottest-chatty: finish ran")
 	})
 }
