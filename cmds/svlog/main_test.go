@@ -407,6 +407,56 @@ func TestCompatS6Log(t *testing.T) {
 	}
 }
 
+// TestCompatScripts runs Debian's s6-log and svlog on the same scripts
+// and input: both must accept or reject each script (exit 0 or 100) and
+// print the same lines on stdout.
+func TestCompatScripts(t *testing.T) {
+	s6log := needTool(t, "s6-log")
+	for _, script := range []string{
+		"1", "n5", "+x", "n5 +x", "1 +x", "1 n5", "1 f", "t t 1", "t 1 1 T 1 t T 1 pA 1 1 p 1",
+		"n05 1", "n5x 1", "n+5 1", "n-1 1", "n0x10 1", "n4294967295 1", "n4294967296 1",
+		"s0 1", "s1 1", "s4294967295 1", "s5000x 1", "S18446744073709551615 1", "S18446744073709551616 1", "S5x 1",
+		"E2147483648 1", "E4294967295 1", "E4294967296 1", "E5x 1", "^5x 1", "^4294967296 1",
+		"r2147483647 1", "r2147483648 1", "r5x 1", "l0 1", "l5x 1",
+		"s4096 l2048 1", "s4096 l2049 1", "s100 l2049 1", "l3000 s4096 1", "l49999 1", "l50000 1",
+		"r 1", "E 1", "^ 1", "S 1", "n 1", "s 1", "l 1", "p 1", "! 1", "!cat 1", "? 1", "?cat 1",
+		"12", "1x", "2x", "= 1", "fx 1", "tt 1", "TT 1", "x 1", "f 1",
+		"-.* +^b 1", "-^a 1", "+( 1",
+	} {
+		args := strings.Fields(script)
+		runOne := func(cmd *exec.Cmd) (int, string) {
+			cmd.Stdin = strings.NewReader("a\nb\n")
+			var o bytes.Buffer
+			cmd.Stdout = &o
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			// Stamps differ: keep the line after them.
+			var lines []string
+			for _, l := range strings.SplitAfter(o.String(), "\n") {
+				pre := ""
+				if len(l) > 26 && l[0] == '@' {
+					pre, l = "@ ", l[26:]
+				}
+				if len(l) > 31 && l[4] == '-' && l[10] == ' ' {
+					pre, l = pre+"T ", l[31:]
+				}
+				lines = append(lines, pre+l)
+			}
+			return code, strings.Join(lines, "")
+		}
+		wc, wo := runOne(exec.Command(s6log, args...))
+		gc, gout := runOne(svlogCmd(t, args...))
+		if wc != gc || wo != gout {
+			t.Errorf("script %q: s6-log exits %d with %q, svlog %d with %q", script, wc, wo, gc, gout)
+		}
+	}
+}
+
 // TestCompatLogdir hands one log directory back and forth between svlog
 // and s6-log, clean exits and crashes included.
 func TestCompatLogdir(t *testing.T) {

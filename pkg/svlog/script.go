@@ -104,18 +104,19 @@ func syntaxf(format string, a ...any) error {
 	return &SyntaxError{Msg: fmt.Sprintf(format, a...)}
 }
 
-// scanUint parses the leading decimal digits of s, as s6's scanners do:
-// at least one digit is required and trailing characters are ignored.
-// A value that does not fit in bits bits is an error.
+// scanUint parses a directive's number: decimal digits only, all of
+// them (s6-log 2.11 rejects "n5x", "n+5", "n 5"), at least one, and a
+// value that fits in bits bits.
 func scanUint(s string, bits int) (uint64, bool) {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 {
+	if s == "" {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(s[:i], 10, bits)
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, bits)
 	if err != nil {
 		return 0, false
 	}
@@ -221,14 +222,14 @@ func Parse(args []string) (*Script, error) {
 			tolerance = uint32(v)
 			pending = true
 		case 'r':
-			v, ok := scanUint(rest, 32)
+			v, ok := scanUint(rest, 31) // s6-log's limit: 2147483647 ms
 			if !ok {
 				return nil, syntaxf("unrecognized directive: %s", d)
 			}
 			retry = time.Duration(v) * time.Millisecond
 			pending = true
 		case 'E', '^':
-			v, ok := scanUint(rest, 31)
+			v, ok := scanUint(rest, 32)
 			if !ok {
 				return nil, syntaxf("unrecognized directive: %s", d)
 			}

@@ -50,7 +50,39 @@ func TestParse(t *testing.T) {
 				t.Errorf("s = %d", sc.Dirs[0].FileSize)
 			}
 		}},
-		{name: "trailing garbage in numbers", args: []string{"n5x", "1"}},
+		{name: "leading zeros", args: []string{"n05", "1"}},
+		// s6-log 2.11 reads a directive's number whole: anything but
+		// digits is an error, and so is a value too big for its field.
+		{name: "trailing garbage n", args: []string{"n5x", "1"}, err: "unrecognized directive: n5x"},
+		{name: "trailing garbage s", args: []string{"s5000x", "1"}, err: "unrecognized directive: s5000x"},
+		{name: "trailing garbage S", args: []string{"S5x", "1"}, err: "unrecognized directive: S5x"},
+		{name: "trailing garbage l", args: []string{"l5x", "1"}, err: "unrecognized directive: l5x"},
+		{name: "trailing garbage r", args: []string{"r5x", "1"}, err: "unrecognized directive: r5x"},
+		{name: "trailing garbage E", args: []string{"E5x", "1"}, err: "unrecognized directive: E5x"},
+		{name: "trailing garbage ^", args: []string{"^5x", "1"}, err: "unrecognized directive: ^5x"},
+		{name: "hex", args: []string{"n0x10", "1"}, err: "unrecognized directive: n0x10"},
+		{name: "plus sign", args: []string{"n+5", "1"}, err: "unrecognized directive: n+5"},
+		{name: "minus sign", args: []string{"n-1", "1"}, err: "unrecognized directive: n-1"},
+		{name: "space", args: []string{"n 5", "1"}, err: "unrecognized directive: n 5"},
+		{name: "n max", args: []string{"n4294967295", "1"}},
+		{name: "n too big", args: []string{"n4294967296", "1"}, err: "unrecognized directive"},
+		{name: "S max", args: []string{"S18446744073709551615", "1"}},
+		{name: "S too big", args: []string{"S18446744073709551616", "1"}, err: "unrecognized directive"},
+		{name: "E max", args: []string{"E4294967295", "^4294967295", "1"}, check: func(t *testing.T, sc *Script) {
+			if sc.Elems[0].Acts[0].Kind != ActStdout {
+				t.Errorf("acts = %+v", sc.Elems[0].Acts)
+			}
+		}},
+		{name: "E too big", args: []string{"E4294967296", "1"}, err: "unrecognized directive"},
+		{name: "r max", args: []string{"r2147483647", "./d"}, check: func(t *testing.T, sc *Script) {
+			if sc.Dirs[0].Retry != 2147483647*time.Millisecond {
+				t.Errorf("r = %v", sc.Dirs[0].Retry)
+			}
+		}},
+		{name: "r too big", args: []string{"r2147483648", "1"}, err: "unrecognized directive: r2147483648"},
+		{name: "l half of s", args: []string{"s4096", "l2048", "1"}},
+		{name: "l before s", args: []string{"l3000", "s4096", "1"}},
+		{name: "l vs default s", args: []string{"l50000", "1"}, err: "conflicts with previous s directive"},
 		{name: "stamps not sticky", args: []string{"t", "T", "pfoo", "1", "2"}, check: func(t *testing.T, sc *Script) {
 			a := sc.Elems[0].Acts
 			if !a[0].TAI || !a[0].ISO || a[0].Prefix != "foo" || !a[0].HasPfx {
@@ -131,6 +163,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"1", "t s1000000 n10 ./dir", "-.* +^a 1 +^b 2 f =st", "n3 s5000 S100000 l100 r50 !gzip /x",
 		"E10 ^20 2 =st", "pfoo p T t 1", "+( 1", "s4096 l3000 1", "n99999999999 1", "?cat ./y", "f",
+		"n5x 1", "r2147483648 1", "E4294967295 ^0 =st", "s4096 l2048 ./a l1 ./b",
 	} {
 		f.Add(s)
 	}
@@ -146,6 +179,33 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(sc.Elems) == 0 {
 			t.Fatal("no elements in a valid script")
+		}
+		// Every directive that takes a number had only digits in it.
+		nacts, ndirs := 0, 0
+		for _, a := range args {
+			switch a[0] {
+			case 'n', 's', 'S', 'l', 'r', 'E', '^':
+				if strings.Trim(a[1:], "0123456789") != "" || len(a) == 1 {
+					t.Fatalf("%q accepted in %q", a, args)
+				}
+			case '1', '2', '=':
+				nacts++
+			case '.', '/':
+				nacts++
+				ndirs++
+			}
+		}
+		got := 0
+		for _, e := range sc.Elems {
+			got += len(e.Acts)
+			for _, a := range e.Acts {
+				if a.Kind == ActDir && (a.Dir < 0 || a.Dir >= len(sc.Dirs) || sc.Dirs[a.Dir].Path == "") {
+					t.Fatalf("action %+v names no directory of %+v", a, sc.Dirs)
+				}
+			}
+		}
+		if got != nacts || len(sc.Dirs) != ndirs {
+			t.Fatalf("%q: %d actions and %d dirs compiled, want %d and %d", args, got, len(sc.Dirs), nacts, ndirs)
 		}
 		for _, d := range sc.Dirs {
 			if d.FileSize < MinFileSize || d.FileSize > MaxFileSize {
