@@ -105,7 +105,7 @@ func (m *Modules) UnmarshalYAML(n *yaml.Node) error {
 		m.Include, m.Aliases = v.Include, v.Aliases
 		return nil
 	}
-	return &Error{Line: n.Line, Msg: "modules is a list of module names or a mapping {include: [...], aliases: included|all}"}
+	return &Error{Line: n.Line, Msg: "want a list of module names or a mapping {include: [...], aliases: included|all}"}
 }
 
 // File is an extra file: copied from Src (a file or a directory tree) or
@@ -178,11 +178,21 @@ func checkKeys(n *yaml.Node, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return nil // checks its own keys
-	}
 	if n.Kind == yaml.AliasNode {
 		return &Error{Line: n.Line, Msg: "YAML aliases are not supported in image definitions"}
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		// It checks its own shape and keys: run it here so that its
+		// errors get the key they are under.
+		err := reflect.New(t).Interface().(yaml.Unmarshaler).UnmarshalYAML(n)
+		var de *Error
+		if err != nil && !errors.As(err, &de) {
+			de = &Error{Line: n.Line, Msg: cleanYAMLError(err)}
+		}
+		if de != nil {
+			return de
+		}
+		return nil
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -219,7 +229,7 @@ func checkKeys(n *yaml.Node, t reflect.Type) error {
 			}
 			seen[k.Value] = k.Line
 			if err := checkKeys(v, f.Type); err != nil {
-				return err
+				return underKey(k.Value, err)
 			}
 		}
 	case reflect.Slice:
@@ -236,6 +246,16 @@ func checkKeys(n *yaml.Node, t reflect.Type) error {
 		}
 	}
 	return nil
+}
+
+// underKey prefixes the message of an error found in key's value with the
+// key, so that "want a list" reads "commands: want a list".
+func underKey(key string, err error) error {
+	var de *Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	return &Error{File: de.File, Line: de.Line, Msg: key + ": " + de.Msg}
 }
 
 // decodeStrict checks keys then decodes, adding line numbers to yaml's
