@@ -136,6 +136,7 @@ func TestParseMatchesDebian(t *testing.T) {
 		`{ a "" { b } c } { } { { { x } } } { "}" \} }`,
 		"if {\n  foreground { echo a }\n} echo b",
 		"a\rb\x01c\x1fd\x7fe\xa0f\vg\fh",
+		"a \\\nb \\\n\\\n c\\\n \\\n# c\nd \\\n{ e \\\n}",
 	} {
 		script := `printf %s\\0 X ` + s
 		dir := t.TempDir()

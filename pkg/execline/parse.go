@@ -72,6 +72,15 @@ func (p *parser) parse() ([]string, error) {
 			}
 			continue
 		}
+		if p.s[p.i] == '\\' && p.i+1 < len(p.s) && p.s[p.i+1] == '\n' {
+			// A backslash-newline where a word would start continues
+			// the line: it separates words like a blank (as execline
+			// does); inside a word it is an escaped newline.
+			p.i += 2
+			p.line++
+			p.word = 0
+			continue
+		}
 		p.word++
 		line, word := p.line, p.word
 		w, quoted, err := p.lexWord()

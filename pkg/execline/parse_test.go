@@ -30,6 +30,10 @@ func TestParse(t *testing.T) {
 		{"decimal", `"\101" "\1000" "\8" "\255"`, []string{"e", "d0", "\b", "\xff"}},
 		{"unquoted backslash", `a\ b a\"b a\\b a\tb \{ \}`, []string{"a b", `a"b`, `a\b`, "atb", "{", "}"}},
 		{"unquoted backslash newline", "a\\\nb", []string{"a\nb"}},
+		{"line continuation between words", "a \\\nb \\\n\\\n c\\\n", []string{"a", "b", "c\n"}},
+		{"line continuation then comment", "a \\\n# c\nb", []string{"a", "b"}},
+		{"line continuation then block", "x \\\n{ y \\\n}", []string{"x", " y", ""}},
+		{"lone line continuation", "\\\n", nil},
 		{"brace words", "x{ }x {x", []string{"x{", "}x", "{x"}},
 		{"block", "foreground { echo a } echo b", []string{"foreground", " echo", " a", "", "echo", "b"}},
 		{"empty block", "if { } x", []string{"if", "", "x"}},
@@ -71,6 +75,7 @@ func TestParseErrors(t *testing.T) {
 		{"zero hex", `"\0x0"`, 1, 1, "out of range"},
 		{"big decimal", `"\256"`, 1, 1, "out of range"},
 		{"nul byte", "echo a\x00b", 1, 2, "NUL"},
+		{"line counted after a continuation", "a \\\nb \"c", 2, 2, "unterminated string"},
 		{"line counted in strings", "\"a\nb\" c \"d", 2, 3, "unterminated string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
