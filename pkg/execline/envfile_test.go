@@ -214,7 +214,7 @@ func TestSetuidgidMatchesS6(t *testing.T) {
 		t.Skip("needs root to change credentials")
 	}
 	ours := filepath.Join(ourBin(t), "setuidgid")
-	for _, acct := range []string{"nobody", "daemon", "1:1", "65534:65534", "nosuchuser", "1:"} {
+	for _, acct := range []string{"nobody", "daemon", "1:1", "65534:65534", "nosuchuser", "1:", "1:2:3,4"} {
 		r1, c1 := runEnv(t, ref, []string{acct, "/usr/bin/id"}, nil)
 		r2, c2 := runEnv(t, ours, []string{acct, "/usr/bin/id"}, nil)
 		if r1 != r2 || c1 != c2 {
@@ -247,6 +247,8 @@ func TestResolveAccount(t *testing.T) {
 		{"alice:nogroup", Account{}, errUnknown},
 		{"1:", Account{}, errInvalid},
 		{":1", Account{}, errInvalid},
+		{"1:2:3", Account{}, errInvalid}, // s6-setuidgid: usage error too
+		{"alice:wheel:audio", Account{}, errInvalid},
 	} {
 		got, err := ResolveAccount(fs, tc.spec)
 		if tc.err != nil {

@@ -50,7 +50,7 @@ var errInvalid = errors.New("invalid account")
 //     supplementary groups = {gid}.
 func ResolveAccount(sys Sys, spec string) (Account, error) {
 	user, group, hasGroup := strings.Cut(spec, ":")
-	if user == "" || (hasGroup && group == "") {
+	if user == "" || (hasGroup && (group == "" || strings.ContainsRune(group, ':'))) {
 		return Account{}, fmt.Errorf("%w %q: expected user, user:group or uid:gid", errInvalid, spec)
 	}
 	var passwd, groups [][]string
