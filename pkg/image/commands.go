@@ -46,7 +46,8 @@ func FindRoot(dir string) (string, error) {
 
 // OwnCommands lists the repository's commands: every directory under
 // root/cmds holding a non-test Go file of package main, except mkimage
-// (the host-side generator). Sorted by name.
+// (the host-side generator) and the directories the go tool ignores
+// (testdata, names starting with . or _). Sorted by name.
 func OwnCommands(root string) ([]Command, error) {
 	ents, err := os.ReadDir(filepath.Join(root, "cmds"))
 	if err != nil {
@@ -57,7 +58,10 @@ func OwnCommands(root string) ([]Command, error) {
 	}
 	var out []Command
 	for _, e := range ents {
-		if !e.IsDir() || e.Name() == "mkimage" || strings.HasPrefix(e.Name(), ".") {
+		// The go tool ignores directories named testdata or starting
+		// with . or _ (scratch work): so does the image.
+		n := e.Name()
+		if !e.IsDir() || n == "mkimage" || n == "testdata" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
 			continue
 		}
 		dir := filepath.Join(root, "cmds", e.Name())

@@ -44,6 +44,9 @@ import (
 `, 0o644)
 	writeFile(t, filepath.Join(root, "cmds/svscan/main.go"), "package main\nfunc main() {}\n", 0o644)
 	writeFile(t, filepath.Join(root, "cmds/notyet/doc.go"), "package notyet\n", 0o644)
+	for _, ignored := range []string{"_scratch", ".hidden", "testdata"} {
+		writeFile(t, filepath.Join(root, "cmds", ignored, "main.go"), "package main\nfunc main() {}\n", 0o644)
+	}
 	writeFile(t, filepath.Join(root, "cmds/mkimage/main.go"), "package main\nfunc main() {}\n", 0o644)
 	writeFile(t, filepath.Join(root, "uinit/main.go"), "package main\nfunc main() {}\n", 0o644)
 	writeFile(t, filepath.Join(root, "templates/svscan-log/run"), "#!/bin/execlineb -P\nsvlog -p t /run/uncaught-logs\n", 0o755)
@@ -186,7 +189,7 @@ func TestBuildLayout(t *testing.T) {
 			t.Errorf("/%s: contents %q, want %q", w.name, content, w.data)
 		}
 	}
-	for _, absent := range []string{"bbin/mkimage", "bbin/notyet", "lib/modules/6.1.0-test/kernel/drivers/block/virtio_blk.ko", "bin/defaultsh"} {
+	for _, absent := range []string{"bbin/mkimage", "bbin/notyet", "bbin/_scratch", "bbin/.hidden", "bbin/testdata", "lib/modules/6.1.0-test/kernel/drivers/block/virtio_blk.ko", "bin/defaultsh"} {
 		if _, ok := got[absent]; ok {
 			t.Errorf("/%s present", absent)
 		}
