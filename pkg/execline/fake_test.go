@@ -128,6 +128,13 @@ func TestChainWithFakeSys(t *testing.T) {
 			fds:   map[int]string{0: "in", 1: "stdout", 2: "stderr", 5: "log", 6: "new"},
 		},
 		{
+			name:  "redirfd c u w",
+			argv:  []string{"redirfd", "-c", "1", "exists", "redirfd", "-u", "4", "rw", "redirfd", "-w", "7", "new", "/bin/prog"},
+			found: "/bin/prog",
+			calls: []string{"open exists 01", "dup2 3 1", "open rw 02", "dup2 3 4", "open new 01101", "dup2 3 7", `exec /bin/prog ["/bin/prog"]`},
+			fds:   map[int]string{0: "stdin", 1: "exists", 2: "stderr", 4: "rw", 7: "new"},
+		},
+		{
 			name:  "fdmove and fdswap",
 			argv:  []string{"fdmove", "-c", "4", "1", "fdswap", "1", "2", "fdmove", "5", "4", "fdclose", "0", "/p"},
 			found: "/p",
