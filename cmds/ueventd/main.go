@@ -136,7 +136,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	d := ueventd.New(cfg)
 	d.SetRules(loadRules(d, o.rules))
 	if !o.noModules {
-		if l := loader(d, o.mods); l != nil {
+		if l := loader(d, o.mods, o.sys); l != nil {
 			d.SetModules(l)
 		}
 	}
@@ -183,7 +183,7 @@ func loadRules(d *ueventd.Daemon, path string) []devrules.Rule {
 	return r
 }
 
-func loader(d *ueventd.Daemon, root string) *modalias.Loader {
+func loader(d *ueventd.Daemon, root, sys string) *modalias.Loader {
 	idx, err := modalias.LoadIndex(root)
 	if err != nil {
 		d.Logf("no module index: %v; devices will not get modules loaded (the image needs modules.alias and modules.dep in %s)", err, root)
@@ -200,5 +200,6 @@ func loader(d *ueventd.Daemon, root string) *modalias.Loader {
 		Params:    params,
 		Blacklist: blacklist,
 		Loaded:    loaded,
+		IsLoaded:  modalias.SysfsLoaded(sys),
 	})
 }

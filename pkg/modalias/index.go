@@ -31,8 +31,37 @@ func Name(s string) string {
 	return strings.ReplaceAll(s, "-", "_")
 }
 
+// NormalizeAlias rewrites an alias or alias pattern the way kmod does
+// before comparing (depmod stores the patterns of its binary index so,
+// and modprobe treats its argument so): "-" becomes "_" except inside a
+// "[...]" set. ok is false for a string kmod rejects: a "]" outside a
+// set or a "[" without its "]". Such a pattern is left out of the index
+// and such a MODALIAS matches nothing, as with modprobe.
+func NormalizeAlias(s string) (norm string, ok bool) {
+	if !strings.ContainsAny(s, "-[]") {
+		return s, true
+	}
+	b := []byte(s)
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '-':
+			b[i] = '_'
+		case ']':
+			return "", false
+		case '[':
+			j := strings.IndexByte(s[i:], ']')
+			if j < 0 {
+				return "", false
+			}
+			i += j
+		}
+	}
+	return string(b), true
+}
+
 // ParseAlias reads modules.alias. Blank lines and "#" comments are
-// skipped; any other line must be "alias PATTERN MODULE".
+// skipped; any other line must be "alias PATTERN MODULE". Patterns are
+// normalized (NormalizeAlias); one kmod would reject is skipped.
 func ParseAlias(r io.Reader) ([]Alias, error) {
 	var out []Alias
 	err := eachLine(r, func(n int, line string) error {
@@ -40,7 +69,9 @@ func ParseAlias(r io.Reader) ([]Alias, error) {
 		if len(f) != 3 || f[0] != "alias" {
 			return fmt.Errorf("line %d: %q is not \"alias PATTERN MODULE\"", n, clip(line))
 		}
-		out = append(out, Alias{Pattern: f[1], Module: Name(f[2])})
+		if p, ok := NormalizeAlias(f[1]); ok {
+			out = append(out, Alias{Pattern: p, Module: Name(f[2])})
+		}
 		return nil
 	})
 	return out, err
@@ -116,14 +147,17 @@ func clip(s string) string {
 
 // Index is the parsed module tree of one kernel.
 type Index struct {
-	Root    string // the module tree, e.g. /lib/modules/6.1.0-13-amd64
-	Aliases []Alias
-	Deps    map[string]Dep
-	Builtin map[string]bool
+	Root           string // the module tree, e.g. /lib/modules/6.1.0-13-amd64
+	Aliases        []Alias
+	Deps           map[string]Dep
+	Builtin        map[string]bool
+	BuiltinAliases []Alias // modules.builtin.alias, when the tree has it
 }
 
 // LoadIndex reads modules.alias, modules.dep and (if present)
-// modules.builtin from root. modules.alias and modules.dep must exist.
+// modules.builtin and modules.builtin.alias (text, "alias PATTERN
+// MODULE" like modules.alias) from root. modules.alias and modules.dep
+// must exist.
 func LoadIndex(root string) (*Index, error) {
 	idx := &Index{Root: root}
 	read := func(name string, optional bool, parse func(io.Reader) error) error {
@@ -150,20 +184,58 @@ func LoadIndex(root string) (*Index, error) {
 	if err := read("modules.builtin", true, func(r io.Reader) (err error) { idx.Builtin, err = ParseBuiltin(r); return }); err != nil {
 		return nil, err
 	}
+	if err := read("modules.builtin.alias", true, func(r io.Reader) (err error) { idx.BuiltinAliases, err = ParseAlias(r); return }); err != nil {
+		return nil, err
+	}
 	if idx.Builtin == nil {
 		idx.Builtin = map[string]bool{}
+	}
+	for _, a := range idx.BuiltinAliases {
+		idx.Builtin[a.Module] = true
 	}
 	return idx, nil
 }
 
-// Lookup returns the modules whose alias patterns match modalias, in
-// modules.alias order, each once. Like modprobe, every match is
-// returned, not just the first.
+// Lookup returns the modules modprobe would take for modalias, with
+// kmod's precedence (without modprobe.d configuration): modalias is
+// normalized (NormalizeAlias), then the first of these that gives
+// anything wins:
+//
+//  1. a module of that name in modules.dep (names never hold ":", so a
+//     device's MODALIAS never takes this path);
+//  2. every module whose modules.alias pattern matches, in file order,
+//     each once (all of them, not just the first);
+//  3. a module of that name in modules.builtin;
+//  4. every module whose modules.builtin.alias pattern matches.
+//
+// Modules from 3 and 4 are built into the kernel: Load skips them.
 func (idx *Index) Lookup(modalias string) []string {
+	alias, ok := NormalizeAlias(modalias)
+	if !ok || alias == "" {
+		return nil
+	}
+	if !strings.Contains(alias, ":") {
+		if _, ok := idx.Deps[alias]; ok {
+			return []string{alias}
+		}
+	}
+	if out := matchAll(idx.Aliases, alias); out != nil {
+		return out
+	}
+	if idx.Builtin[alias] {
+		return []string{alias}
+	}
+	return matchAll(idx.BuiltinAliases, alias)
+}
+
+func matchAll(aliases []Alias, alias string) []string {
 	var out []string
-	seen := map[string]bool{}
-	for _, a := range idx.Aliases {
-		if !seen[a.Module] && Match(a.Pattern, modalias) {
+	var seen map[string]bool
+	for _, a := range aliases {
+		if !seen[a.Module] && Match(a.Pattern, alias) {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
 			seen[a.Module] = true
 			out = append(out, a.Module)
 		}

@@ -431,3 +431,188 @@ func FuzzParseDep(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalizeAlias(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"pci:v00001AF4d*", "pci:v00001AF4d*", true},
+		{"of:N*T*Cvendor,my-dev", "of:N*T*Cvendor,my_dev", true},
+		{"input:b*v*p*e*-e*1,*", "input:b*v*p*e*_e*1,*", true},
+		{"usb:v05ACp8403d0[0-5]*dc*", "usb:v05ACp8403d0[0-5]*dc*", true}, // "-" in a set stays
+		{"a-[x-z]-b", "a_[x-z]_b", true},
+		{"a]b", "", false},
+		{"a[bc", "", false},
+		{"[]]", "", false}, // kmod closes the set at the first "]"
+		{"", "", true},
+	}
+	for _, tt := range tests {
+		got, ok := NormalizeAlias(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("NormalizeAlias(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestLookupPrecedence: kmod's order without modprobe.d: a module
+// name, then modules.alias (all matches), then modules.builtin, then
+// modules.builtin.alias; the first source with a match wins.
+func TestLookupPrecedence(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(root, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("modules.alias", `alias platform:dual first_mod
+alias platform:dual* second_mod
+alias platform:dual first_mod
+alias of:N*T*Cacme,my-dev acme_dev
+alias platform:in_both loadable_mod
+alias virtio_net alias_named_like_a_module
+alias platform:a]b bad_pattern
+alias platform:x[y bad_pattern
+`)
+	write("modules.dep", `kernel/first_mod.ko:
+kernel/second_mod.ko:
+kernel/acme-dev.ko:
+kernel/loadable_mod.ko:
+kernel/virtio_net.ko:
+kernel/bad_pattern.ko:
+`)
+	write("modules.builtin", "kernel/drivers/tty/serial/8250/8250.ko\nkernel/in_kernel.ko\n")
+	os.MkdirAll(filepath.Join(root, "kernel"), 0o755)
+	write("kernel/loadable_mod.ko", "")
+	write("modules.builtin.alias", "alias platform:serial8250 8250\nalias platform:in_both in_kernel\nalias acpi*:PNP0501:* 8250\n")
+	idx, err := LoadIndex(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		alias string
+		want  []string
+	}{
+		{"platform:dual", []string{"first_mod", "second_mod"}}, // every match, file order, once each
+		{"platform:dualx", []string{"second_mod"}},
+		{"of:NdevTtypeCacme,my-dev", []string{"acme_dev"}}, // "-" and "_" are one
+		{"of:NdevTtypeCacme,my_dev", []string{"acme_dev"}},
+		{"virtio-net", []string{"virtio_net"}},         // a module name beats an alias of that text
+		{"platform:in_both", []string{"loadable_mod"}}, // modules.alias beats modules.builtin.alias
+		{"platform:serial8250", []string{"8250"}},      // built in: Load skips it
+		{"acpi:PNP0501:", []string{"8250"}},            // idem, by pattern
+		{"in-kernel", []string{"in_kernel"}},           // modules.builtin by name
+		{"platform:a]b", nil},                          // kmod rejects the MODALIAS
+		{"platform:x[y", nil},                          // idem
+		{"platform:nothing", nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		if got := idx.Lookup(tt.alias); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Lookup(%q) = %v, want %v", tt.alias, got, tt.want)
+		}
+	}
+	for _, a := range idx.Aliases {
+		if a.Module == "bad_pattern" {
+			t.Errorf("a pattern kmod rejects is in the index: %+v", a)
+		}
+	}
+	// Built-in modules found by alias are not loaded and not an error.
+	var loaded []string
+	l := NewLoader(idx, LoaderOptions{Load: func(p, _ string) error { loaded = append(loaded, Name(p)); return nil }})
+	for _, a := range []string{"platform:serial8250", "acpi:PNP0501:", "platform:in_both"} {
+		if err := l.LoadAlias(a, ""); err != nil {
+			t.Errorf("LoadAlias(%q): %v", a, err)
+		}
+	}
+	if !reflect.DeepEqual(loaded, []string{"loadable_mod"}) {
+		t.Errorf("loaded %v, want [loadable_mod]", loaded)
+	}
+}
+
+// TestReloadAfterRemoval: a module removed since it was loaded (IsLoaded
+// says no) is loaded again for the next device, its dependencies only if
+// they are gone too; without IsLoaded, once loaded is loaded for good.
+func TestReloadAfterRemoval(t *testing.T) {
+	present := map[string]bool{}
+	var mu sync.Mutex
+	isLoaded := func(n string) bool { mu.Lock(); defer mu.Unlock(); return present[n] }
+	l, rec, logs := newLoader(t, LoaderOptions{IsLoaded: isLoaded})
+	rl := rec.load
+	rec2 := func(path, params string) error {
+		if err := rl(path, params); err != nil {
+			return err
+		}
+		mu.Lock()
+		present[Name(path)] = true
+		mu.Unlock()
+		return nil
+	}
+	l.load = rec2
+	const alias = "virtio:d00000001v00001AF4"
+	if err := l.LoadAlias(alias, "/devices/virtio0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.LoadAlias(alias, "/devices/virtio0"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.loaded); n != 5 {
+		t.Fatalf("loaded %v: want 5 loads, none repeated while loaded", rec.loaded)
+	}
+	mu.Lock()
+	delete(present, "virtio_net") // rmmod virtio_net
+	mu.Unlock()
+	if err := l.LoadAlias(alias, "/devices/virtio0"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"virtio_net"}; !reflect.DeepEqual(rec.loaded[5:], want) {
+		t.Fatalf("after rmmod: loaded %v, want %v again (and only it)", rec.loaded[5:], want)
+	}
+	if c := strings.Count(strings.Join(*logs, "\n"), "loaded virtio_net (for "+alias); c != 2 {
+		t.Errorf("%d 'loaded virtio_net' lines, want 2: %q", c, *logs)
+	}
+
+	// Without IsLoaded: no reload.
+	l2, rec2b, _ := newLoader(t, LoaderOptions{})
+	for i := 0; i < 2; i++ {
+		if err := l2.LoadAlias(alias, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec2b.loaded) != 5 {
+		t.Fatalf("loaded %v", rec2b.loaded)
+	}
+}
+
+func TestSysfsLoaded(t *testing.T) {
+	sys := t.TempDir()
+	os.MkdirAll(filepath.Join(sys, "module", "virtio_net"), 0o755)
+	os.WriteFile(filepath.Join(sys, "module", "virtio_net", "initstate"), []byte("live\n"), 0o444)
+	os.MkdirAll(filepath.Join(sys, "module", "printk", "parameters"), 0o755) // built in: no initstate
+	f := SysfsLoaded(sys)
+	for name, want := range map[string]bool{"virtio_net": true, "printk": false, "absent": false} {
+		if got := f(name); got != want {
+			t.Errorf("SysfsLoaded(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func FuzzLookup(f *testing.F) {
+	f.Add("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+	f.Add("of:NdevTtypeCacme,my-dev")
+	f.Add("a]b[")
+	f.Add("virtio-net")
+	f.Fuzz(func(t *testing.T, alias string) {
+		idx := &Index{Deps: map[string]Dep{"virtio_net": {}}, Builtin: map[string]bool{}}
+		idx.Aliases, _ = ParseAlias(strings.NewReader(testAlias))
+		got := idx.Lookup(alias)
+		seen := map[string]bool{}
+		for _, m := range got {
+			if seen[m] || m == "" {
+				t.Fatalf("Lookup(%q) = %v: duplicate or empty", alias, got)
+			}
+			seen[m] = true
+		}
+	})
+}

@@ -107,6 +107,7 @@ type Loader struct {
 	logf      func(format string, a ...any)
 	params    map[string]string
 	blacklist map[string]bool
+	isLoaded  func(name string) bool
 
 	mu   sync.Mutex
 	mods map[string]*modState
@@ -114,7 +115,17 @@ type Loader struct {
 
 type modState struct {
 	done chan struct{}
-	err  error
+	err  error // set before done is closed
+}
+
+// succeeded reports whether the load finished without error.
+func (s *modState) succeeded() bool {
+	select {
+	case <-s.done:
+		return s.err == nil
+	default:
+		return false
+	}
 }
 
 // LoaderOptions configures NewLoader.
@@ -124,11 +135,26 @@ type LoaderOptions struct {
 	Params    map[string]string             // module name -> parameters
 	Blacklist map[string]bool               // never loaded for an alias
 	Loaded    []string                      // already in the kernel (e.g. from /proc/modules)
+	// IsLoaded, when set, is asked before a module loaded earlier is
+	// taken as still there: when it says no (the module was removed
+	// with rmmod since), the module is loaded again for the new device,
+	// as modprobe would. nil: a module loaded once stays loaded.
+	IsLoaded func(name string) bool
+}
+
+// SysfsLoaded returns an IsLoaded for LoaderOptions that looks for
+// sysRoot/module/NAME/initstate, which the kernel creates for every
+// loaded (not built-in) module and removes when it is unloaded.
+func SysfsLoaded(sysRoot string) func(name string) bool {
+	return func(name string) bool {
+		_, err := os.Stat(filepath.Join(sysRoot, "module", name, "initstate"))
+		return err == nil
+	}
 }
 
 // NewLoader returns a loader over idx.
 func NewLoader(idx *Index, o LoaderOptions) *Loader {
-	l := &Loader{idx: idx, load: o.Load, logf: o.Logf, params: o.Params, blacklist: o.Blacklist, mods: map[string]*modState{}}
+	l := &Loader{idx: idx, load: o.Load, logf: o.Logf, params: o.Params, blacklist: o.Blacklist, isLoaded: o.IsLoaded, mods: map[string]*modState{}}
 	if l.load == nil {
 		l.load = LoadFile
 	}
@@ -195,6 +221,9 @@ func (l *Loader) ensure(name, why string) error {
 	}
 	l.mu.Lock()
 	st, ok := l.mods[name]
+	if ok && l.isLoaded != nil && st.succeeded() && !l.isLoaded(name) {
+		ok = false // removed since: load it again
+	}
 	if !ok {
 		st = &modState{done: make(chan struct{})}
 		l.mods[name] = st
