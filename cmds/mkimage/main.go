@@ -104,6 +104,15 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
+	// -o and -k name files from the current directory (the definition's
+	// output: and kernel: are relative to the repository root).
+	for _, p := range []*string{out, kernel} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return cli.Exitf(cli.ExitSystem, "%v", err)
+			}
+		}
+	}
 	var mtime int64
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
 		mtime, err = strconv.ParseInt(s, 10, 64)

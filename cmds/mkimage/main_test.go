@@ -118,6 +118,25 @@ func TestCheckDefinitionErrors(t *testing.T) {
 	}
 }
 
+// TestOutputFromCwd: -o names a file from the current directory, not from
+// the repository root; one that cannot be written fails before the build.
+func TestOutputFromCwd(t *testing.T) {
+	root, err := image.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "afile"), nil, 0o644)
+	def := filepath.Join(dir, "o.yaml")
+	os.WriteFile(def, []byte("commands: [gosh]\n"), 0o644)
+	t.Chdir(dir)
+	_, errs, code := runCmd("-C", root, "-o", "afile/img.cpio", def)
+	want := "output: mkdir " + filepath.Join(dir, "afile") + ": not a directory"
+	if code != cli.ExitSystem || !strings.Contains(errs, want) || strings.Contains(errs, "building") {
+		t.Errorf("exit %d, stderr %q; want 111 and %q before building", code, errs, want)
+	}
+}
+
 // TestInterrupt builds a real image and interrupts it the way Ctrl-C does
 // (SIGINT to the whole process group) during the busybox build: mkimage
 // exits 111 and leaves neither the output nor a temporary file.

@@ -108,6 +108,15 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	}
 	defer plan.Close()
 
+	// The output is checked (and its temporary file made) before the
+	// slow busybox build; an error or an interruption from here on
+	// removes the temporary file and leaves the output as it was.
+	af, err := CreateAtomic(out)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	defer af.Abort()
+
 	a := NewArchive()
 	if err := phase(fmt.Sprintf("building the busybox (%d commands: %s)", len(plan.Commands), strings.Join(sortedNames(plan.Commands), " ")), func() error {
 		tmp, err := os.MkdirTemp("", "mkimage-")
@@ -137,31 +146,29 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	if err := phase("laying out services, modules and files", func() error { return plan.Layout(a) }); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return nil, err
-	}
 	if err := phase(fmt.Sprintf("writing %s (%s)", out, comp), func() error {
-		return WriteAtomic(out, 0o644, func(w io.Writer) error {
-			cw := &countWriter{w: w}
-			zw, err := Compress(cw, comp)
-			if err != nil {
-				return err
-			}
-			tw := &countWriter{w: zw}
-			if err := a.WriteCPIO(tw, WriteOptions{MTime: o.MTime, Check: ctx.Err}); err != nil {
-				return err
-			}
-			if err := zw.Close(); err != nil {
-				return err
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			res.Total, res.Compressed = tw.n, cw.n
-			return nil
-		})
+		cw := &countWriter{w: af}
+		zw, err := Compress(cw, comp)
+		if err != nil {
+			return err
+		}
+		tw := &countWriter{w: zw}
+		if err := a.WriteCPIO(tw, WriteOptions{MTime: o.MTime, Check: ctx.Err}); err != nil {
+			return fmt.Errorf("writing %s: %w", out, err)
+		}
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", out, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res.Total, res.Compressed = tw.n, cw.n
+		return nil
 	}); err != nil {
 		return nil, err
+	}
+	if err := af.Commit(0o644); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
 	}
 	for _, e := range a.Entries() {
 		res.Parts[e.Part] += e.Size()

@@ -306,6 +306,40 @@ func TestBuildFailureLeavesNothing(t *testing.T) {
 	}
 }
 
+// TestBuildUnwritableOutput: an output that cannot be written is an error
+// before the busybox is built, and leaves nothing behind.
+func TestBuildUnwritableOutput(t *testing.T) {
+	root, ro := fixture(t)
+	writeFile(t, filepath.Join(root, "afile"), "x", 0o644)
+	os.MkdirAll(filepath.Join(root, "adir"), 0o755)
+	for _, tc := range []struct{ out, want string }{
+		{"adir", "output: " + filepath.Join(root, "adir") + ": is a directory"},
+		{filepath.Join(root, "adir") + "/", "is a directory"},
+		{"afile/img.cpio.gz", "output: mkdir " + filepath.Join(root, "afile") + ": not a directory"},
+		{"/proc/img.cpio.gz", "output: cannot create a file next to /proc/img.cpio.gz"},
+	} {
+		t.Run(tc.out, func(t *testing.T) {
+			d, _ := ParseDefinition([]byte(fixtureDef), "test.yaml")
+			built := false
+			busybox := func(ctx context.Context, p *Plan, tmp string) ([]*Entry, error) {
+				built = true
+				return fakeBusybox(ctx, p, tmp)
+			}
+			_, err := Build(context.Background(), d, Options{Root: root, Output: tc.out, Busybox: busybox, Resolve: ro})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want containing %q", err, tc.want)
+			}
+			if built {
+				t.Error("the busybox was built before the output was checked")
+			}
+			ents, _ := os.ReadDir(filepath.Join(root, "adir"))
+			if len(ents) != 0 {
+				t.Errorf("adir holds %v", ents)
+			}
+		})
+	}
+}
+
 func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
