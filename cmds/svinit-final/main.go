@@ -111,8 +111,10 @@ func startKiller(out *os.File) error {
 		argv0 = os.Args[0]
 	}
 	p, err := os.StartProcess("/proc/self/exe", []string{argv0}, &os.ProcAttr{
-		Env:   append(os.Environ(), envKiller+"=1"),
-		Files: []*os.File{nil, out, out},
+		Env: append(os.Environ(), envKiller+"=1"),
+		// Every standard fd open: the Go runtime of a child started
+		// with one closed opens /dev/null for it, and dies without one.
+		Files: []*os.File{out, out, out},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	if err != nil {

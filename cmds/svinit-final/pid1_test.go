@@ -1,0 +1,282 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The final stage for real: svinit-final runs as process 1 of a new PID
+// and mount namespace, chrooted into a tmpfs of its own, with children
+// to kill and file systems to unmount; reboot(2) there ends the
+// namespace, and the kernel reports the command to the parent as the
+// signal that killed its process 1 (SIGHUP for a restart, SIGINT for
+// power-off and halt). Root only (CI runs as root).
+
+// Roles the test binary plays inside the namespace (see TestMain).
+const (
+	envRole  = "SVINIT_FINAL_TEST_ROLE"
+	envRoot  = "SVINIT_FINAL_TEST_ROOT"
+	envFinal = "SVINIT_FINAL_TEST_ARGS"
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(envRole) {
+	case "init":
+		nsInit()
+	case "sleep":
+		time.Sleep(time.Hour) // Go's default for SIGTERM: exit
+		os.Exit(0)
+	case "stubborn":
+		signal.Ignore(unix.SIGTERM)
+		time.Sleep(time.Hour)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// nsInit is process 1 of the test namespace: it mounts the test's file
+// systems, starts the children named in the role list, chroots and
+// execs svinit-final. Errors go to stderr with exit code 3.
+func nsInit() {
+	fail := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "test init: "+format+"\n", a...)
+		os.Exit(3)
+	}
+	root := os.Getenv(envRoot)
+	// Nothing done here may reach the host's mounts.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fail("make / private: %v", err)
+	}
+	for _, m := range []struct{ fstype, target string }{
+		{"proc", "/proc"},
+		{"tmpfs", "/mnt/a"},
+		{"tmpfs", "/mnt/a/b"},
+		{"tmpfs", "/mnt/c"},
+		{"tmpfs", "/mnt/d"},
+	} {
+		p := filepath.Join(root, m.target)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			fail("%v", err)
+		}
+		if err := unix.Mount(m.fstype, p, m.fstype, 0, ""); err != nil {
+			fail("mount %s on %s: %v", m.fstype, p, err)
+		}
+	}
+	// Process 1 keeps /mnt/c busy with a directory open for reading (it
+	// can only be remounted read-only) and /mnt/d with a file open for
+	// writing (it can be neither unmounted nor remounted read-only).
+	if _, err := unix.Open(filepath.Join(root, "/mnt/c"), unix.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
+		fail("%v", err)
+	}
+	if _, err := unix.Open(filepath.Join(root, "/mnt/d/file"), unix.O_WRONLY|unix.O_CREAT, 0o644); err != nil {
+		fail("%v", err)
+	}
+	// The children, started from the host's file system before the
+	// chroot: they keep none of the test's mounts busy.
+	self, err := os.Executable()
+	if err != nil {
+		fail("%v", err)
+	}
+	for _, role := range strings.Fields(os.Getenv("SVINIT_FINAL_TEST_CHILDREN")) {
+		p, err := os.StartProcess(self, []string{"child"}, &os.ProcAttr{
+			Env: []string{envRole + "=" + role}, Dir: "/",
+		})
+		if err != nil {
+			fail("start %s: %v", role, err)
+		}
+		p.Release()
+	}
+	if err := unix.Chroot(root); err != nil {
+		fail("chroot: %v", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		fail("chdir: %v", err)
+	}
+	argv := append([]string{"svinit-final"}, strings.Fields(os.Getenv(envFinal))...)
+	err = unix.Exec("/bin/svinit-final", argv, []string{"PATH=/bin"})
+	fail("exec svinit-final: %v", err)
+}
+
+var finalBin string
+
+// buildFinal builds a static svinit-final once.
+func buildFinal(t *testing.T) string {
+	t.Helper()
+	if finalBin != "" {
+		return finalBin
+	}
+	dir, err := os.MkdirTemp("", "svinit-final-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "svinit-final")
+	cmd := exec.Command("go", "build", "-o", p, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	finalBin = p
+	return p
+}
+
+func TestFinalAsProcess1(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root: this test needs root for PID and mount namespaces")
+		}
+		t.Skip("needs root (PID and mount namespaces, tmpfs)")
+	}
+	bin := buildFinal(t)
+	defer os.RemoveAll(filepath.Dir(bin))
+	for _, tc := range []struct {
+		name     string
+		args     string // svinit-final's options
+		record   string // /run/svinit/shutdown, "" for none
+		children string // roles started before svinit-final
+		sig      unix.Signal
+		want     []string // in this order on the console
+		dontWant []string
+	}{
+		{
+			name:     "poweroff: the grace period ends as soon as everything is gone",
+			args:     "-v -g 600000",
+			record:   "poweroff\n",
+			children: "sleep sleep sleep",
+			sig:      unix.SIGINT,
+			want: []string{"every process gone after",
+				"/mnt/d: cannot unmount or remount read-only: device or resource busy",
+				"remounted /mnt/c read-only",
+				"unmounted /mnt/a/b", "unmounted /mnt/a", "unmounted /proc",
+				// umount(2) of the process's root remounts it read-only
+				"unmounted /\n",
+				"file systems: 4 unmounted, 1 remounted read-only, 1 left as they were",
+				"poweroff: orderly shutdown took"},
+			dontWant: []string{"grace period", "sending KILL"},
+		},
+		{
+			name:     "reboot: a process ignoring TERM is killed by the KILL child",
+			args:     "-g 300",
+			record:   "reboot\n",
+			children: "stubborn sleep",
+			sig:      unix.SIGHUP,
+			want: []string{"processes left after the 300ms grace period; sending KILL",
+				"file systems: 4 unmounted, 1 remounted read-only, 1 left as they were",
+				"reboot: orderly shutdown took"},
+			dontWant: []string{"sending KILL myself", "processes left after KILL", "every process gone"},
+		},
+		{
+			name:     "halt from -a, nothing to kill",
+			args:     "-a halt -g 600000",
+			record:   "reboot\n",
+			sig:      unix.SIGINT,
+			want:     []string{"every process gone after", "halt: orderly shutdown took"},
+			dontWant: []string{"sending KILL"},
+		},
+		{
+			name:     "no record: reboot by default",
+			args:     "-g 600000",
+			children: "sleep",
+			sig:      unix.SIGHUP,
+			want:     []string{"no shutdown action recorded", "default: reboot", "every process gone after", "reboot: orderly shutdown took"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			if err := os.Mkdir(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// The root is a tmpfs mounted here, on the host: the namespace
+			// gets a copy of the mount, so what svinit-final writes to its
+			// console file can be read back once the namespace is gone.
+			if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=64m"); err != nil {
+				t.Fatalf("mount tmpfs: %v", err)
+			}
+			t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+			for _, d := range []string{"bin", "dev", "proc", "run/svinit", "mnt"} {
+				os.MkdirAll(filepath.Join(root, d), 0o755)
+			}
+			b, err := os.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "bin/svinit-final"), b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// The console is a pipe to the test, reached through process
+			// 1's fd 3: a file on the tmpfs, open for writing, would keep
+			// it from being remounted read-only.
+			if err := os.Symlink("/proc/1/fd/3", filepath.Join(root, "dev/console")); err != nil {
+				t.Fatal(err)
+			}
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			output := make(chan []byte, 1)
+			go func() {
+				b, _ := io.ReadAll(pr)
+				output <- b
+			}()
+			if tc.record != "" {
+				os.WriteFile(filepath.Join(root, "run/svinit/shutdown"), []byte(tc.record), 0o644)
+			}
+			self, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(self)
+			cmd.Env = []string{envRole + "=init", envRoot + "=" + root, envFinal + "=" + tc.args,
+				"SVINIT_FINAL_TEST_CHILDREN=" + tc.children}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			cmd.ExtraFiles = []*os.File{pw}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Pdeathsig: unix.SIGKILL}
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start the namespace: %v", err)
+			}
+			pw.Close()
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Minute):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("svinit-final still running after 5 minutes; console:\n%s", <-output)
+			}
+			// Every process of the namespace is gone with its process 1,
+			// so every copy of the pipe's write end is closed.
+			out := <-output
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if !ws.Signaled() || ws.Signal() != tc.sig {
+				t.Fatalf("process 1 ended with %v (%v), want killed by %v, the kernel's answer to the right reboot(2) command\nstderr: %s\nconsole:\n%s",
+					cmd.ProcessState, err, tc.sig, stderr.String(), out)
+			}
+			rest := string(out)
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Errorf("console lacks %q (in this order):\n%s", w, out)
+					break
+				}
+				rest = rest[i+len(w):]
+			}
+			for _, w := range tc.dontWant {
+				if strings.Contains(string(out), w) {
+					t.Errorf("console holds %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
