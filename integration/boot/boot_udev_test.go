@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/pkg/getty"
 	"github.com/svinit/svinit/pkg/image"
 )
 
@@ -153,4 +154,57 @@ func TestUdevAndEarlyGetty(t *testing.T) {
 			t.Errorf("no network interface besides lo after the reload: %v", nets)
 		}
 	})
+}
+
+// gettyPassword is the console password of gettyPasswordImage.
+const gettyPassword = "boottest-console-pw"
+
+// gettyPasswordImage is the minimal image with a console password set
+// the way an image definition sets one: a files: entry with the
+// password line as content.
+var gettyPasswordImage = imageSpec{
+	name:        "gettypw",
+	def:         "images/minimal.yaml",
+	compression: "gzip",
+	edit: func(t *testing.T, e *env, d *image.Definition) error {
+		entry, err := getty.HashPassword("boottest", gettyPassword)
+		if err != nil {
+			return err
+		}
+		d.Files = append(d.Files, image.File{
+			Dst:     image.Word{Value: "/etc/svinit/getty-password"},
+			Content: image.Word{Value: entry + "\n"},
+			Mode:    image.Word{Value: "0600"},
+		})
+		return nil
+	},
+}
+
+// TestEarlyGettyPassword: with a password in the image definition the
+// console asks for it (without echo), refuses a wrong one, and gives the
+// shell for the right one. (Without one, every other boot test gets the
+// shell straight away: off by default.)
+func TestEarlyGettyPassword(t *testing.T) {
+	e := needEnv(t)
+	img := buildImage(t, e, gettyPasswordImage)
+	var seen strings.Builder
+	g := bootWith(t, e, "gettypw", img, bootOpts{}, func(g *guest) {
+		seen.Reset()
+		seen.WriteString(g.expect(g.wait4shell(), "svinit on "))
+		seen.WriteString(g.expect(g.wait4shell(), "Password: "))
+		g.send("wrong-password\r")
+		seen.WriteString(g.expect(60*time.Second, "Login incorrect"))
+		seen.WriteString(g.expect(60*time.Second, "Password: "))
+		g.send(gettyPassword + "\r")
+		g.prompt()
+		g.run("echo 1 > /proc/sys/kernel/printk")
+	})
+	for _, pw := range []string{"wrong-password", gettyPassword} {
+		if strings.Contains(seen.String(), pw) {
+			t.Errorf("the console echoed the password %q", pw)
+		}
+	}
+	if out := g.run("cat /etc/svinit/getty-password"); !strings.HasPrefix(out, "sha256:boottest:") {
+		t.Errorf("/etc/svinit/getty-password: %q", out)
+	}
 }
