@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,4 +188,53 @@ func TestHotplug(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	skip("no kernel event arrived (network namespace without uevents?); output:\n" + out.String())
+}
+
+// TestReloadOnHUP: SIGHUP (svc -h) re-reads the rules file and reports
+// its bad lines with their numbers.
+func TestReloadOnHUP(t *testing.T) {
+	sys, dev, mods, rules := fixture(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	or, ow, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer or.Close()
+	cmd := exec.Command(os.Args[0], "-M", "-d", "3", "-s", sys, "-D", dev, "-m", mods, "-r", rules)
+	cmd.Env = append(os.Environ(), "UEVENTD_TEST_MAIN=1")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = ow, ow
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ow.Close()
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	if line, err := bufio.NewReader(r).ReadString('\n'); line != "\n" {
+		t.Fatalf("readiness: %q %v", line, err)
+	}
+	write(t, rules, "# new rules\nDEVNAME==ttyS0 chmod=0600\nDEVNAME==ttyS* mode=0640\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewScanner(or)
+	var got []string
+	for out.Scan() {
+		got = append(got, out.Text())
+		if strings.Contains(out.Text(), "reloaded "+rules) {
+			break
+		}
+	}
+	joined := strings.Join(got, "\n")
+	want := "ueventd: " + rules + `: line 2: unknown action "chmod"`
+	if !strings.Contains(joined, want) || !strings.Contains(joined, "reloaded "+rules) {
+		t.Fatalf("output after SIGHUP lacks %q or the reload line:\n%s", want, joined)
+	}
 }
