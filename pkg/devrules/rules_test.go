@@ -149,6 +149,47 @@ MISSING=="" owner=1
 	}
 }
 
+// TestMatchKeys: every key the issue names, and any other event key,
+// matches with globs, == and !=.
+func TestMatchKeys(t *testing.T) {
+	env := map[string]string{
+		"ACTION": "add", "SUBSYSTEM": "net", "DEVNAME": "net/tun", "DRIVER": "virtio_net",
+		"MODALIAS": "virtio:d00000001v00001AF4", "ID_VENDOR": "Red Hat, Inc.", "INTERFACE": "eth0",
+	}
+	tests := []struct {
+		rule string
+		want bool
+	}{
+		{"ACTION==add mode=0600", true},
+		{"ACTION==remove mode=0600", false},
+		{"ACTION!=remove mode=0600", true},
+		{"SUBSYSTEM==ne? mode=0600", true},
+		{"SUBSYSTEM==block mode=0600", false},
+		{"DEVNAME==net/* mode=0600", true},
+		{"DEVNAME==tun mode=0600", false},
+		{"DRIVER==virtio_* mode=0600", true},
+		{"DRIVER!=virtio_* mode=0600", false},
+		{"MODALIAS==virtio:d00000001v* mode=0600", true},
+		{"MODALIAS==pci:* mode=0600", false},
+		{`ID_VENDOR=="Red Hat*" mode=0600`, true},
+		{"INTERFACE==eth[0-9] mode=0600", true},
+		{"INTERFACE==eth[!0-9] mode=0600", false},
+		{"ABSENT==* mode=0600", true}, // an absent key is empty, and * matches ""
+		{"ABSENT==?* mode=0600", false},
+		{"ACTION==add SUBSYSTEM==net DRIVER==virtio_net MODALIAS==virtio:* mode=0600", true},
+		{"ACTION==add SUBSYSTEM==net DRIVER==e1000 mode=0600", false},
+	}
+	for _, tt := range tests {
+		rules, errs := Parse(strings.NewReader(tt.rule), Options{})
+		if len(errs) != 0 || len(rules) != 1 {
+			t.Fatalf("%q: %v", tt.rule, errs)
+		}
+		if got := rules[0].Matches(env); got != tt.want {
+			t.Errorf("%q matches = %v, want %v", tt.rule, got, tt.want)
+		}
+	}
+}
+
 func TestExpand(t *testing.T) {
 	env := map[string]string{"A": "1", "B_2": "two"}
 	for in, want := range map[string]string{

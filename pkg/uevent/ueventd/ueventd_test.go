@@ -307,3 +307,34 @@ func TestExecReaps(t *testing.T) {
 		t.Fatalf("log = %q", l)
 	}
 }
+
+// TestOwnerGroup: owner= and group= change the node's ids (root only).
+func TestOwnerGroup(t *testing.T) {
+	if os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root; chown needs it")
+		}
+		t.Skip("chown needs root")
+	}
+	dev := t.TempDir()
+	for _, n := range []string{"ttyS0", "sda", "kmsg"} {
+		writeFile(t, filepath.Join(dev, n), "")
+	}
+	d := New(Config{DevRoot: dev, Rules: rules(t, `
+SUBSYSTEM==tty owner=0 group=5
+DEVNAME==sd? owner=1 group=6
+DEVNAME==sda group=7
+`)})
+	d.Handle(ev(t, "ACTION=add", "DEVPATH=/devices/serial/ttyS0", "SUBSYSTEM=tty", "DEVNAME=ttyS0"))
+	d.Handle(ev(t, "ACTION=add", "DEVPATH=/devices/x/block/sda", "SUBSYSTEM=block", "DEVNAME=sda"))
+	d.Handle(ev(t, "ACTION=add", "DEVPATH=/devices/virtual/mem/kmsg", "SUBSYSTEM=mem", "DEVNAME=kmsg"))
+	for name, want := range map[string][2]uint32{"ttyS0": {0, 5}, "sda": {1, 7}, "kmsg": {0, 0}} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dev, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != want[0] || st.Gid != want[1] {
+			t.Errorf("%s: owner %d:%d, want %d:%d", name, st.Uid, st.Gid, want[0], want[1])
+		}
+	}
+}
