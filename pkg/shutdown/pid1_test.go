@@ -1,0 +1,269 @@
+package shutdown
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/fifo"
+)
+
+// TestShutdownAsProcess1 runs the whole way down for real, on the host:
+// svscan is process 1 of a new PID and mount namespace, chrooted into a
+// tmpfs laid out like an image (the scandir-dot hooks, the svscan-log
+// catch-all logger, /etc/svinit/shutdown), with its output on the
+// catch-all FIFO as stage 1 leaves it. A service logs a line and runs
+// poweroff; the hooks run svinit-shutdown, svscan stops, svinit-final
+// kills, unmounts and calls reboot(2), which ends the namespace: the
+// kernel reports the command to the parent as the signal that killed
+// process 1 (SIGINT: power-off). Then the catch-all log, left on the
+// tmpfs, must hold every line written before and during the shutdown.
+// Root only (CI runs as root).
+
+const (
+	envRole = "SVINIT_SHUTDOWN_TEST_ROLE"
+	envRoot = "SVINIT_SHUTDOWN_TEST_ROOT"
+	// consoleFD is where process 1 keeps the pipe to the test; the
+	// image's /dev/console is a symbolic link to it.
+	consoleFD = 100
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envRole) == "init" {
+		nsInit()
+	}
+	os.Exit(m.Run())
+}
+
+// nsInit does what stage 1 does before it execs svscan, in the test's
+// namespace: mount /proc, put the catch-all FIFO on fds 1 and 2 without
+// waiting for a reader, ignore SIGPIPE, exec svscan.
+func nsInit() {
+	fail := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "test init: "+format+"\n", a...)
+		os.Exit(3)
+	}
+	root := os.Getenv(envRoot)
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fail("make / private: %v", err)
+	}
+	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", 0, ""); err != nil {
+		fail("mount proc: %v", err)
+	}
+	if err := unix.Dup3(3, consoleFD, 0); err != nil {
+		fail("%v", err)
+	}
+	unix.Close(3)
+	if err := unix.Chroot(root); err != nil {
+		fail("chroot: %v", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		fail("chdir: %v", err)
+	}
+	fd, err := fifo.OpenWriter("/run/service/svscan-log/fifo", unix.O_CLOEXEC, true)
+	if err != nil {
+		fail("%v", err)
+	}
+	unix.Dup3(fd, 1, 0)
+	unix.Dup3(fd, 2, 0)
+	unix.Close(fd)
+	if null, err := unix.Open("/dev/null", unix.O_RDONLY, 0); err == nil {
+		unix.Dup3(null, 0, 0)
+	}
+	err = unix.Exec("/bin/svscan", []string{"svscan", "/run/service"}, []string{"PATH=/bin"})
+	fail("exec svscan: %v", err)
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		t.Fatalf("repository root not found: %v", err)
+	}
+	return dir
+}
+
+// copyDir copies the regular files of a template directory.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func writeExec(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShutdownAsProcess1(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs as root: this test needs root for PID and mount namespaces")
+		}
+		t.Skip("needs root (PID and mount namespaces, tmpfs)")
+	}
+	repo := repoRoot(t)
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A tmpfs mounted on the host: the namespace gets a copy of the
+	// mount, and the log written there is read back afterwards.
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=128m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+
+	// Static binaries, as in an image.
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/",
+		"github.com/u-root/u-root/cmds/core/echo",
+		"./cmds/svscan", "./cmds/svlog", "./cmds/svwait", "./cmds/execlineb",
+		"./cmds/svinit-shutdown", "./cmds/svinit-final", "./cmds/poweroff")
+	build.Dir = repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, d := range []string{"dev", "proc", "etc/svinit", "run/service"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	if err := unix.Mknod(filepath.Join(root, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(fmt.Sprintf("/proc/1/fd/%d", consoleFD), filepath.Join(root, "dev/console")); err != nil {
+		t.Fatal(err)
+	}
+	scan := filepath.Join(root, "run/service")
+	copyDir(t, filepath.Join(repo, "templates/scandir-dot"), filepath.Join(scan, ".s6-svscan"))
+	copyDir(t, filepath.Join(repo, "templates/svscan-log"), filepath.Join(scan, "svscan-log"))
+	if err := unix.Mkfifo(filepath.Join(scan, "svscan-log/fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A FIFO nobody writes to: opening it for reading blocks forever.
+	if err := unix.Mkfifo(filepath.Join(root, "run/never"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeExec(t, filepath.Join(scan, "chatty/run"), `#!/bin/execlineb -P
+foreground { svwait -U -t 60000 /run/service/svscan-log }
+foreground { echo "e2e: chatty up, asking for poweroff" }
+foreground { poweroff }
+redirfd -r 0 /run/never
+echo "e2e: never"
+`)
+	writeExec(t, filepath.Join(scan, "chatty/finish"), "#!/bin/execlineb -P\necho \"e2e: chatty finish ran\"\n")
+	writeExec(t, filepath.Join(root, "etc/svinit/shutdown"), "#!/bin/execlineb -S1\necho \"e2e: shutdown hook ran for\" $1\n")
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	output := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(pr)
+		output <- b
+	}()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = []string{envRole + "=init", envRoot + "=" + root}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Pdeathsig: unix.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the namespace: %v", err)
+	}
+	pw.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("no shutdown after 3 minutes; stderr %s; console:\n%s", stderr.String(), <-output)
+	}
+	console := <-output
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != unix.SIGINT {
+		t.Fatalf("process 1 ended with %v (%v), want killed by SIGINT, the kernel's answer to reboot(2) with POWER_OFF\nstderr: %s\nconsole:\n%s",
+			cmd.ProcessState, err, stderr.String(), console)
+	}
+	if !strings.Contains(string(console), "svinit-final: poweroff: orderly shutdown took") {
+		t.Errorf("console lacks the final stage's last line:\n%s", console)
+	}
+	logb, err := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
+	if err != nil {
+		t.Fatalf("catch-all log: %v\nconsole:\n%s", err, console)
+	}
+	log := string(logb)
+	labelled := regexp.MustCompile(`^@[0-9a-f]{24} `)
+	for _, l := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		if !labelled.MatchString(l) {
+			t.Errorf("catch-all log line without a TAI64N label: %q", l)
+		}
+	}
+	// Written before the request, by the hook's command and by the
+	// image's hook: all kept, in this order.
+	rest := log
+	for _, w := range []string{
+		"e2e: chatty up, asking for poweroff",
+		"svinit-shutdown: poweroff requested",
+		"e2e: shutdown hook ran for poweroff",
+	} {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("catch-all log lacks %q (in this order):\n%s\nconsole:\n%s", w, log, console)
+			break
+		}
+		rest = rest[i+len(w):]
+	}
+	// A finish script runs after svscan was asked to stop; svscan has
+	// then given its stdout (which the script inherits) back to the
+	// console, so that the catch-all logger can see EOF. Its words must
+	// reach one or the other.
+	if w := "e2e: chatty finish ran"; !strings.Contains(log, w) && !strings.Contains(string(console), w) {
+		t.Errorf("%q is neither in the catch-all log nor on the console:\n%s\nconsole:\n%s", w, log, console)
+	}
+	if strings.Contains(log, "e2e: never") {
+		t.Errorf("the blocked service went on:\n%s", log)
+	}
+}
