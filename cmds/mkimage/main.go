@@ -104,6 +104,7 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
+	def.Name = image.DefinitionName(root, path)
 	// -o and -k name files from the current directory (the definition's
 	// output: and kernel: are relative to the repository root).
 	for _, p := range []*string{out, kernel} {

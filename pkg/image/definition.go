@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -34,6 +35,26 @@ type Definition struct {
 
 	// File is the definition's file name (for messages).
 	File string `yaml:"-"`
+	// Name names the definition inside the image (the generated stage 2
+	// says where it comes from); see DefinitionName. File when empty.
+	Name string `yaml:"-"`
+}
+
+// DefinitionName is how an image names the definition file at path: its
+// slash-separated path from the repository root, or its base name when it
+// is outside the root. It does not depend on how the path was spelt on the
+// command line, so that the same definition gives the same bytes.
+func DefinitionName(root, path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Base(path)
+	}
+	if r, err := filepath.Abs(root); err == nil {
+		if rel, err := filepath.Rel(r, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(abs)
 }
 
 // Word is a scalar with the line it was written on.

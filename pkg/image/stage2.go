@@ -40,7 +40,10 @@ func execlineQuote(s string) string {
 func GenerateStage2(d *Definition, services []string, notifies func(service string) bool) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/execlineb -P\n")
-	src := d.File
+	src := d.Name
+	if src == "" {
+		src = d.File
+	}
 	if src == "" {
 		src = "an image definition"
 	}

@@ -1,6 +1,11 @@
 package image
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestGenerateStage2(t *testing.T) {
 	for _, tc := range []struct {
@@ -47,5 +52,41 @@ svwait -u -t 3000 /run/service/net
 	}
 	if q := execlineQuote(`a "b" {c}`); q != `"a \"b\" {c}"` {
 		t.Errorf("quote: %s", q)
+	}
+}
+
+// TestDefinitionName: the name stage 2 gives its definition does not
+// depend on how the path was spelt (images built from ./images/x.yaml,
+// images/x.yaml or /abs/images/x.yaml are the same bytes).
+func TestDefinitionName(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "images"), 0o755)
+	other := t.TempDir()
+	t.Chdir(root)
+	for _, tc := range []struct{ root, path, want string }{
+		{root, "images/x.yaml", "images/x.yaml"},
+		{root, "./images/x.yaml", "images/x.yaml"},
+		{root, filepath.Join(root, "images/x.yaml"), "images/x.yaml"},
+		{root, "images/../images/x.yaml", "images/x.yaml"},
+		{".", "images/x.yaml", "images/x.yaml"},
+		{filepath.Join(root, "images"), "images/x.yaml", "x.yaml"},
+		{root, filepath.Join(other, "y.yaml"), "y.yaml"},
+		{root, "../x.yaml", "x.yaml"},
+		{root, "..x.yaml", "..x.yaml"},
+	} {
+		if got := DefinitionName(tc.root, tc.path); got != tc.want {
+			t.Errorf("DefinitionName(%q, %q) = %q, want %q", tc.root, tc.path, got, tc.want)
+		}
+	}
+	d, err := ParseDefinition([]byte("hostname: x\n"), "/somewhere/typed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := GenerateStage2(d, nil, nil); !strings.Contains(s, "from /somewhere/typed.yaml.") {
+		t.Errorf("without a name: %q", s)
+	}
+	d.Name = "images/x.yaml"
+	if s := GenerateStage2(d, nil, nil); !strings.Contains(s, "from images/x.yaml.") || strings.Contains(s, "typed") {
+		t.Errorf("with a name: %q", s)
 	}
 }
