@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifo"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,11 +22,26 @@ func Boot() {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
 		unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR, unix.SIGALRM)
-	unix.Umask(0o022)
-
 	s := &Stage1{Root: "/", Sys: RealSys(), Console: os.Stderr}
+	// A bug must not end process 1 either.
+	defer func() {
+		if r := recover(); r != nil {
+			s.Rescue(fmt.Sprintf("stage 1 failed (a bug; please report it): %v", r))
+		}
+	}()
+	s.Run(BaseEnv(os.Environ()))
+}
+
+// Run is stage 1's sequence (see docs/boot.md), on s.Root through
+// s.Sys: mount the early file systems, read the kernel command line,
+// set up the console, the host name and the scan directory, start the
+// stage-2 child, put the catch-all logger's FIFO on fds 1 and 2 and exec
+// svscan. env is the environment for stage 2 and svscan. Every failure
+// ends in the rescue shell; Run returns only if that returns (tests).
+func (s *Stage1) Run(env []string) {
+	s.Sys.Umask(0o022)
 	procErr := s.mountOne(EarlyMounts[0])
-	s.Cmdline = ReadCmdline("/")
+	s.Cmdline = ReadCmdline(s.Root)
 	mountErr := s.MountAll()
 	if mountErr == nil {
 		mountErr = procErr
@@ -43,82 +57,110 @@ func Boot() {
 		s.Logf("kernel command line: %s", w)
 	}
 	if mountErr != nil {
-		s.Rescue("early file systems: " + mountErr.Error())
+		s.rescue("early file systems: " + mountErr.Error())
+		return
 	}
 	if s.Cmdline.Rescue {
-		s.Rescue("svinit.rescue on the kernel command line")
+		s.rescue("svinit.rescue on the kernel command line")
+		return
 	}
 	if err := s.Hostname(); err != nil {
 		s.Logf("host name: %v (left unchanged)", err)
 	}
 	if err := s.CopyScandir(); err != nil {
-		s.Rescue("scan directory: " + err.Error())
+		s.rescue("scan directory: " + err.Error())
+		return
 	}
-	env := BaseEnv(os.Environ())
 	if !s.HaveLogger() {
 		// No catch-all logger: nobody would ever read the FIFO, so stage
 		// 2 would wait forever. Keep every output on the console instead.
 		s.Logf("%s: no catch-all logger service; output stays on the console", LoggerService)
-		if err := s.StartStage2("", env); err != nil {
+		if err := s.startChild("", env); err != nil {
 			s.Logf("stage 2: %v", err)
 		}
-		if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
-			s.Debugf("disable ctrl-alt-del: %v", err)
-		}
+		s.disableCAD()
 		s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), Svscan, Scandir)
-		s.execSvscan(env, start)
+		s.execSvscan(env)
+		return
 	}
 	if err := s.MakeFIFO(); err != nil {
-		s.Rescue(err.Error())
+		s.rescue(err.Error())
+		return
 	}
 	// Open our own writer before starting the stage-2 child: the trick
 	// holds a reader open for an instant, and a child opening meanwhile
 	// would not wait for the logger.
-	fd, err := fifo.OpenWriter(LoggerFIFO, unix.O_CLOEXEC, true)
+	fd, err := s.Sys.OpenFIFOWriter(s.P(LoggerFIFO))
 	if err != nil {
-		s.Rescue("catch-all logger FIFO: " + err.Error())
+		s.rescue("catch-all logger FIFO: " + err.Error())
+		return
 	}
-	if err := s.StartStage2(LoggerFIFO, env); err != nil {
+	if err := s.startChild(LoggerFIFO, env); err != nil {
 		s.Logf("stage 2: %v", err)
 	}
-	// Ignored (not caught) so that it survives the exec into svscan.
-	signal.Ignore(unix.SIGPIPE)
-	// ctrl-alt-del: the kernel sends SIGINT to process 1 (svscan's
-	// .s6-svscan/SIGINT hook: reboot) instead of rebooting at once.
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
-		s.Debugf("disable ctrl-alt-del: %v", err)
-	}
+	s.Sys.IgnoreSIGPIPE()
+	s.disableCAD()
 	s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), Svscan, Scandir)
 	for _, t := range []int{1, 2} {
-		if err := unix.Dup3(fd, t, 0); err != nil {
+		if err := s.Sys.Dup2(fd, t); err != nil {
 			unix.Close(fd)
-			s.Rescue(fmt.Sprintf("put the catch-all logger FIFO on fd %d: %v", t, err))
+			s.consoleBack()
+			s.rescue(fmt.Sprintf("put the catch-all logger FIFO on fd %d: %v", t, err))
+			return
 		}
 	}
 	unix.Close(fd)
 	// Services inherit svscan's stdin: /dev/null, as s6-linux-init gives
 	// s6-svscan, so that no service reads what is typed on the console.
-	if null, err := unix.Open("/dev/null", unix.O_RDONLY, 0); err == nil {
+	if null, err := unix.Open(s.P("/dev/null"), unix.O_RDONLY, 0); err == nil {
 		if null != 0 {
-			unix.Dup3(null, 0, 0)
+			s.Sys.Dup2(null, 0)
 			unix.Close(null)
 		}
 	} else {
 		s.Debugf("/dev/null for svscan's stdin: %v", err)
 	}
-	s.execSvscan(env, start)
+	s.execSvscan(env)
 }
 
-// execSvscan execs svscan on the scan directory, or falls into the
-// rescue shell.
-func (s *Stage1) execSvscan(env []string, start time.Time) {
-	err := unix.Exec(Svscan, []string{"svscan", Scandir}, env)
-	// Still here: put the console back on 1 and 2 so the message shows.
+// disableCAD makes the kernel send SIGINT to process 1 on ctrl-alt-del
+// (svscan's .s6-svscan/SIGINT hook: reboot) instead of rebooting at once.
+func (s *Stage1) disableCAD() {
+	if err := s.Sys.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
+		s.Debugf("disable ctrl-alt-del: %v", err)
+	}
+}
+
+func (s *Stage1) startChild(fifoPath string, env []string) error {
+	if s.StartChild != nil {
+		return s.StartChild(fifoPath, env)
+	}
+	return s.StartStage2(fifoPath, env)
+}
+
+func (s *Stage1) rescue(reason string) {
+	if s.RescueShell != nil {
+		s.RescueShell(reason)
+		return
+	}
+	s.Rescue(reason)
+}
+
+// consoleBack puts the console back on fds 1 and 2 so messages show.
+func (s *Stage1) consoleBack() {
 	if c, ok := s.Console.(*os.File); ok {
 		s.Sys.Dup2(int(c.Fd()), 1)
 		s.Sys.Dup2(int(c.Fd()), 2)
 	}
-	s.Rescue(fmt.Sprintf("exec %s %s: %v", Svscan, Scandir, err))
+}
+
+// execSvscan execs svscan on the scan directory, or falls into the
+// rescue shell.
+func (s *Stage1) execSvscan(env []string) {
+	err := s.Sys.Exec(s.P(Svscan), []string{"svscan", Scandir}, env)
+	// Still here: put the console back on 1 and 2 so the message shows.
+	s.consoleBack()
+	s.rescue(fmt.Sprintf("exec %s %s: %v", Svscan, Scandir, err))
 }
 
 // BaseEnv returns env with PATH set to the image's PATH and svinit's

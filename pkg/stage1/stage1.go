@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/fifo"
 )
 
 // Fixed image locations (see docs/boot.md).
@@ -41,11 +44,22 @@ const (
 var RescueShells = []string{"/bin/gosh", "/bin/sh", "/bbin/gosh", "/bbin/sh"}
 
 // Sys holds the system calls stage 1 makes, so tests can record them.
+// Run needs them all; the single steps (MountAll, SetupConsole, ...)
+// only the first four.
 type Sys struct {
 	Mount       func(source, target, fstype string, flags uintptr, data string) error
 	Mknod       func(path string, mode uint32, dev int) error
 	Sethostname func(name []byte) error
 	Dup2        func(oldfd, newfd int) error
+
+	Umask func(mask int) int
+	// OpenFIFOWriter opens a FIFO for writing without waiting for a
+	// reader, and leaves the descriptor blocking (see pkg/fifo).
+	OpenFIFOWriter func(path string) (int, error)
+	IgnoreSIGPIPE  func()
+	Reboot         func(cmd int) error
+	// Exec replaces the process; it returns only on failure.
+	Exec func(path string, argv, env []string) error
 }
 
 // RealSys returns the system's own calls.
@@ -55,6 +69,14 @@ func RealSys() Sys {
 		Mknod:       unix.Mknod,
 		Sethostname: unix.Sethostname,
 		Dup2:        func(o, n int) error { return unix.Dup3(o, n, 0) },
+		Umask:       unix.Umask,
+		OpenFIFOWriter: func(p string) (int, error) {
+			return fifo.OpenWriter(p, unix.O_CLOEXEC, true)
+		},
+		// Ignored (not caught) so that it survives the exec into svscan.
+		IgnoreSIGPIPE: func() { signal.Ignore(unix.SIGPIPE) },
+		Reboot:        unix.Reboot,
+		Exec:          unix.Exec,
 	}
 }
 
@@ -64,6 +86,12 @@ type Stage1 struct {
 	Cmdline Cmdline   // parsed kernel command line
 	Sys     Sys       // system calls
 	Console io.Writer // where messages go (the console)
+
+	// StartChild starts the stage-2 child (nil: StartStage2).
+	StartChild func(fifoPath string, env []string) error
+	// RescueShell replaces Rescue (tests: it must not return either,
+	// e.g. it panics).
+	RescueShell func(reason string)
 }
 
 // P returns the path p (absolute, as seen in the image) under s.Root.
