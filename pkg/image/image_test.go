@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -303,6 +304,48 @@ func TestBuildFailureLeavesNothing(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Dir(out))
 	if len(ents) != 1 {
 		t.Errorf("out/ holds %v", ents)
+	}
+}
+
+// TestBuildProgress: one progress line per phase, in order, and a summary
+// with the size of each part, the total and the compressed size.
+func TestBuildProgress(t *testing.T) {
+	root, ro := fixture(t)
+	d, _ := ParseDefinition([]byte(fixtureDef), "test.yaml")
+	var progress bytes.Buffer
+	res, err := Build(context.Background(), d, Options{Root: root, Progress: &progress, Busybox: fakeBusybox, Resolve: ro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n")
+	wantLines := []string{
+		"mkimage: resolving test.yaml...",
+		"mkimage: building the busybox (6 commands: cp gosh ls modprobe svscan uinit)...",
+		"mkimage: laying out services, modules and files...",
+		"mkimage: writing " + filepath.Join(root, "out/test.cpio.gz") + " (gzip)...",
+	}
+	if strings.Join(lines, "\n") != strings.Join(wantLines, "\n") {
+		t.Errorf("progress:\n%s\nwant:\n%s", progress.String(), strings.Join(wantLines, "\n"))
+	}
+	sum := strings.Split(res.Summary(), "\n")
+	wantSum := []string{
+		"mkimage: wrote " + res.Output + ": ",
+		"  base ", "  busybox ", "  files ", "  modules ", "  services ",
+		"  total ", "  compressed ", "  time: resolving ",
+	}
+	if len(sum) != len(wantSum)+1 {
+		t.Fatalf("summary %q", res.Summary())
+	}
+	for i, w := range wantSum {
+		if !strings.HasPrefix(sum[i], w) {
+			t.Errorf("summary line %d %q, want starting %q", i, sum[i], w)
+		}
+	}
+	if want := fmt.Sprintf("(gzip, %.1f%%)", 100*float64(res.Compressed)/float64(res.Total)); !strings.HasSuffix(sum[7], want) {
+		t.Errorf("compressed line %q, want ending %q", sum[7], want)
+	}
+	if !strings.Contains(sum[8], "building ") || !strings.Contains(sum[8], "laying ") || !strings.Contains(sum[8], "writing ") {
+		t.Errorf("time line %q", sum[8])
 	}
 }
 
