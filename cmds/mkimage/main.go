@@ -126,7 +126,13 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return definitionError(err)
 		}
+		// Lay the image out (without the busybox) to find paths that
+		// two parts of the definition both produce.
+		err = p.Layout(image.NewArchive())
 		p.Close()
+		if err != nil {
+			return definitionError(err)
+		}
 		if *pkgs {
 			for _, c := range p.Commands {
 				fmt.Fprintln(stdout, c.Package)

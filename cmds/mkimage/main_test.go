@@ -110,6 +110,12 @@ func TestCheckDefinitionErrors(t *testing.T) {
 	if code != cli.ExitUsage || !strings.Contains(errs, `bad.yaml:1: commands: unknown command "lss"`) {
 		t.Errorf("exit %d, %q", code, errs)
 	}
+	// check lays the image out: a path made twice is found before a build.
+	os.WriteFile(def, []byte("commands: [gosh]\nfiles:\n  - {dst: /etc/hostname, content: x}\n"), 0o644)
+	_, errs, code = runCmd("check", def)
+	if code != cli.ExitUsage || !strings.Contains(errs, "/etc/hostname: added twice (from base and from "+def+":3)") {
+		t.Errorf("exit %d, %q", code, errs)
+	}
 	os.WriteFile(def, []byte("commands: [gosh]\ninit: gosh\n"), 0o644)
 	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
 	_, errs, code = runCmd("build", def)

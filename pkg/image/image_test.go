@@ -255,6 +255,9 @@ func TestResolveErrors(t *testing.T) {
 		{"no shell", "commands: [ls]\n", `test.yaml:0: shell: "gosh" is not one of the image's commands`},
 		{"bad init", "commands: [gosh]\ninit: nope\n", `test.yaml:2: init: "nope" is not one of the image's commands`},
 		{"name clash", "commands: [gosh, github.com/u-root/u-root/cmds/core/ls, ls]\n", `two commands named "ls"`},
+		{"own command listed", "commands: [gosh, svscan]\n", `test.yaml:1: commands: "svscan" is this repository's own command, always in the image: remove it from commands`},
+		{"own stage 1 listed", "commands:\n  - gosh\n  - uinit\n", `test.yaml:3: commands: "uinit" is this repository's own command`},
+		{"own name by path", "commands: [gosh, github.com/u-root/u-root/cmds/core/svscan]\n", `test.yaml:1: commands: github.com/u-root/u-root/cmds/core/svscan: this repository's own command "svscan" has that name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := ParseDefinition([]byte(tc.def), "test.yaml")

@@ -104,6 +104,18 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 			p.Commands = append(p.Commands, Command{Name: "uinit", Package: uinit, Own: true})
 		}
 	}
+	own := map[string]bool{}
+	for _, c := range p.Commands {
+		own[c.Name] = true
+	}
+	for _, w := range d.Commands {
+		if name := path.Base(w.Value); own[name] {
+			if name == w.Value {
+				return nil, defErr(w.Line, "commands: %q is this repository's own command, always in the image: remove it from commands", name)
+			}
+			return nil, defErr(w.Line, "commands: %s: this repository's own command %q has that name: remove it from commands", w.Value, name)
+		}
+	}
 	if len(d.Commands) > 0 {
 		udir := o.URootDir
 		if udir == "" {
