@@ -8,9 +8,11 @@ package reaper
 import (
 	"os"
 	"os/signal"
+	"reflect"
 	"sync"
 	"syscall"
 
+	"github.com/svinit/svinit/pkg/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,7 +50,7 @@ func New() *Reaper {
 func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done func(Exit)) (int, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	pid, err := syscall.ForkExec(argv0, argv, attr)
+	pid, err := forkExec(argv0, argv, attr)
 	if err != nil {
 		return 0, err
 	}
@@ -56,6 +58,32 @@ func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done
 	r.waiters[pid] = done
 	r.wmu.Unlock()
 	return pid, nil
+}
+
+// forkExec starts a child with package spawn when attr asks only for what
+// spawn does (working directory, environment, descriptors, new session),
+// and with syscall.ForkExec otherwise.
+func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	if attr == nil {
+		attr = &syscall.ProcAttr{}
+	}
+	setsid := false
+	if sys := attr.Sys; sys != nil {
+		rest := *sys
+		rest.Setsid = false
+		if !reflect.ValueOf(rest).IsZero() {
+			return syscall.ForkExec(argv0, argv, attr)
+		}
+		setsid = sys.Setsid
+	}
+	files := make([]int, len(attr.Files))
+	for i, f := range attr.Files {
+		files[i] = int(f)
+		if f == ^uintptr(0) {
+			files[i] = -1
+		}
+	}
+	return spawn.Start(argv0, argv, &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid})
 }
 
 // Reap collects every exited child without blocking and dispatches each

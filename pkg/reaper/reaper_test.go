@@ -1,7 +1,9 @@
 package reaper
 
 import (
+	"io"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -77,5 +79,53 @@ func TestCallbackSpawns(t *testing.T) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("respawning from the exit callback stalled (%d left)", left)
+	}
+}
+
+// TestSpawnAttrs: what package spawn does (directory, session, closed
+// descriptor) and what only syscall.ForkExec does (Setpgid) both reach
+// the child; a spawn that fails leaves nothing to reap.
+func TestSpawnAttrs(t *testing.T) {
+	r := New()
+	stop := make(chan struct{})
+	defer close(stop)
+	go r.Run(stop, nil)
+	dir := t.TempDir()
+	// pid, process group and session of the shell, and its directory.
+	script := `read -r l < /proc/self/stat; set -- ${l#*) }; echo "$$ $3 $4 $PWD"; [ -e /proc/$$/fd/3 ] && echo fd3`
+	for _, tc := range []struct {
+		name string
+		sys  *syscall.SysProcAttr
+		want func(pid, pgrp, sid string) bool
+	}{
+		{"plain", nil, func(pid, pgrp, sid string) bool { return pgrp != pid && sid != pid }},
+		{"setsid", &syscall.SysProcAttr{Setsid: true}, func(pid, pgrp, sid string) bool { return pgrp == pid && sid == pid }},
+		{"setpgid", &syscall.SysProcAttr{Setpgid: true}, func(pid, pgrp, sid string) bool { return pgrp == pid && sid != pid }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			done := make(chan Exit, 1)
+			attr := &syscall.ProcAttr{Dir: dir, Files: []uintptr{0, pw.Fd(), 2, ^uintptr(0)}, Sys: tc.sys}
+			if _, err := r.Spawn("/bin/sh", []string{"sh", "-c", script}, attr, func(e Exit) { done <- e }); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			out, _ := io.ReadAll(pr)
+			<-done
+			f := strings.Fields(string(out))
+			if len(f) != 4 || !tc.want(f[0], f[1], f[2]) || f[3] != dir {
+				t.Errorf("child said %q (pid pgrp sid dir); dir %s", out, dir)
+			}
+		})
+	}
+	if _, err := r.Spawn(dir+"/nope", []string{"nope"}, &syscall.ProcAttr{}, func(Exit) { t.Error("exit delivered for a spawn that failed") }); err == nil {
+		t.Error("spawning a missing program succeeded")
+	}
+	if r.Pending() != 0 {
+		t.Errorf("Pending = %d", r.Pending())
 	}
 }

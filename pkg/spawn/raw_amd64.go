@@ -1,0 +1,115 @@
+//go:build linux && amd64
+
+package spawn
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+)
+
+const (
+	haveRaw = true
+	sysDup3 = syscall.SYS_DUP3
+)
+
+// req is shared by the parent and the child (the child runs in the
+// parent's memory until it execs). Its layout is read by the assembly.
+type req struct {
+	ops   *op     // 0
+	nops  uintptr // 8
+	errno uintptr // 16: set by a child that failed
+	errop uintptr // 24: index of the op that failed
+	//lint:ignore U1000 used by the assembly only
+	oldmask uint64    // 32: the parent thread's signal mask
+	allmask uint64    // 40: every signal
+	nomask  uint64    // 48: no signal (the child's mask at execve)
+	dfl     [4]uint64 // 56: struct sigaction for SIG_DFL
+}
+
+// resetSignals are the signals whose handlers the child sets back to
+// SIG_DFL before it unblocks signals. Between that and its execve (which
+// resets every handler), a signal sent to the child (by kill(-1, ...),
+// say) would otherwise run the parent's Go handler in the child, in the
+// parent's memory: for a signal the parent catches with os/signal, the
+// parent would see it as its own. These are the signals a supervisor
+// catches (svscan: HUP INT QUIT USR1 USR2 TERM WINCH PWR; ALRM). Any
+// other Go handler in that window either ignores the signal or kills the
+// child, which is what the signal would do after execve anyway.
+func resetSignals() [9]syscall.Signal {
+	return [...]syscall.Signal{
+		syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
+		syscall.SIGALRM, syscall.SIGTERM, syscall.SIGWINCH, syscall.SIGPWR,
+	}
+}
+
+// vfork blocks every signal, clones with CLONE_VM|CLONE_VFORK, runs r's
+// ops in the child, restores the mask in the parent and returns the raw
+// result of clone (a pid, or -errno).
+//
+//go:noescape
+func vfork(r *req) uintptr
+
+func start(path string, argv []string, attr *Attr) (int, error) {
+	p, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		return 0, err
+	}
+	av, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return 0, err
+	}
+	ev, err := syscall.SlicePtrFromStrings(attr.Env)
+	if err != nil {
+		return 0, err
+	}
+	var dir *byte
+	if attr.Dir != "" {
+		if dir, err = syscall.BytePtrFromString(attr.Dir); err != nil {
+			return 0, err
+		}
+	}
+	r := &req{allmask: ^uint64(0)}
+	ops := make([]op, 0, 16+2*len(attr.Files))
+	if attr.Setsid {
+		ops = append(ops, op{nr: syscall.SYS_SETSID, check: 1})
+	}
+	if dir != nil {
+		ops = append(ops, op{nr: syscall.SYS_CHDIR, a1: uintptr(unsafe.Pointer(dir)), check: 1})
+	}
+	ops = append(ops, fdMoves(attr.Files)...)
+	for _, sig := range resetSignals() {
+		ops = append(ops, op{nr: syscall.SYS_RT_SIGACTION, a1: uintptr(sig), a2: uintptr(unsafe.Pointer(&r.dfl)), a4: 8, check: 1})
+	}
+	ops = append(ops,
+		op{nr: syscall.SYS_RT_SIGPROCMASK, a1: 2 /* SIG_SETMASK */, a2: uintptr(unsafe.Pointer(&r.nomask)), a4: 8, check: 1},
+		op{nr: syscall.SYS_EXECVE, a1: uintptr(unsafe.Pointer(p)), a2: uintptr(unsafe.Pointer(&av[0])), a3: uintptr(unsafe.Pointer(&ev[0])), check: 1},
+	)
+	r.ops, r.nops = &ops[0], uintptr(len(ops))
+	ret := vfork(r)
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(av)
+	runtime.KeepAlive(ev)
+	runtime.KeepAlive(dir)
+	runtime.KeepAlive(ops)
+	if e := int(ret); e < 0 {
+		return 0, syscall.Errno(-e)
+	}
+	pid := int(ret)
+	if r.errno != 0 {
+		// The child has exited (vfork returned): collect it.
+		var ws syscall.WaitStatus
+		for {
+			if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+				break
+			}
+		}
+		err := syscall.Errno(r.errno)
+		if o := ops[r.errop]; o.nr == syscall.SYS_CHDIR {
+			return 0, &os.PathError{Op: "chdir", Path: attr.Dir, Err: err}
+		}
+		return 0, err
+	}
+	return pid, nil
+}

@@ -1,0 +1,273 @@
+package spawn
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestFdMoves(t *testing.T) {
+	dup := func(from, to int, cloexec bool) op {
+		o := op{nr: sysDup3, a1: uintptr(from), a2: uintptr(to), check: 1}
+		if cloexec {
+			o.a3 = syscall.O_CLOEXEC
+		}
+		return o
+	}
+	keep := func(fd int) op {
+		return op{nr: syscall.SYS_FCNTL, a1: uintptr(fd), a2: syscall.F_SETFD, check: 1}
+	}
+	closed := func(fd int) op { return op{nr: syscall.SYS_CLOSE, a1: uintptr(fd)} }
+	for _, tc := range []struct {
+		name  string
+		files []int
+		want  []op
+	}{
+		{"none", nil, nil},
+		{"identity", []int{0, 1, 2}, []op{keep(0), keep(1), keep(2)}},
+		{"pipes up high", []int{7, 8, 2}, []op{dup(7, 0, false), dup(8, 1, false), keep(2)}},
+		{"closed slot", []int{0, 1, 2, -1, 9}, []op{keep(0), keep(1), keep(2), closed(3), dup(9, 4, false)}},
+		// 0 and 1 swapped: 0 would be overwritten before it is read, so
+		// it is first copied above every descriptor involved (2).
+		{"swap", []int{1, 0}, []op{dup(0, 2, true), dup(1, 0, false), dup(2, 1, false)}},
+		{"one source twice", []int{5, 5, 5}, []op{dup(5, 0, false), dup(5, 1, false), dup(5, 2, false)}},
+		{"down onto lower", []int{0, 1, 2, 1}, []op{dup(1, 4, true), keep(0), keep(1), keep(2), dup(4, 3, false)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fdMoves(tc.files); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("fdMoves(%v) =\n%+v\nwant\n%+v", tc.files, got, tc.want)
+			}
+		})
+	}
+}
+
+// child runs /bin/sh -c script through Start with the given descriptors
+// (nil: a pipe as stdout, the test's stderr) and returns what it wrote.
+func child(t *testing.T, script string, attr *Attr) (string, syscall.WaitStatus) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if attr.Files == nil {
+		attr.Files = []int{0, int(w.Fd()), 2}
+	}
+	pid, err := Start("/bin/sh", []string{"sh", "-c", script}, attr)
+	w.Close()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	var out bytes.Buffer
+	out.ReadFrom(r)
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), ws
+}
+
+func TestStart(t *testing.T) {
+	dir := t.TempDir()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("dir env argv", func(t *testing.T) {
+		out, ws := child(t, `echo "$PWD $FOO $0"; exit 3`, &Attr{Dir: dir, Env: []string{"FOO=bar baz"}})
+		if want := real + " bar baz sh\n"; out != want || ws.ExitStatus() != 3 {
+			t.Errorf("got %q exit %d, want %q exit 3", out, ws.ExitStatus(), want)
+		}
+	})
+	t.Run("setsid", func(t *testing.T) {
+		// Fields 6 and 5 of /proc/self/stat: session and process group.
+		script := `read -r l < /proc/self/stat; set -- ${l#*) }; echo "$4 $3"; echo $$`
+		for _, setsid := range []bool{false, true} {
+			out, _ := child(t, script, &Attr{Setsid: setsid})
+			f := strings.Fields(out)
+			if len(f) != 3 {
+				t.Fatalf("output %q", out)
+			}
+			// $$ is the shell; the read runs in it too (a builtin).
+			if got := f[0] == f[2] && f[1] == f[2]; got != setsid {
+				t.Errorf("setsid %v: session %s, group %s, pid %s", setsid, f[0], f[1], f[2])
+			}
+		}
+	})
+	t.Run("descriptors", func(t *testing.T) {
+		// A notification-style descriptor 3 and a closed 4; the test's
+		// other descriptors (all close-on-exec) are not inherited.
+		nr, nw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nr.Close()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		script := `echo ready >&3; for fd in 0 1 2 3 4 ` + strconv.Itoa(int(nr.Fd())) + `; do [ -e /proc/$$/fd/$fd ] && echo $fd; done`
+		pid, err := Start("/bin/sh", []string{"sh", "-c", script}, &Attr{Files: []int{0, int(w.Fd()), 2, int(nw.Fd()), -1}})
+		w.Close()
+		nw.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, note bytes.Buffer
+		out.ReadFrom(r)
+		note.ReadFrom(nr)
+		var ws syscall.WaitStatus
+		syscall.Wait4(pid, &ws, 0, nil)
+		if note.String() != "ready\n" {
+			t.Errorf("descriptor 3 got %q", note.String())
+		}
+		// 4 is closed; the parent's close-on-exec descriptors are not
+		// inherited.
+		if got := strings.Fields(out.String()); !reflect.DeepEqual(got, []string{"0", "1", "2", "3"}) {
+			t.Errorf("child's descriptors among 0-4 and %d: %q, want 0 1 2 3", nr.Fd(), got)
+		}
+	})
+	t.Run("one descriptor twice", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		// w as both 0 and 1.
+		out, _ := child(t, `echo to-stdin >&0`, &Attr{Files: []int{int(w.Fd()), int(w.Fd()), 2}})
+		w.Close()
+		var got bytes.Buffer
+		got.ReadFrom(r)
+		if out != "" || got.String() != "to-stdin\n" {
+			t.Errorf("stdout %q, pipe %q", out, got.String())
+		}
+	})
+	t.Run("signals", func(t *testing.T) {
+		// Even with handlers installed and a signal blocked in the
+		// parent, the new program starts with nothing blocked, caught or
+		// ignored (SigCgt lists caught signals: the shell catches none
+		// until it sets traps).
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		out, _ := child(t, `while read -r k v; do case $k in SigBlk:|SigIgn:|SigCgt:) echo "$k $v";; esac; done < /proc/self/status`, &Attr{})
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 2 {
+				t.Fatalf("status line %q", l)
+			}
+			v, err := strconv.ParseUint(f[1], 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f[0] != "SigCgt:" && v != 0 {
+				t.Errorf("%s %s, want none", f[0], f[1])
+			}
+		}
+		if !strings.Contains(out, "SigBlk:") {
+			t.Errorf("no SigBlk in %q", out)
+		}
+	})
+}
+
+func TestStartFails(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "run")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		attr Attr
+		want error
+	}{
+		{"no such program", filepath.Join(dir, "nope"), Attr{}, syscall.ENOENT},
+		{"not executable", notExec, Attr{}, syscall.EACCES},
+		{"no such dir", "/bin/true", Attr{Dir: filepath.Join(dir, "gone")}, syscall.ENOENT},
+		{"bad descriptor", "/bin/true", Attr{Files: []int{0, 1, 2, 987}}, syscall.EBADF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pid, err := Start(tc.path, []string{"x"}, &tc.attr)
+			if !errors.Is(err, tc.want) || (tc.attr.Dir != "" && !strings.Contains(err.Error(), tc.attr.Dir)) {
+				t.Fatalf("Start = %d, %v; want %v", pid, err, tc.want)
+			}
+			// The failed child was collected: no child is left.
+			if _, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil); err != syscall.ECHILD {
+				t.Errorf("a child is left after the failure (wait4: %v)", err)
+			}
+		})
+	}
+	if _, err := Start("/bin/true", nil, nil); err == nil {
+		t.Error("empty argv accepted")
+	}
+}
+
+// TestConcurrent starts many children from many goroutines while the
+// process is being sent the signals it catches: every child runs, and
+// the parent receives the signals it was sent (not more than sent: a
+// signal must never be seen by the parent through a child).
+func TestConcurrent(t *testing.T) {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	var sent int
+	var sendWG sync.WaitGroup
+	sendWG.Add(1)
+	go func() {
+		defer sendWG.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+			sent++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	const workers, each = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				pid, err := Start("/bin/true", []string{"true"}, &Attr{Setsid: true})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				var ws syscall.WaitStatus
+				if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+					errs <- errors.New("child: " + ws.Signal().String())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	sendWG.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	got := len(sigs)
+	if got == 0 || got > sent {
+		t.Errorf("parent received %d SIGUSR1, sent %d", got, sent)
+	}
+}
