@@ -37,6 +37,26 @@ func TestMatch(t *testing.T) {
 		{"*a*b*c*", "xxaxxbxxc", true},
 		{"*a*b*c*", "xxaxxcxxb", false},
 		{"of:N*T*Cfoo,bar", "of:NnameTtypeCfoo,bar", true},
+		// POSIX classes (C locale), as in rules like DEVNAME==tty[[:digit:]]*.
+		{"tty[[:digit:]]*", "tty12", true},
+		{"tty[[:digit:]]*", "ttyS0", false},
+		{"[[:alpha:]_]x", "_x", true},
+		{"[![:upper:]]", "a", true},
+		{"[![:upper:]]", "A", false},
+		{"[[:xdigit:]][[:space:]]", "f ", true},
+		{"[[:punct:]]", ":", true},
+		{"[[:foo:]]", "f", false},   // unknown class: no match
+		{"[[:Alpha:]]", "A]", true}, // not a class name: "[" ":" "A" ... are members
+		{"[[:Alpha:]]", "A", false}, // and the set closes at the first "]"
+		// Malformed brackets, as glibc 2.36 (checked against it with 4M
+		// random patterns): unterminated is a literal "[", even when a
+		// member matched...
+		{"[[", "[[", true},
+		{"[[:punct:]", "[:", true},
+		// ...but a range or an escape running into the end fails.
+		{"[*-", "[/-", false},
+		{"[a-", "[a-", false},
+		{"[a\\", "[a\\", false},
 	}
 	for _, tt := range tests {
 		if got := Match(tt.pattern, tt.name); got != tt.want {
