@@ -431,12 +431,11 @@ func (failWriter) Write(b []byte) (int, error) { return 0, errors.New("disk full
 func TestExternalTools(t *testing.T) {
 	// Images the generator writes are read by the standard tools.
 	root, ro := fixture(t)
-	// CI installs xz-utils and cpio (.ci/run); zstd and lz4 are checked
-	// where installed.
+	// CI installs xz-utils, zstd, lz4 and cpio (.ci/run).
 	for _, c := range []struct {
 		comp, tool string
 		ci         bool
-	}{{"xz", "xz", true}, {"gzip", "gzip", true}, {"zstd", "zstd", false}, {"lz4", "lz4", false}} {
+	}{{"xz", "xz", true}, {"gzip", "gzip", true}, {"zstd", "zstd", true}, {"lz4", "lz4", true}} {
 		if _, err := exec.LookPath(c.tool); err != nil {
 			if c.ci && os.Getenv("CI") == "true" {
 				t.Errorf("%s not installed", c.tool)

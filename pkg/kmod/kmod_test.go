@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -265,4 +266,114 @@ func FuzzParseIndexes(f *testing.F) {
 		as, _ := kmod.ParseAlias(strings.NewReader(s))
 		kmod.Match(as, "pci:v00001AF4d00001000")
 	})
+}
+
+// TestDepmodAgrees compares, for every module of the Debian kernel that
+// scripts/kernel.sh caches (whose package ships no modules.dep, so this
+// package reads each module's .modinfo depends=), the dependencies
+// Resolve finds with those kmod's depmod computes from the modules'
+// symbols, and checks that each module's list loads from the end (every
+// dependency's own dependencies come after it). depmod comes with the
+// Debian package kmod.
+func TestDepmodAgrees(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: skipping a depmod run over a whole kernel")
+	}
+	depmod, err := exec.LookPath("depmod")
+	if err != nil {
+		depmod = "/usr/sbin/depmod"
+		if _, err := os.Stat(depmod); err != nil {
+			t.Skip("depmod not installed (Debian package kmod): nothing to compare with")
+		}
+	}
+	out, err := exec.Command("../../scripts/kernel.sh", "-q", "-m").Output()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("scripts/kernel.sh: %v", err)
+		}
+		t.Skipf("scripts/kernel.sh failed (no Debian kernel available): %v", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	tr, err := kmod.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.HasDepFile() {
+		t.Skip("the kernel package ships modules.dep: .modinfo is not used")
+	}
+	// depmod -n (dry run) -b ROOT VERSION reads ROOT/lib/modules/VERSION
+	// and prints modules.dep first (up to the first comment line), then
+	// the other indexes, leaving the cache alone.
+	root := filepath.Dir(filepath.Dir(filepath.Dir(dir)))
+	b, err := exec.Command(depmod, "-n", "-b", root, tr.Version()).Output()
+	if err != nil {
+		t.Fatalf("depmod -n: %v", err)
+	}
+	if i := bytes.Index(b, []byte("\n#")); i >= 0 {
+		b = b[:i+1]
+	}
+	lines, err := kmod.ParseDep(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nameOf := func(p string) string {
+		b := filepath.Base(p)
+		return kmod.NormalizeName(b[:strings.Index(b, ".ko")])
+	}
+	want := map[string][]string{}
+	for _, l := range lines {
+		var deps []string
+		for _, d := range l.Deps {
+			deps = append(deps, nameOf(d))
+		}
+		want[nameOf(l.Path)] = deps
+	}
+	if len(want) != len(tr.Names()) {
+		t.Errorf("depmod lists %d modules, the tree has %d", len(want), len(tr.Names()))
+	}
+	bad := 0
+	for _, name := range tr.Names() {
+		s, err := tr.Resolve([]string{name}, false)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		direct := map[string][]string{}
+		var got []string
+		for _, m := range s.Modules {
+			direct[m.Name] = m.Deps
+			if m.Name == name {
+				got = m.Deps
+			}
+		}
+		if a, b := sortedCopy(got), sortedCopy(want[name]); !reflect.DeepEqual(a, b) {
+			bad++
+			if bad <= 10 {
+				t.Errorf("%s: dependencies %v, depmod says %v", name, got, want[name])
+			}
+		}
+		// Load order: from the end of the list, a module's dependencies
+		// are loaded before it.
+		pos := map[string]int{}
+		for i, d := range got {
+			pos[d] = i
+		}
+		for i, d := range got {
+			for _, dd := range direct[d] {
+				if pos[dd] <= i {
+					t.Errorf("%s: %s is listed before its dependency %s: %v", name, dd, d, got)
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d modules differ from depmod", bad, len(tr.Names()))
+	}
+	t.Logf("%d modules of kernel %s: same dependencies as depmod", len(tr.Names()), tr.Version())
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string{}, s...)
+	sort.Strings(c)
+	return c
 }
