@@ -3,6 +3,7 @@ package kmod_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,7 +310,18 @@ func TestDepmodAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatalf("depmod -n: %v", err)
 	}
+	var depmodAliases []string
 	if i := bytes.Index(b, []byte("\n#")); i >= 0 {
+		// The next section is modules.alias.
+		rest := string(b[i+1:])
+		if j := strings.Index(rest[1:], "\n#"); j >= 0 {
+			rest = rest[:j+1]
+		}
+		for _, l := range strings.Split(rest, "\n") {
+			if strings.HasPrefix(l, "alias ") {
+				depmodAliases = append(depmodAliases, l)
+			}
+		}
 		b = b[:i+1]
 	}
 	lines, err := kmod.ParseDep(bytes.NewReader(b))
@@ -369,11 +381,41 @@ func TestDepmodAgrees(t *testing.T) {
 	if bad > 0 {
 		t.Errorf("%d of %d modules differ from depmod", bad, len(tr.Names()))
 	}
-	t.Logf("%d modules of kernel %s: same dependencies as depmod", len(tr.Names()), tr.Version())
+	// modules.alias of the whole kernel: the same lines as depmod's.
+	infos, err := tr.AllInfos()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ab bytes.Buffer
+	if err := kmod.WriteAlias(&ab, kmod.AliasesOf(infos)); err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, l := range strings.Split(ab.String(), "\n") {
+		if strings.HasPrefix(l, "alias ") {
+			ours = append(ours, l)
+		}
+	}
+	if len(depmodAliases) == 0 {
+		t.Error("no aliases in depmod's output")
+	}
+	if a, b := sortedCopy(ours), sortedCopy(depmodAliases); !reflect.DeepEqual(a, b) {
+		t.Errorf("modules.alias: %d lines, depmod's %d; first difference: %s", len(a), len(b), firstDiff(a, b))
+	}
+	t.Logf("%d modules of kernel %s: same dependencies as depmod; %d aliases, the same as depmod's", len(tr.Names()), tr.Version(), len(ours))
 }
 
 func sortedCopy(s []string) []string {
 	c := append([]string{}, s...)
 	sort.Strings(c)
 	return c
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("%q vs %q", a[i], b[i])
+		}
+	}
+	return "one list is longer"
 }
