@@ -74,6 +74,18 @@ func TestToolsSync(t *testing.T) {
 			t.Errorf("tools.go imports %s but no images/*.yaml lists it", p)
 		}
 	}
+	// go.mod and go.sum hold everything each of them needs to build
+	// (what mkuimage's busybox build will ask the go command for).
+	args := []string{"list", "-mod=readonly", "-deps", "-e", "-f", "{{if .Error}}{{.ImportPath}}: {{.Error}}{{end}}"}
+	for p := range tools {
+		args = append(args, p)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("go list -deps of tools.go's imports: %v\n%s", err, out)
+	}
 }
 
 // TestRepoImagesResolve: the repository's definitions resolve (templates,
