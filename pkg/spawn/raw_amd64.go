@@ -46,9 +46,9 @@ func resetSignals() [9]syscall.Signal {
 
 // vfork blocks every signal, clones with CLONE_VM|CLONE_VFORK, runs r's
 // ops in the child, restores the mask in the parent and returns the raw
-// result of clone (a pid, or -errno).
-//
-//go:noescape
+// result of clone (a pid, or -errno). r must be on the heap (no
+// go:noescape here), like everything its ops point to: the ops hold
+// addresses as plain integers, and a goroutine stack can move.
 func vfork(r *req) uintptr
 
 func start(path string, argv []string, attr *Attr) (int, error) {
