@@ -1,6 +1,7 @@
 package execline
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"strings"
@@ -199,6 +200,7 @@ func FuzzParse(f *testing.F) {
 		`"\0x41\0101\101" a\ b { { x } } # c`,
 		"if -n { redirfd -w 1 /dev/null true }\nexport A \"B C\" env",
 		`"unterminated`, "}", "{", `"\0"`, "a\\",
+		"a \\\n{ b \\\n} \\\n\\\n c\\\nd",
 	} {
 		f.Add([]byte(s))
 	}
@@ -206,7 +208,7 @@ func FuzzParse(f *testing.F) {
 		argv, err := Parse("fuzz", b)
 		if err != nil {
 			var se *SyntaxError
-			if !errors.As(err, &se) || se.Line < 1 || se.Word < 1 {
+			if !errors.As(err, &se) || se.Line < 1 || se.Word < 1 || se.Line > bytes.Count(b, []byte("\n"))+1 {
 				t.Fatalf("bad error %v", err)
 			}
 			return
