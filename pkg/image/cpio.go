@@ -311,14 +311,16 @@ func ReadCPIO(r io.Reader) ([]*Entry, error) {
 		// Skip NUL padding between archives.
 		for {
 			b, err := br.Peek(1)
-			if err == io.EOF || len(b) == 0 {
+			if err == io.EOF {
 				if !seenArchive {
 					return nil, ErrNotCPIO
 				}
 				return out, nil
 			}
 			if err != nil {
-				return nil, err
+				// Not the end: e.g. a decompressor that met data it
+				// cannot read after its stream.
+				return nil, fmt.Errorf("after %d entries: %w", len(out), err)
 			}
 			if b[0] != 0 {
 				break

@@ -207,6 +207,7 @@ func FuzzReadImage(f *testing.F) {
 	w.Write(b.Bytes())
 	w.Close()
 	f.Add(z.Bytes())
+	f.Add(append(append(append([]byte(nil), b.Bytes()...), 0, 0, 0, 0), z.Bytes()...)) // microcode-style: plain, then gzip
 	f.Add([]byte("070701"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, _, err := ReadImage(bytes.NewReader(data))
@@ -216,4 +217,76 @@ func FuzzReadImage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadImageParts: uncompressed archives back to back, then one
+// compressed stream (an initrd with early microcode), are read whole; data
+// that cannot be read after a compressed stream is an error, not a
+// silently shorter listing.
+func TestReadImageParts(t *testing.T) {
+	archive := func(comp string, names ...string) []byte {
+		a := NewArchive()
+		for _, n := range names {
+			if err := a.File(n, 0o644, []byte(n), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var b bytes.Buffer
+		w, err := Compress(&b, comp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.WriteCPIO(w, WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		return b.Bytes()
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	ucode := archive("none", "kernel/x86/microcode/GenuineIntel.bin")
+	pad := make([]byte, 8)
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		comp  string
+		names string
+		err   string
+	}{
+		{"one uncompressed", ucode, "none", "kernel/x86/microcode/GenuineIntel.bin", ""},
+		{"two uncompressed", cat(ucode, pad, archive("none", "init")), "none", "kernel/x86/microcode/GenuineIntel.bin init", ""},
+		{"microcode then gzip", cat(ucode, archive("gzip", "init")), "gzip", "kernel/x86/microcode/GenuineIntel.bin init", ""},
+		{"microcode then xz", cat(ucode, pad, archive("xz", "init", "bin/sh")), "xz", "kernel/x86/microcode/GenuineIntel.bin bin/sh init", ""},
+		{"microcode then zstd", cat(ucode, archive("zstd", "init")), "zstd", "kernel/x86/microcode/GenuineIntel.bin init", ""},
+		{"microcode then lz4", cat(ucode, archive("lz4", "init")), "lz4", "kernel/x86/microcode/GenuineIntel.bin init", ""},
+		{"gzip members", cat(archive("gzip", "a"), archive("gzip", "b")), "gzip", "a b", ""},
+		{"zstd frames", cat(archive("zstd", "a"), archive("zstd", "b")), "zstd", "a b", ""},
+		{"xz streams", cat(archive("xz", "a"), archive("xz", "b")), "xz", "a b", ""},
+		{"gzip then xz", cat(archive("gzip", "a"), archive("xz", "b")), "", "", "gzip-compressed data: after 1 entries: gzip: invalid header"},
+		{"truncated", archive("gzip", "a", "b")[:40], "", "", "gzip-compressed data"},
+		{"microcode then junk", cat(ucode, []byte("PK\x03\x04junk")), "", "", "after 4 entries of uncompressed archives: unknown format"},
+		{"only NULs", pad, "", "", "not a newc cpio archive"},
+		{"empty", nil, "", "", "not a newc cpio archive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es, comp, err := ReadImage(bytes.NewReader(tc.data))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range es {
+				if e.Mode&TypeMask == TypeRegular {
+					names = append(names, e.Name)
+				}
+			}
+			if comp != tc.comp || strings.Join(names, " ") != tc.names {
+				t.Errorf("got %s %q, want %s %q", comp, names, tc.comp, tc.names)
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -8,17 +9,64 @@ import (
 	"strings"
 )
 
-// ReadImage reads an image file's entries, undoing its compression.
+// ReadImage reads an image file's entries, undoing its compression. Like
+// the kernel, it reads uncompressed archives back to back (NUL padding
+// between them is skipped), then the compressed stream that may follow
+// them: the layout of an initrd with early microcode (an uncompressed cpio
+// first) is read whole. A compressed stream runs to the end of the data;
+// several streams of the same format back to back (gzip members, xz
+// streams, zstd or lz4 frames) are one. The compression named is that of
+// the last part ("none", "xz"...).
 func ReadImage(r io.Reader) ([]*Entry, string, error) {
-	dr, comp, err := Decompress(r)
+	br := bufio.NewReaderSize(r, 1<<16)
+	var out []*Entry
+	comp := ""
+	for n := 1; ; n++ {
+		if err := skipNULs(br); err == io.EOF {
+			if comp == "" {
+				return nil, "", ErrNotCPIO
+			}
+			return out, comp, nil
+		} else if err != nil {
+			return nil, comp, err
+		}
+		head, _ := br.Peek(6)
+		if Detect(head) != "none" {
+			break
+		}
+		es, err := readOneCPIO(br)
+		if err != nil {
+			return nil, "none", fmt.Errorf("uncompressed cpio archive %d: %w", n, err)
+		}
+		out = append(out, es...)
+		comp = "none"
+	}
+	dr, c, err := Decompress(br)
 	if err != nil {
+		if comp != "" {
+			return nil, comp, fmt.Errorf("after %d entries of uncompressed archives: %w", len(out), err)
+		}
 		return nil, "", err
 	}
 	es, err := ReadCPIO(dr)
 	if err != nil {
-		return nil, comp, fmt.Errorf("%s-compressed data: %w", comp, err)
+		return nil, c, fmt.Errorf("%s-compressed data: %w", c, err)
 	}
-	return es, comp, nil
+	return append(out, es...), c, nil
+}
+
+// skipNULs skips NUL bytes; io.EOF at the end of the data.
+func skipNULs(br *bufio.Reader) error {
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return err
+		}
+		if b[0] != 0 {
+			return nil
+		}
+		br.ReadByte()
+	}
 }
 
 // modeString renders a mode like ls -l does.
