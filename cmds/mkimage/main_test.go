@@ -143,9 +143,11 @@ func TestOutputFromCwd(t *testing.T) {
 	}
 }
 
-// TestInterrupt builds a real image and interrupts it the way Ctrl-C does
-// (SIGINT to the whole process group) during the busybox build: mkimage
-// exits 111 and leaves neither the output nor a temporary file.
+// TestInterrupt builds a real image and interrupts it during the busybox
+// build, the way Ctrl-C does (SIGINT to the whole process group) and the
+// way kill and timeout(1) do (SIGTERM to mkimage alone, which passes an
+// interrupt on to the go command): mkimage exits 111 and leaves neither
+// the output nor a temporary file.
 func TestInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: skipping a busybox build")
@@ -157,53 +159,68 @@ func TestInterrupt(t *testing.T) {
 	}
 	def := filepath.Join(dir, "i.yaml")
 	os.WriteFile(def, []byte("commands: [gosh, true]\ncompression: xz\n"), 0o644)
-	outDir := filepath.Join(dir, "out")
-	os.MkdirAll(outDir, 0o755)
-	out := filepath.Join(outDir, "i.cpio.xz")
-	cmd := exec.Command(bin, "-o", out, def)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	pr, pw, _ := os.Pipe()
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	// Wait for the build phase, then interrupt the process group.
-	buf := make([]byte, 4096)
-	for !strings.Contains(stderr.String(), "building the busybox") {
-		n, err := pr.Read(buf)
-		stderr.Write(buf[:n])
-		if err != nil {
-			t.Fatalf("mkimage ended before building: %s", stderr.String())
-		}
-	}
-	time.Sleep(500 * time.Millisecond) // let go build start
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-	go func() {
-		for {
-			n, err := pr.Read(buf)
-			stderr.Write(buf[:n])
-			if err != nil {
-				return
+	for _, tc := range []struct {
+		name  string
+		sig   syscall.Signal
+		group bool
+	}{
+		{"SIGINT to the process group", syscall.SIGINT, true},
+		{"SIGTERM to mkimage", syscall.SIGTERM, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			outDir := filepath.Join(t.TempDir(), "out")
+			os.MkdirAll(outDir, 0o755)
+			out := filepath.Join(outDir, "i.cpio.xz")
+			cmd := exec.Command(bin, "-o", out, def)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			var stderr bytes.Buffer
+			pr, pw, _ := os.Pipe()
+			cmd.Stderr = pw
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}()
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if err == nil {
-		// The build may have won the race; then the image must be complete.
-		if _, err := os.Stat(out); err != nil {
-			t.Fatalf("exit 0 without an image: %v", err)
-		}
-		t.Skip("the build finished before the interrupt")
-	}
-	if !errorsAs(err, &ee) || ee.ExitCode() != cli.ExitSystem {
-		t.Errorf("exit: %v (want 111)", err)
-	}
-	ents, _ := os.ReadDir(outDir)
-	if len(ents) != 0 {
-		t.Errorf("out/ holds %v after the interrupt", ents)
+			pw.Close()
+			// Wait for the build phase, then interrupt.
+			buf := make([]byte, 4096)
+			for !strings.Contains(stderr.String(), "building the busybox") {
+				n, err := pr.Read(buf)
+				stderr.Write(buf[:n])
+				if err != nil {
+					t.Fatalf("mkimage ended before building: %s", stderr.String())
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // let go build start
+			if tc.group {
+				syscall.Kill(-cmd.Process.Pid, tc.sig)
+			} else {
+				syscall.Kill(cmd.Process.Pid, tc.sig)
+			}
+			go func() {
+				for {
+					n, err := pr.Read(buf)
+					stderr.Write(buf[:n])
+					if err != nil {
+						return
+					}
+				}
+			}()
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if err == nil {
+				// The build may have won the race; then the image must be complete.
+				if _, err := os.Stat(out); err != nil {
+					t.Fatalf("exit 0 without an image: %v", err)
+				}
+				t.Skip("the build finished before the interrupt")
+			}
+			if !errorsAs(err, &ee) || ee.ExitCode() != cli.ExitSystem {
+				t.Errorf("exit: %v (want 111)", err)
+			}
+			ents, _ := os.ReadDir(outDir)
+			if len(ents) != 0 {
+				t.Errorf("out/ holds %v after the interrupt", ents)
+			}
+		})
 	}
 }
 

@@ -1,12 +1,15 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/cpio"
@@ -81,8 +84,12 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 			return nil, fmt.Errorf("building the busybox: %w", err)
 		}
 	case <-ctx.Done():
-		// The go build children get the terminal's signal too; wait for
-		// them to end so the caller can clean up the scratch directory.
+		// From a terminal the go command got the same signal; a signal
+		// sent to mkimage alone (kill, timeout(1)) did not reach it: pass
+		// an interrupt on to the go command (our children), so that it
+		// stops its compilers, then wait for it so the caller can clean
+		// up the scratch directory.
+		interruptChildren()
 		<-done
 		return nil, ctx.Err()
 	}
@@ -113,4 +120,41 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// interruptChildren sends SIGINT to this process's children (found in
+// /proc: the go command mkuimage runs). Nothing else is signalled.
+func interruptChildren() {
+	for _, pid := range childPIDs(os.Getpid()) {
+		syscall.Kill(pid, syscall.SIGINT)
+	}
+}
+
+// childPIDs lists the processes whose parent is ppid, from /proc.
+func childPIDs(ppid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) >= 2 && f[1] == strconv.Itoa(ppid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
