@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -104,6 +105,49 @@ func ParseDep(r io.Reader) (map[string]Dep, error) {
 	return out, err
 }
 
+// Softdep is one "softdep MODULE pre: A B post: C" line of
+// modules.softdep: MODULE is a glob over module names; Pre and Post are
+// module names or aliases.
+type Softdep struct {
+	Module    string
+	Pre, Post []string
+}
+
+// ParseSoftdep reads modules.softdep (or a modprobe.d file's softdep
+// lines) the way kmod does: names after "pre:" are loaded before the
+// module, names after "post:" after it; names before either keyword
+// count for nothing; lines that are not softdep commands are skipped.
+func ParseSoftdep(r io.Reader) ([]Softdep, error) {
+	var out []Softdep
+	err := eachLine(r, func(n int, line string) error {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "softdep" {
+			return nil
+		}
+		mod, ok := NormalizeAlias(f[1])
+		if !ok {
+			return nil
+		}
+		sd := Softdep{Module: mod}
+		var list *[]string
+		for _, w := range f[2:] {
+			switch w {
+			case "pre:":
+				list = &sd.Pre
+			case "post:":
+				list = &sd.Post
+			default:
+				if list != nil {
+					*list = append(*list, w)
+				}
+			}
+		}
+		out = append(out, sd)
+		return nil
+	})
+	return out, err
+}
+
 // ParseBuiltin reads modules.builtin (one module path per line) and
 // returns the set of built-in module names.
 func ParseBuiltin(r io.Reader) (map[string]bool, error) {
@@ -151,11 +195,12 @@ type Index struct {
 	Aliases        []Alias
 	Deps           map[string]Dep
 	Builtin        map[string]bool
-	BuiltinAliases []Alias // modules.builtin.alias, when the tree has it
+	BuiltinAliases []Alias   // modules.builtin.alias, when the tree has it
+	Softdeps       []Softdep // modules.softdep, when the tree has it
 }
 
 // LoadIndex reads modules.alias, modules.dep and (if present)
-// modules.builtin and modules.builtin.alias (text, "alias PATTERN
+// modules.builtin, modules.softdep and modules.builtin.alias (text, "alias PATTERN
 // MODULE" like modules.alias) from root. modules.alias and modules.dep
 // must exist.
 func LoadIndex(root string) (*Index, error) {
@@ -182,6 +227,9 @@ func LoadIndex(root string) (*Index, error) {
 		return nil, err
 	}
 	if err := read("modules.builtin", true, func(r io.Reader) (err error) { idx.Builtin, err = ParseBuiltin(r); return }); err != nil {
+		return nil, err
+	}
+	if err := read("modules.softdep", true, func(r io.Reader) (err error) { idx.Softdeps, err = ParseSoftdep(r); return }); err != nil {
 		return nil, err
 	}
 	if err := read("modules.builtin.alias", true, func(r io.Reader) (err error) { idx.BuiltinAliases, err = ParseAlias(r); return }); err != nil {
@@ -226,6 +274,31 @@ func (idx *Index) Lookup(modalias string) []string {
 		return []string{alias}
 	}
 	return matchAll(idx.BuiltinAliases, alias)
+}
+
+// SoftdepsOf returns the modules to load before and after module name,
+// as kmod does: only the first modules.softdep line whose glob matches
+// the name counts, and each of its names is resolved with Lookup (a name
+// may be an alias such as crypto-crc32c). The module itself is left out.
+func (idx *Index) SoftdepsOf(name string) (pre, post []string) {
+	for _, sd := range idx.Softdeps {
+		if !Match(sd.Module, name) {
+			continue
+		}
+		resolve := func(names []string) []string {
+			var out []string
+			for _, n := range names {
+				for _, m := range idx.Lookup(n) {
+					if m != name && !slices.Contains(out, m) {
+						out = append(out, m)
+					}
+				}
+			}
+			return out
+		}
+		return resolve(sd.Pre), resolve(sd.Post)
+	}
+	return nil, nil
 }
 
 func matchAll(aliases []Alias, alias string) []string {

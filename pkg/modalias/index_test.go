@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -614,5 +615,219 @@ func FuzzLookup(f *testing.F) {
 			}
 			seen[m] = true
 		}
+	})
+}
+
+const testSoftdep = `# Soft dependencies extracted from modules themselves.
+softdep crc_t10dif pre: crct10dif
+softdep crc_t10dif pre: never_used
+softdep intel-lpss-pci pre: idma64 post: lpss_helper
+softdep cifs gcm
+softdep snd_* post: snd_helper
+softdep cyc_x pre: cyc_y
+softdep cyc_y pre: cyc_x
+softdep needs_broken pre: broken_soft
+not a softdep line
+softdep
+`
+
+func TestParseSoftdep(t *testing.T) {
+	got, err := ParseSoftdep(strings.NewReader(testSoftdep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Softdep{
+		{Module: "crc_t10dif", Pre: []string{"crct10dif"}},
+		{Module: "crc_t10dif", Pre: []string{"never_used"}},
+		{Module: "intel_lpss_pci", Pre: []string{"idma64"}, Post: []string{"lpss_helper"}},
+		{Module: "cifs"}, // names before pre:/post: count for nothing, as with kmod
+		{Module: "snd_*", Post: []string{"snd_helper"}},
+		{Module: "cyc_x", Pre: []string{"cyc_y"}},
+		{Module: "cyc_y", Pre: []string{"cyc_x"}},
+		{Module: "needs_broken", Pre: []string{"broken_soft"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseSoftdep =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// softTree is a module tree with soft dependencies (module files all
+// present except broken_soft's).
+func softTree(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{
+		"modules.alias": `alias crct10dif crct10dif_pclmul
+alias crct10dif crct10dif_generic
+alias pci:v00008086d00009D60* intel_lpss_pci
+alias pci:v00001234* snd_card
+alias platform:t10 crc_t10dif
+alias platform:cyc cyc_x
+alias platform:nb needs_broken
+`,
+		"modules.dep": `kernel/crc-t10dif.ko: kernel/crct10dif_common.ko
+kernel/crct10dif_common.ko:
+kernel/crct10dif-pclmul.ko: kernel/crct10dif_common.ko
+kernel/crct10dif_generic.ko: kernel/crct10dif_common.ko
+kernel/never_used.ko:
+kernel/intel-lpss-pci.ko: kernel/intel-lpss.ko
+kernel/intel-lpss.ko:
+kernel/idma64.ko:
+kernel/lpss_helper.ko:
+kernel/snd_card.ko: kernel/snd_core.ko
+kernel/snd_core.ko:
+kernel/snd_helper.ko:
+kernel/cyc_x.ko:
+kernel/cyc_y.ko:
+kernel/needs_broken.ko:
+kernel/broken_soft.ko:
+`,
+		"modules.softdep": testSoftdep,
+	}
+	for name, s := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(root, "kernel"), 0o755)
+	for _, line := range strings.Split(files["modules.dep"], "\n") {
+		if p, _, ok := strings.Cut(line, ":"); ok && !strings.Contains(p, "broken_soft") {
+			os.WriteFile(filepath.Join(root, p), nil, 0o644)
+		}
+	}
+	return root
+}
+
+func TestSoftdepsOf(t *testing.T) {
+	idx, err := LoadIndex(softTree(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		mod       string
+		pre, post []string
+	}{
+		{"crc_t10dif", []string{"crct10dif_pclmul", "crct10dif_generic"}, nil}, // alias resolved; first line only
+		{"intel_lpss_pci", []string{"idma64"}, []string{"lpss_helper"}},
+		{"snd_card", nil, []string{"snd_helper"}}, // glob
+		{"snd_helper", nil, nil},                  // itself left out
+		{"cifs", nil, nil},
+		{"idma64", nil, nil},
+	}
+	for _, tt := range tests {
+		pre, post := idx.SoftdepsOf(tt.mod)
+		if !reflect.DeepEqual(pre, tt.pre) || !reflect.DeepEqual(post, tt.post) {
+			t.Errorf("SoftdepsOf(%s) = %v, %v; want %v, %v", tt.mod, pre, post, tt.pre, tt.post)
+		}
+	}
+}
+
+// TestLoadSoftdeps: pre soft dependencies load before the module, post
+// ones after it, theirs too; a soft dependency that fails does not stop
+// the module; mutual pre soft dependencies do not deadlock.
+func TestLoadSoftdeps(t *testing.T) {
+	root := softTree(t)
+	idx, err := LoadIndex(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{root: root, fail: map[string]error{}}
+	var logs []string
+	var logMu sync.Mutex
+	l := NewLoader(idx, LoaderOptions{Load: rec.load, Logf: func(f string, a ...any) {
+		logMu.Lock()
+		logs = append(logs, fmt.Sprintf(f, a...))
+		logMu.Unlock()
+	}})
+	before := func(a, b string) {
+		t.Helper()
+		if ia, ib := rec.index(a), rec.index(b); ia < 0 || ib < 0 || ia > ib {
+			t.Errorf("%s must load before %s: %v", a, b, rec.loaded)
+		}
+	}
+	if err := l.LoadAlias("pci:v00008086d00009D60sv0sd0bc0sc0i0", "/devices/lpss"); err != nil {
+		t.Fatal(err)
+	}
+	before("intel_lpss", "intel_lpss_pci")
+	before("idma64", "intel_lpss_pci")
+	before("intel_lpss_pci", "lpss_helper")
+	if err := l.LoadAlias("platform:t10", ""); err != nil {
+		t.Fatal(err)
+	}
+	before("crct10dif_pclmul", "crc_t10dif")
+	before("crct10dif_generic", "crc_t10dif")
+	before("crct10dif_common", "crct10dif_pclmul")
+	if slices.Contains(rec.loaded, "never_used") {
+		t.Errorf("the second softdep line of a module was used: %v", rec.loaded)
+	}
+	if err := l.LoadAlias("pci:v00001234d0001", ""); err != nil {
+		t.Fatal(err)
+	}
+	before("snd_card", "snd_helper")
+	// A broken soft dependency is logged; the module loads anyway.
+	if err := l.LoadAlias("platform:nb", "/devices/nb"); err != nil {
+		t.Fatalf("a failed soft dependency failed the module: %v", err)
+	}
+	if !slices.Contains(rec.loaded, "needs_broken") {
+		t.Errorf("needs_broken not loaded: %v", rec.loaded)
+	}
+	joined := strings.Join(logs, "\n")
+	for _, want := range []string{
+		"loaded idma64 (soft dependency of intel_lpss_pci, for pci:v00008086d00009D60sv0sd0bc0sc0i0 on /devices/lpss)",
+		"loaded lpss_helper (soft dependency (post) of intel_lpss_pci, for pci:v00008086d00009D60sv0sd0bc0sc0i0 on /devices/lpss)",
+		"cannot load broken_soft (soft dependency of needs_broken, for platform:nb on /devices/nb): module file",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("logs lack %q:\n%s", want, joined)
+		}
+	}
+	// Mutual pre soft dependencies, asked for from both sides at once.
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(2)
+			go func() { defer wg.Done(); l.Load("cyc_x", "test") }()
+			go func() { defer wg.Done(); l.Load("cyc_y", "test") }()
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("mutual soft dependencies deadlocked")
+	}
+	counts := map[string]int{}
+	for _, m := range rec.loaded {
+		counts[m]++
+	}
+	for m, n := range counts {
+		if n != 1 {
+			t.Errorf("%s loaded %d times", m, n)
+		}
+	}
+	if counts["cyc_x"] != 1 || counts["cyc_y"] != 1 {
+		t.Errorf("cyc_x/cyc_y not loaded: %v", rec.loaded)
+	}
+}
+
+func FuzzParseSoftdep(f *testing.F) {
+	f.Add(testSoftdep)
+	f.Add("softdep a pre: b post: c pre: d\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		sds, err := ParseSoftdep(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		idx := &Index{Deps: map[string]Dep{"a": {}, "b": {}}, Builtin: map[string]bool{}, Softdeps: sds}
+		for _, m := range []string{"a", "b"} {
+			pre, post := idx.SoftdepsOf(m)
+			if slices.Contains(pre, m) || slices.Contains(post, m) {
+				t.Fatalf("%s is its own soft dependency: %v %v", m, pre, post)
+			}
+		}
+		// Loader construction must terminate on any soft graph.
+		NewLoader(idx, LoaderOptions{Load: func(string, string) error { return nil }})
 	})
 }

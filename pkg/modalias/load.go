@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -108,9 +109,36 @@ type Loader struct {
 	params    map[string]string
 	blacklist map[string]bool
 	isLoaded  func(name string) bool
+	// Soft dependencies (modules.softdep), resolved once: pre[m] are
+	// waited for before m is loaded (only those that cannot lead back
+	// to m, so waits never form a cycle); post[m] are loaded after m.
+	pre, post map[string][]string
 
 	mu   sync.Mutex
 	mods map[string]*modState
+}
+
+// postQueue collects the post soft dependencies met while loading for
+// one request; they are loaded once the request's modules are.
+type postQueue struct {
+	mu    sync.Mutex
+	items []postItem
+}
+
+type postItem struct{ module, of, why string }
+
+func (q *postQueue) add(it postItem) {
+	q.mu.Lock()
+	q.items = append(q.items, it)
+	q.mu.Unlock()
+}
+
+func (q *postQueue) take() []postItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it := q.items
+	q.items = nil
+	return it
 }
 
 type modState struct {
@@ -166,7 +194,54 @@ func NewLoader(idx *Index, o LoaderOptions) *Loader {
 		close(st.done)
 		l.mods[Name(m)] = st
 	}
+	l.resolveSoftdeps()
 	return l
+}
+
+// resolveSoftdeps fills pre and post for every module of the index. A
+// pre soft dependency s of m is kept only if m cannot be reached from s
+// through the hard dependencies and the pre soft dependencies kept so
+// far (modules in name order): the graph of waits stays acyclic, as kmod
+// keeps its probe list free of loops.
+func (l *Loader) resolveSoftdeps() {
+	l.pre, l.post = map[string][]string{}, map[string][]string{}
+	if len(l.idx.Softdeps) == 0 {
+		return
+	}
+	names := make([]string, 0, len(l.idx.Deps))
+	for m := range l.idx.Deps {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	reaches := func(from, to string) bool {
+		seen := map[string]bool{}
+		stack := []string{from}
+		for len(stack) > 0 {
+			m := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if m == to {
+				return true
+			}
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			stack = append(stack, l.idx.Deps[m].Deps...)
+			stack = append(stack, l.pre[m]...)
+		}
+		return false
+	}
+	for _, m := range names {
+		pre, post := l.idx.SoftdepsOf(m)
+		for _, s := range pre {
+			if !reaches(s, m) {
+				l.pre[m] = append(l.pre[m], s)
+			}
+		}
+		if len(post) > 0 {
+			l.post[m] = post
+		}
+	}
 }
 
 // LoadAlias loads every module matching modalias (a device's MODALIAS),
@@ -180,6 +255,7 @@ func (l *Loader) LoadAlias(modalias, devpath string) error {
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	q := &postQueue{}
 	for _, m := range l.idx.Lookup(modalias) {
 		if l.blacklist[m] {
 			l.logf("not loading %s (%s): blacklisted", m, why)
@@ -188,7 +264,7 @@ func (l *Loader) LoadAlias(modalias, devpath string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.Load(m, why); err != nil {
+			if err := l.load1(m, why, q); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -196,13 +272,23 @@ func (l *Loader) LoadAlias(modalias, devpath string) error {
 		}()
 	}
 	wg.Wait()
+	l.drainPost(q)
 	return errors.Join(errs...)
 }
 
-// Load loads module name and its dependencies; why labels the log line
-// ("for ALIAS on DEVPATH").
+// Load loads module name and its dependencies, its soft dependencies
+// (modules.softdep: "pre" ones before it, "post" ones after it; their
+// failures are logged, not returned); why labels the log line ("for
+// ALIAS on DEVPATH").
 func (l *Loader) Load(name, why string) error {
-	name = Name(name)
+	q := &postQueue{}
+	err := l.load1(Name(name), why, q)
+	l.drainPost(q)
+	return err
+}
+
+// load1 checks name's hard dependency graph, then loads it.
+func (l *Loader) load1(name, why string, q *postQueue) error {
 	if l.idx.Builtin[name] {
 		return nil
 	}
@@ -212,10 +298,21 @@ func (l *Loader) Load(name, why string) error {
 		l.logf("cannot load %s (%s): %v", name, why, err)
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return l.ensure(name, why)
+	return l.ensure(name, why, q)
 }
 
-func (l *Loader) ensure(name, why string) error {
+// drainPost loads the post soft dependencies queued, and theirs, until
+// none is left. Nothing is held meanwhile, so these waits cannot block
+// anyone.
+func (l *Loader) drainPost(q *postQueue) {
+	for items := q.take(); len(items) > 0; items = q.take() {
+		for _, it := range items {
+			_ = l.load1(it.module, "soft dependency (post) of "+it.of+", "+it.why, q)
+		}
+	}
+}
+
+func (l *Loader) ensure(name, why string, q *postQueue) error {
 	if l.idx.Builtin[name] {
 		return nil
 	}
@@ -243,7 +340,7 @@ func (l *Loader) ensure(name, why string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.ensure(d, "needed by "+name+", "+why)
+			errs[i] = l.ensure(d, "needed by "+name+", "+why, q)
 		}()
 	}
 	wg.Wait()
@@ -253,6 +350,12 @@ func (l *Loader) ensure(name, why string) error {
 			l.logf("cannot load %s (%s): dependency %s not loaded", name, why, deps[i])
 			return st.err
 		}
+	}
+
+	// Soft dependencies to load first, in order; a failure is logged by
+	// load1 and does not stop this module.
+	for _, s := range l.pre[name] {
+		_ = l.load1(s, "soft dependency of "+name+", "+why, q)
 	}
 
 	path := dep.Path
@@ -274,6 +377,9 @@ func (l *Loader) ensure(name, why string) error {
 		return st.err
 	}
 	l.logf("loaded %s (%s)", name, why)
+	for _, s := range l.post[name] {
+		q.add(postItem{module: s, of: name, why: why})
+	}
 	return nil
 }
 
