@@ -274,9 +274,16 @@ func TestResolveErrors(t *testing.T) {
 			}
 		})
 	}
+	// A bad -k names the option, not the definition's kernel: line.
+	d, _ := ParseDefinition([]byte("commands: [gosh]\nkernel: kernel\nmodules: [virtio_net]\n"), "test.yaml")
+	ko := ro
+	ko.Kernel = filepath.Join(root, "nokernel")
+	if _, err := Resolve(d, root, ko); err == nil || !strings.HasPrefix(err.Error(), "test.yaml: -k: stat "+ko.Kernel+": no such file") {
+		t.Errorf("bad -k: %v", err)
+	}
 	// Without uinit/ the default init is missing.
 	os.RemoveAll(filepath.Join(root, "uinit"))
-	d, _ := ParseDefinition([]byte("commands: [gosh]\n"), "test.yaml")
+	d, _ = ParseDefinition([]byte("commands: [gosh]\n"), "test.yaml")
 	if _, err := Resolve(d, root, ro); err == nil || !strings.Contains(err.Error(), "stage 1 is missing") {
 		t.Errorf("no uinit: %v", err)
 	}

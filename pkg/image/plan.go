@@ -233,6 +233,14 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 	p.AllAliases = d.Modules.Aliases.Value == "all"
 	names := append([]Word(nil), d.Modules.Include...)
 	names = append(names, d.Stage2.Modules...)
+	// Errors name where the kernel came from: the definition's line, or
+	// the -k option.
+	kernelErr := func(format string, a ...any) error {
+		if o.Kernel != "" {
+			return &Error{File: d.File, Msg: "-k: " + fmt.Sprintf(format, a...)}
+		}
+		return defErr(d.Kernel.Line, "kernel: "+format, a...)
+	}
 	if kernel != "" && (len(names) > 0 || p.AllAliases) {
 		src := abs(kernel)
 		if strings.HasSuffix(src, ".deb") {
@@ -242,13 +250,13 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 			}
 			p.cleanup = append(p.cleanup, tmp)
 			if err := extractDebModules(src, tmp); err != nil {
-				return nil, defErr(d.Kernel.Line, "kernel: %v", err)
+				return nil, kernelErr("%v", err)
 			}
 			src = tmp
 		}
 		mdir, err := kmod.FindModulesDir(src)
 		if err != nil {
-			return nil, defErr(d.Kernel.Line, "kernel: %v (for the Debian kernel run scripts/kernel.sh or make kernel)", err)
+			return nil, kernelErr("%v (for the Debian kernel run scripts/kernel.sh or make kernel)", err)
 		}
 		if p.Tree, err = kmod.Open(mdir); err != nil {
 			return nil, err
