@@ -88,6 +88,15 @@ func TestUdevAndEarlyGetty(t *testing.T) {
 			t.Fatalf("stage 2 loads modules:\n%s", stage2)
 		}
 		g.check("svwait -U -t 60000 /run/service/udev")
+		// Figure: from ueventd's start to its readiness (coldplug,
+		// modules loaded, the events they caused handled).
+		if f := strings.Fields(g.run("svstat -o updownsince,readysince /run/service/udev")); len(f) == 2 {
+			up, err1 := labelTime(f[0])
+			ready, err2 := labelTime(f[1])
+			if err1 == nil && err2 == nil {
+				t.Logf("udev: up -> ready (coldplug and its modules) %s (guest clock)", ms(ready.Sub(up)))
+			}
+		}
 		raw := g.run("cat /run/uncaught-logs/current")
 		for _, want := range []string{
 			"ueventd: loaded virtio_pci (for pci:v00001AF4",
