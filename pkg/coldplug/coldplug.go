@@ -9,13 +9,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/svinit/svinit/pkg/uevent"
 )
 
 // Walk visits every device under sysRoot/devices that has a "uevent"
 // file, parents before children, and calls fn with an "add" event built
-// from that file plus DEVPATH (relative to sysRoot, e.g.
+// from that file (MODALIAS from the device's "modalias" file when the
+// uevent file has none) plus DEVPATH (relative to sysRoot, e.g.
 // /devices/pci0000:00/0000:00:03.0), ACTION=add and SUBSYSTEM (the name
 // of the "subsystem" link's target). Symbolic links are not followed, so
 // the walk terminates on the real sysfs. A device whose uevent file
@@ -62,6 +64,15 @@ func Device(sysRoot, dir string) (*uevent.Event, error) {
 	rel, err := filepath.Rel(sysRoot, dir)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := env["MODALIAS"]; !ok {
+		// A few devices show their alias only as a "modalias" file
+		// (e.g. /sys/devices/system/cpu, whose uevent file is empty).
+		if b, err := os.ReadFile(filepath.Join(dir, "modalias")); err == nil {
+			if m := strings.TrimSpace(string(b)); m != "" {
+				env["MODALIAS"] = m
+			}
+		}
 	}
 	env["ACTION"] = "add"
 	env["DEVPATH"] = "/" + filepath.ToSlash(rel)

@@ -111,3 +111,32 @@ func TestTrigger(t *testing.T) {
 		t.Fatalf("uevent = %q", b)
 	}
 }
+
+// TestModaliasFile: a device whose uevent file has no MODALIAS gets the
+// one of its "modalias" file; the uevent file's wins when both exist.
+func TestModaliasFile(t *testing.T) {
+	sys := fakeSys(t, []dev{
+		{"system/cpu", "", ""},
+		{"system/cpu/cpu0", "DRIVER=processor\nMODALIAS=cpu:type:x86,ven0000fam0006mod003F:feature:,0000\n", "cpu"},
+		{"platform/serial8250", "DRIVER=serial8250\n", "platform"},
+	})
+	os.WriteFile(filepath.Join(sys, "devices/system/cpu/modalias"), []byte("cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0001\n"), 0o444)
+	os.WriteFile(filepath.Join(sys, "devices/system/cpu/cpu0/modalias"), []byte("ignored\n"), 0o444)
+	os.WriteFile(filepath.Join(sys, "devices/platform/serial8250/modalias"), []byte("\n"), 0o444)
+	got := map[string]string{}
+	if _, err := Walk(sys, func(ev *uevent.Event) error {
+		if m, ok := ev.Env["MODALIAS"]; ok {
+			got[ev.DevPath] = m
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"/devices/system/cpu":      "cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0001",
+		"/devices/system/cpu/cpu0": "cpu:type:x86,ven0000fam0006mod003F:feature:,0000",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("MODALIAS by device = %v, want %v", got, want)
+	}
+}
