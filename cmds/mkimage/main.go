@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,6 +78,9 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 1 {
 		return cli.Usagef("one definition at a time (got %s)", strings.Join(fs.Args(), " "))
+	}
+	if *comp != "" && !slices.Contains(image.Compressions, *comp) {
+		return cli.Usagef("-c: unknown compression %q (want one of %s)", *comp, strings.Join(image.Compressions, ", "))
 	}
 	start := *dir
 	if start == "" {

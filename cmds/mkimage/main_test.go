@@ -87,6 +87,7 @@ func TestLsAndDiff(t *testing.T) {
 		{[]string{"ls", "/etc/hostname"}, cli.ExitSystem, "unknown format"},
 		{[]string{"diff", a}, cli.ExitUsage, "diff takes two image files"},
 		{[]string{"build", "a.yaml", "b.yaml"}, cli.ExitUsage, "one definition at a time"},
+		{[]string{"build", "-c", "bzip2", "a.yaml"}, cli.ExitUsage, `-c: unknown compression "bzip2" (want one of none, gzip, xz, zstd, lz4)`},
 		{[]string{"check", filepath.Join(dir, "missing.yaml")}, cli.ExitUsage, "definition: open"},
 	} {
 		_, errs, code := runCmd(tc.args...)
