@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/modalias"
 )
 
 func lookup(m map[string]int) func(string) (int, error) {
@@ -248,6 +250,41 @@ func FuzzParse(f *testing.F) {
 			if r.Run != nil && len(r.Run) == 0 {
 				t.Fatalf("empty run %+v", r)
 			}
+		}
+	})
+}
+
+// FuzzApply: any rules against any event values: matching and $KEY
+// expansion never fail, and a rule matches exactly when all of its
+// conditions do.
+func FuzzApply(f *testing.F) {
+	f.Add("DEVNAME==sd[a-z]* symlink=disk/$DEVNAME run=/bin/x ${MODALIAS} $$", "sda", "pci:v*")
+	f.Add("MODALIAS!=[!a-z]*\\ DRIVER==?* mode=0600 last", "[x", "")
+	f.Add(`ID=="a b" symlink=${ID}/$ID`, "a b", "$ID")
+	f.Fuzz(func(t *testing.T, rule, v1, v2 string) {
+		rules, _ := Parse(strings.NewReader(rule), Options{})
+		env := map[string]string{"ACTION": "add", "DEVNAME": v1, "MODALIAS": v2, "DRIVER": v1 + v2, "ID": v2}
+		res := Apply(rules, env)
+		matched := 0
+		for i := range rules {
+			all := true
+			for _, c := range rules[i].Conds {
+				if modalias.Match(c.Pattern, env[c.Key]) == c.Negate {
+					all = false
+				}
+			}
+			if all != rules[i].Matches(env) {
+				t.Fatalf("rule %+v: Matches = %v, conditions say %v", rules[i], !all, all)
+			}
+			if all {
+				matched++
+				if rules[i].Last {
+					break
+				}
+			}
+		}
+		if len(res.Lines) != matched {
+			t.Fatalf("Apply matched lines %v, want %d rules", res.Lines, matched)
 		}
 	})
 }
