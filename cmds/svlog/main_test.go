@@ -599,3 +599,117 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestUnwritableDir takes the write permission on the log directory
+// away from a running svlog (run as nobody: root ignores permissions):
+// its rotations fail, which it reports and retries while holding its
+// input (-b); current keeps only whole lines of the input, in order; once
+// the directory is writable again, everything gets logged, once.
+func TestUnwritableDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but not root: cannot run svlog as another user")
+		}
+		t.Skip("needs root to run svlog as nobody")
+	}
+	const nobody = 65534
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test binary may live in a directory nobody cannot enter.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "svlog")
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "log")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPipe(t)
+	stderr := &syncBuffer{}
+	cmd := exec.Command(bin, "-b", "s4096", "n100", "r20", dir)
+	cmd.Env = append(os.Environ(), selfEnv+"=1")
+	cmd.Stdin, cmd.Stderr = p.r, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	var want strings.Builder
+	for i := 1; i <= 20; i++ {
+		want.WriteString(lineFor(i))
+	}
+	p.w.WriteString(want.String())
+	cur := filepath.Join(dir, "current")
+	waitFor(t, func() bool { b, _ := os.ReadFile(cur); return string(b) == want.String() }, stderr.String)
+
+	// Read-only directory: current can still grow, rotations cannot.
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		var more strings.Builder
+		for i := 21; i <= 2000; i++ {
+			more.WriteString(lineFor(i))
+		}
+		_, err := p.w.WriteString(more.String())
+		wrote <- err
+	}()
+	for i := 21; i <= 2000; i++ {
+		want.WriteString(lineFor(i))
+	}
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "permission denied") }, stderr.String)
+	// Let it retry a few times, then check that current holds a prefix of
+	// the input in whole lines, and no archive was made meanwhile.
+	waitFor(t, func() bool { return strings.Count(stderr.String(), "permission denied") >= 3 }, stderr.String)
+	b, err := os.ReadFile(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 || b[len(b)-1] != '\n' || !strings.HasPrefix(want.String(), string(b)) {
+		t.Errorf("current while the directory is read-only (%d bytes) is not whole lines of the input", len(b))
+	}
+	if a := archives(t, dir); len(a) != 0 {
+		t.Errorf("archives made in a read-only directory: %v", a)
+	}
+	if !strings.Contains(stderr.String(), "rename "+cur) {
+		t.Errorf("stderr does not name the failed step and file: %q", stderr.String())
+	}
+
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	p.w.Close()
+	if code := waitExit(t, cmd); code != 0 {
+		t.Fatalf("exit %d; stderr %.500q", code, stderr.String())
+	}
+	if got := readLog(t, dir); got != want.String() {
+		t.Errorf("log after the directory came back (%d bytes) differs from the input (%d bytes)", len(got), want.Len())
+	}
+	for _, a := range archives(t, dir) {
+		if !strings.HasSuffix(a, ".s") {
+			t.Errorf("archive %s is not .s", a)
+		}
+	}
+	t.Logf("stderr: %.200s", stderr.String())
+}
