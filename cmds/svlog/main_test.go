@@ -713,3 +713,39 @@ func TestUnwritableDir(t *testing.T) {
 	}
 	t.Logf("stderr: %.200s", stderr.String())
 }
+
+// TestCompatStatusAlerts compares svlog's status files (=, ^) and alerts
+// (2, E) with Debian's s6-log's on the same script and input.
+func TestCompatStatusAlerts(t *testing.T) {
+	s6log := needTool(t, "s6-log")
+	in := "hello world\n0123456789\n0123456789abc\n0123456789abcd\nsecond line, a longer one for the alerts\n"
+	script := func(dir string) []string {
+		return []string{"^5", "=" + dir + "/st1", "^20", "=" + dir + "/st2", "^0", "=" + dir + "/st3", "=" + dir + "/st4",
+			"pPFX", "^30", "=" + dir + "/st5", "p", "E10", "2", "E0", "2", "E3", "2", "pP", "E5", "2"}
+	}
+	run := func(cmd *exec.Cmd) string {
+		cmd.Stdin = strings.NewReader(in)
+		var e bytes.Buffer
+		cmd.Stderr = &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v: %v %s", cmd.Args, err, e.String())
+		}
+		return strings.ReplaceAll(e.String(), "s6-log: ", "svlog: ")
+	}
+	d1, d2 := t.TempDir(), t.TempDir()
+	we := run(exec.Command(s6log, script(d1)...))
+	ge := run(svlogCmd(t, script(d2)...))
+	if we != ge {
+		t.Errorf("alerts differ:\n s6-log: %q\n svlog:  %q", we, ge)
+	}
+	for _, f := range []string{"st1", "st2", "st3", "st4", "st5"} {
+		w, err1 := os.ReadFile(filepath.Join(d1, f))
+		g, err2 := os.ReadFile(filepath.Join(d2, f))
+		if err1 != nil || err2 != nil || !bytes.Equal(w, g) {
+			t.Errorf("status file %s: s6-log %q (%v), svlog %q (%v)", f, w, err1, g, err2)
+		}
+	}
+	if ents, _ := os.ReadDir(d2); len(ents) != 5 {
+		t.Errorf("svlog left %d files, want the 5 status files", len(ents))
+	}
+}
