@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/svinit/svinit/pkg/cli"
 )
 
@@ -747,5 +749,70 @@ func TestCompatStatusAlerts(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(d2); len(ents) != 5 {
 		t.Errorf("svlog left %d files, want the 5 status files", len(ents))
+	}
+}
+
+// TestBlockingMode: while a log directory cannot be written (here: its
+// processor has not finished), svlog -b leaves its input in the pipe,
+// and svlog without -b keeps reading it into memory. Either way every
+// line is logged once the processor is done.
+func TestBlockingMode(t *testing.T) {
+	for _, block := range []bool{true, false} {
+		t.Run(fmt.Sprintf("b=%v", block), func(t *testing.T) {
+			base := t.TempDir()
+			dir, gate := filepath.Join(base, "log"), filepath.Join(base, "gate")
+			p := newPipe(t)
+			stderr := &syncBuffer{}
+			args := []string{"s4096", "?while [ ! -e " + gate + " ]; do sleep 0.01; done; cat", dir}
+			if block {
+				args = append([]string{"-b"}, args...)
+			}
+			cmd := p.start(t, stderr, args...)
+			var want strings.Builder
+			for i := 1; i <= 40; i++ { // 2480 bytes: a rotation (l2000 of s4096)
+				want.WriteString(lineFor(i))
+			}
+			p.w.WriteString(want.String())
+			waitFor(t, func() bool { _, err := os.Stat(filepath.Join(dir, "processed")); return err == nil }, stderr.String)
+			var more strings.Builder
+			for i := 41; i <= 60; i++ {
+				more.WriteString(lineFor(i))
+			}
+			p.w.WriteString(more.String())
+			want.WriteString(more.String())
+			inPipe := func() int {
+				n, err := unix.IoctlGetInt(int(p.r.Fd()), unix.TIOCINQ) // FIONREAD
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if block {
+				// Give svlog time to (wrongly) take the input, then check
+				// it is all still there.
+				time.Sleep(200 * time.Millisecond)
+				// Everything not in previous yet (the end of the first batch
+				// and the second one) must still be in the pipe.
+				written := mustSize(t, filepath.Join(dir, "previous")) + mustSize(t, filepath.Join(dir, "current"))
+				if n := inPipe(); int64(n) != int64(want.Len())-written {
+					t.Errorf("-b: %d bytes left in the pipe while the processor runs, want %d", n, int64(want.Len())-written)
+				}
+			} else {
+				waitFor(t, func() bool { return inPipe() == 0 }, stderr.String)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "current")); len(b) != 0 {
+				t.Errorf("current got %d bytes while the processor ran", len(b))
+			}
+			if err := os.WriteFile(gate, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p.w.Close()
+			if code := waitExit(t, cmd); code != 0 {
+				t.Fatalf("exit %d; stderr %q", code, stderr.String())
+			}
+			if got := readLog(t, dir); got != want.String() {
+				t.Errorf("log (%d bytes) differs from the input (%d bytes)", len(got), want.Len())
+			}
+		})
 	}
 }
