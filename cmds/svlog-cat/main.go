@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,22 +20,41 @@ const usage = "usage: svlog-cat [ -g ] [ file... ]"
 
 func main() { cli.Main("svlog-cat", run) }
 
+// maxYear is the last year a label is converted for: s6-tai64nlocal
+// goes through C's struct tm, whose year (minus 1900) is an int, and
+// prints garbage or crashes past it.
+const maxYear = 1<<31 - 1 + 1900
+
 // converter turns labels into text, caching the formatted second.
 type converter struct {
 	loc   *time.Location
 	sec   int64
 	valid bool
-	head  [19]byte // "YYYY-MM-DD HH:MM:SS"
+	head  []byte // "YYYY-MM-DD HH:MM:SS" (more digits after year 9999)
+}
+
+// convertible reports whether a label stands for a time svlog-cat (like
+// s6-tai64nlocal) shows as a date: from 1970-01-01 00:00:00 UTC to the end
+// of maxYear. Other labels are left as they are.
+func convertible(st tai64n.Stamp) (time.Time, bool) {
+	raw := binary.BigEndian.Uint64(st[:8])
+	if raw < tai64n.Base || raw-tai64n.Base >= 1<<57 {
+		return time.Time{}, false
+	}
+	t := st.Time()
+	if t.Unix() < 0 || t.UTC().Year() > maxYear {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // appendTime appends "YYYY-MM-DD HH:MM:SS.nnnnnnnnn" for t.
 func (c *converter) appendTime(b []byte, t time.Time) []byte {
 	if s := t.Unix(); !c.valid || s != c.sec {
 		c.sec, c.valid = s, true
-		c.head = [19]byte{}
-		t.In(c.loc).AppendFormat(c.head[:0], "2006-01-02 15:04:05")
+		c.head = t.In(c.loc).AppendFormat(c.head[:0], "2006-01-02 15:04:05")
 	}
-	b = append(b, c.head[:]...)
+	b = append(b, c.head...)
 	b = append(b, '.')
 	ns := t.Nanosecond()
 	var d [9]byte
@@ -55,9 +75,11 @@ func (c *converter) filter(r io.Reader, w *bufio.Writer) error {
 		if len(chunk) > 0 {
 			if lineStart && len(chunk) > tai64n.LabelSize && chunk[0] == '@' {
 				if st, perr := tai64n.ParseLabel(string(chunk[:tai64n.LabelSize])); perr == nil {
-					tmp = c.appendTime(tmp[:0], st.Time())
-					w.Write(tmp)
-					chunk = chunk[tai64n.LabelSize:]
+					if t, ok := convertible(st); ok {
+						tmp = c.appendTime(tmp[:0], t)
+						w.Write(tmp)
+						chunk = chunk[tai64n.LabelSize:]
+					}
 				}
 			}
 			if _, werr := w.Write(chunk); werr != nil {

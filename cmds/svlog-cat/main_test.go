@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,13 @@ func TestCompat(t *testing.T) {
 		in.WriteString(st.Label() + " line\n")
 	}
 	in.WriteString("no label\n@4000\n")
+	// Labels at and past the ends of what is shown as a date: before
+	// 1970 and absurd ones stay labels, years past 9999 get all digits.
+	for _, sec := range []uint64{0, 5, tai64n.Base - 1, tai64n.Base, tai64n.Base + 9, tai64n.Base + 10, tai64n.Base + 11,
+		tai64n.Base + 253402300810, tai64n.Base + 253402300847, tai64n.Base + 1<<40, tai64n.Base + 1<<55,
+		tai64n.Base + 1<<61, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
+		fmt.Fprintf(&in, "@%016x%08x line\n", sec, 5)
+	}
 	for _, args := range [][]string{nil, {"-g"}} {
 		cmd := exec.Command(ref, args...)
 		cmd.Stdin = strings.NewReader(in.String())
