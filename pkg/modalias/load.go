@@ -98,9 +98,9 @@ func loadErr(err error) error {
 	return err
 }
 
-// Loader loads modules for devices, each module at most once for the
-// loader's life, dependencies first, independent dependencies
-// concurrently. It is safe for concurrent use: two events needing the
+// Loader loads modules for devices, each module at most once while it
+// stays loaded (see LoaderOptions.IsLoaded), dependencies and pre soft
+// dependencies first, independent dependencies concurrently. It is safe for concurrent use: two events needing the
 // same module share one load.
 type Loader struct {
 	idx       *Index
