@@ -100,8 +100,9 @@ func loadErr(err error) error {
 
 // Loader loads modules for devices, each module at most once while it
 // stays loaded (see LoaderOptions.IsLoaded), dependencies and pre soft
-// dependencies first, independent dependencies concurrently. It is safe for concurrent use: two events needing the
-// same module share one load.
+// dependencies first, independent dependencies concurrently. It is
+// safe for concurrent use: two events needing the same module share one
+// load.
 type Loader struct {
 	idx       *Index
 	load      LoadFunc
