@@ -816,3 +816,43 @@ func TestBlockingMode(t *testing.T) {
 		})
 	}
 }
+
+// TestCompatLock: svlog and Debian's s6-log lock a log directory the same
+// way: neither starts on a directory the other one is using.
+func TestCompatLock(t *testing.T) {
+	s6log := needTool(t, "s6-log")
+	for _, first := range []string{"svlog", "s6-log"} {
+		t.Run(first+" first", func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "log")
+			p := newPipe(t)
+			var holder, second *exec.Cmd
+			if first == "svlog" {
+				holder, second = p.start(t, io.Discard, dir), exec.Command(s6log, dir)
+			} else {
+				holder = exec.Command(s6log, "-d3", dir)
+				holder.Stdin = p.r
+				nr, nw, _ := os.Pipe()
+				holder.ExtraFiles = []*os.File{nw}
+				if err := holder.Start(); err != nil {
+					t.Fatal(err)
+				}
+				nw.Close()
+				io.ReadAll(nr) // ready: the directory is locked
+				nr.Close()
+				second = svlogCmd(t, dir)
+			}
+			second.Stdin = strings.NewReader("x\n")
+			out, err := second.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 111 {
+				t.Errorf("second logger on a locked directory: %v, %q; want exit 111", err, out)
+			}
+			p.w.Close()
+			if code := waitExit(t, holder); code != 0 {
+				t.Errorf("%s exit %d", first, code)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "current")); len(b) != 0 {
+				t.Errorf("current = %q: the second logger wrote to a locked directory", b)
+			}
+		})
+	}
+}
