@@ -406,7 +406,9 @@ func TestLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	sc, _ := Parse([]string{dir, dir})
+	// A script naming it twice is refused by Parse; New checks again for
+	// scripts built otherwise.
+	sc := &Script{Dirs: []DirConfig{{Path: dir}, {Path: dir + "/"}}}
 	if _, err := New(sc, Options{NotifyFd: -1}, 0, nil, nil); err == nil || !strings.Contains(err.Error(), "named twice") {
 		t.Errorf("same dir twice: err = %v", err)
 	}

@@ -270,6 +270,11 @@ func Parse(args []string) (*Script, error) {
 			}
 			addAct(Action{Kind: ActStatus, File: rest, Size: statSize})
 		case '.', '/':
+			for _, o := range sc.Dirs {
+				if cleanPath(o.Path) == cleanPath(d) {
+					return nil, syntaxf("directive %s names the log directory %s again", d, o.Path)
+				}
+			}
 			sc.Dirs = append(sc.Dirs, DirConfig{
 				Path: d, Archives: archives, FileSize: fileSize, Tolerance: tolerance,
 				TotalSize: totalSize, Retry: retry, Processor: processor, Shell: shell,

@@ -80,6 +80,8 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "r too big", args: []string{"r2147483648", "1"}, err: "unrecognized directive: r2147483648"},
+		{name: "dir twice", args: []string{"./d", "n3", "./d/"}, err: "names the log directory ./d again"},
+		{name: "dir twice, other spelling", args: []string{"./a/../d", "1", "./d"}, err: "names the log directory"},
 		{name: "l half of s", args: []string{"s4096", "l2048", "1"}},
 		{name: "l before s", args: []string{"l3000", "s4096", "1"}},
 		{name: "l vs default s", args: []string{"l50000", "1"}, err: "conflicts with previous s directive"},
