@@ -856,3 +856,72 @@ func TestCompatLock(t *testing.T) {
 		})
 	}
 }
+
+// TestLastLineTimeout: input that is not a pipe (a socket here) is read
+// like s6-log reads it, so a TERM can come with part of a line already
+// read. Without -t the logger waits for the end of that line (like
+// Debian's s6-log), logs it, and takes nothing after it; with -t it logs
+// the part it has once the timeout expires.
+func TestLastLineTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name, logger string
+		args         []string
+	}{
+		{"svlog -t", "", []string{"-t", "200"}},
+		{"svlog", "", nil},
+		{"s6-log", "s6-log", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "log")
+			fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+			defer ours.Close()
+			defer theirs.Close()
+			var cmd *exec.Cmd
+			if tc.logger != "" {
+				cmd = exec.Command(needTool(t, tc.logger), append(tc.args, dir)...)
+			} else {
+				cmd = svlogCmd(t, append(tc.args, dir)...)
+			}
+			stderr := &syncBuffer{}
+			cmd.Stdin, cmd.Stderr = theirs, stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			ours.WriteString("a\npar")
+			cur := filepath.Join(dir, "current")
+			waitFor(t, func() bool { b, _ := os.ReadFile(cur); return string(b) == "a\n" }, stderr.String)
+			cmd.Process.Signal(syscall.SIGTERM)
+			if len(tc.args) > 0 {
+				if code := waitExit(t, cmd); code != 0 {
+					t.Fatalf("exit %d; stderr %q", code, stderr.String())
+				}
+				if b, _ := os.ReadFile(cur); string(b) != "a\npar\n" {
+					t.Errorf("current = %q, want the partial line logged after the timeout", b)
+				}
+				return
+			}
+			// Waiting for the end of the line: still running a while later.
+			time.Sleep(300 * time.Millisecond)
+			if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+				t.Fatalf("logger gone before the end of its last line: %v", err)
+			}
+			ours.WriteString("tial\nnext\n")
+			if code := waitExit(t, cmd); code != 0 {
+				t.Fatalf("exit %d; stderr %q", code, stderr.String())
+			}
+			if b, _ := os.ReadFile(cur); string(b) != "a\npartial\n" {
+				t.Errorf("current = %q, want a and partial", b)
+			}
+			syscall.SetNonblock(fds[1], true) // a read must not hang if nothing is left
+			rest := make([]byte, 100)
+			if n, _ := syscall.Read(fds[1], rest); n < 0 || string(rest[:n]) != "next\n" {
+				t.Errorf("input left = %q, want the line after the last one", rest[:n])
+			}
+		})
+	}
+}
