@@ -19,13 +19,31 @@ import (
 // on fd 3, TAI64N-stamped lines in the log directory, SIGTERM ignored,
 // clean exit at EOF.
 func TestTemplateSvscanLog(t *testing.T) {
-	execlineb := needTool(t, "execlineb")
-	path := os.Getenv("PATH")
-	if fi, err := os.Stat("/usr/lib/execline/bin"); err == nil && fi.IsDir() {
-		path += ":/usr/lib/execline/bin" // where Debian keeps execline's commands
-	}
-	t.Setenv("PATH", path)
-	needTool(t, "redirfd")
+	t.Run("debian execline", func(t *testing.T) {
+		execlineb := needTool(t, "execlineb")
+		path := os.Getenv("PATH")
+		if fi, err := os.Stat("/usr/lib/execline/bin"); err == nil && fi.IsDir() {
+			path += ":/usr/lib/execline/bin" // where Debian keeps execline's commands
+		}
+		t.Setenv("PATH", path)
+		needTool(t, "redirfd")
+		templateSvscanLog(t, execlineb, path)
+	})
+	// The image runs the template with svinit's own execlineb, redirfd
+	// and fdmove.
+	t.Run("svinit execline", func(t *testing.T) {
+		bin := t.TempDir()
+		for _, c := range []string{"execlineb", "redirfd", "fdmove"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(bin, c), "github.com/svinit/svinit/cmds/"+c).CombinedOutput()
+			if err != nil {
+				t.Fatalf("building %s: %v\n%s", c, err, out)
+			}
+		}
+		templateSvscanLog(t, filepath.Join(bin, "execlineb"), bin+":/usr/bin:/bin")
+	})
+}
+
+func templateSvscanLog(t *testing.T, execlineb, path string) {
 	tmpl := filepath.Join("..", "..", "templates", "svscan-log")
 	run, err := os.ReadFile(filepath.Join(tmpl, "run"))
 	if err != nil {
