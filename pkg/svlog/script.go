@@ -233,6 +233,7 @@ func Parse(args []string) (*Script, error) {
 			if !ok {
 				return nil, syntaxf("unrecognized directive: %s", d)
 			}
+			v = min(v, 1<<31-1) // no line is that long; int may be 32 bits
 			if d[0] == 'E' {
 				alertSize = int(v)
 			} else {
