@@ -30,6 +30,8 @@ type Reaper struct {
 	mu      sync.RWMutex
 	wmu     sync.Mutex // guards waiters between concurrent spawns
 	waiters map[int]func(Exit)
+	spMu    sync.Mutex
+	sp      *spawn.Spawner // made at the first spawn; nil if it could not be
 	// Orphan, when set, is told about exits of pids nobody spawned
 	// through this Reaper (reparented orphans under PID 1). Like the
 	// callbacks given to Spawn, it runs on the reaping goroutine, without
@@ -50,7 +52,7 @@ func New() *Reaper {
 func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done func(Exit)) (int, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	pid, err := forkExec(argv0, argv, attr)
+	pid, err := r.forkExec(argv0, argv, attr)
 	if err != nil {
 		return 0, err
 	}
@@ -63,7 +65,7 @@ func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done
 // forkExec starts a child with package spawn when attr asks only for what
 // spawn does (working directory, environment, descriptors, new session),
 // and with syscall.ForkExec otherwise.
-func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
+func (r *Reaper) forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
 	if attr == nil {
 		attr = &syscall.ProcAttr{}
 	}
@@ -83,7 +85,22 @@ func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) 
 			files[i] = -1
 		}
 	}
-	return spawn.Start(argv0, argv, &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid})
+	a := &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid}
+	if sp := r.spawner(); sp != nil {
+		return sp.Start(argv0, argv, a)
+	}
+	return spawn.Start(argv0, argv, a)
+}
+
+// spawner returns the Reaper's spawn.Spawner (children then copy only a
+// few descriptors, however many the process holds), made at first use.
+func (r *Reaper) spawner() *spawn.Spawner {
+	r.spMu.Lock()
+	defer r.spMu.Unlock()
+	if r.sp == nil {
+		r.sp, _ = spawn.NewSpawner() // nil: spawn.Start copies them all
+	}
+	return r.sp
 }
 
 // Reap collects every exited child without blocking and dispatches each
@@ -141,6 +158,12 @@ func (r *Reaper) Run(stop <-chan struct{}, kick <-chan struct{}) {
 		case <-ch:
 		case <-kick:
 		case <-stop:
+			r.spMu.Lock()
+			if r.sp != nil {
+				r.sp.Close()
+				r.sp = nil
+			}
+			r.spMu.Unlock()
 			return
 		}
 		r.Reap()

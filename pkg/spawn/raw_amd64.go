@@ -26,7 +26,17 @@ type req struct {
 	allmask uint64    // 40: every signal
 	nomask  uint64    // 48: no signal (the child's mask at execve)
 	dfl     [4]uint64 // 56: struct sigaction for SIG_DFL
+	flags   uintptr   // 88: clone flags
 }
+
+const (
+	cloneVM           = 0x100
+	cloneFiles        = 0x400
+	cloneVfork        = 0x4000
+	sigchld           = 0x11
+	closeRangeUnshare = 2
+	sysCloseRange     = 436
+)
 
 // resetSignals are the signals whose handlers the child sets back to
 // SIG_DFL before it unblocks signals. Between that and its execve (which
@@ -46,12 +56,12 @@ func resetSignals() [9]syscall.Signal {
 
 // vfork blocks every signal, clones with CLONE_VM|CLONE_VFORK, runs r's
 // ops in the child, restores the mask in the parent and returns the raw
-// result of clone (a pid, or -errno). r must be on the heap (no
-// go:noescape here), like everything its ops point to: the ops hold
+// result of clone (a pid, or -errno). r must be on the heap (hence no
+// noescape directive), like everything its ops point to: the ops hold
 // addresses as plain integers, and a goroutine stack can move.
 func vfork(r *req) uintptr
 
-func start(path string, argv []string, attr *Attr) (int, error) {
+func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	p, err := syscall.BytePtrFromString(path)
 	if err != nil {
 		return 0, err
@@ -70,15 +80,32 @@ func start(path string, argv []string, attr *Attr) (int, error) {
 			return 0, err
 		}
 	}
-	r := &req{allmask: ^uint64(0)}
-	ops := make([]op, 0, 16+2*len(attr.Files))
+	r := &req{allmask: ^uint64(0), flags: cloneVM | cloneVfork | sigchld}
+	ops := make([]op, 0, 20+2*len(attr.Files))
+	files := attr.Files
 	if attr.Setsid {
 		ops = append(ops, op{nr: syscall.SYS_SETSID, check: 1})
 	}
 	if dir != nil {
 		ops = append(ops, op{nr: syscall.SYS_CHDIR, a1: uintptr(unsafe.Pointer(dir)), check: 1})
 	}
-	ops = append(ops, fdMoves(attr.Files)...)
+	if share != nil {
+		// The child shares the parent's descriptor table until this op
+		// gives it a copy of only the descriptors below share.k (the
+		// standard streams and the slots holding the sources); on a
+		// kernel without close_range, it copies the whole table. It
+		// comes after the chdir: Dir may be /proc/self/fd/N.
+		r.flags |= cloneFiles
+		files = share.files
+		ops = append(ops,
+			op{nr: sysCloseRange, a1: uintptr(share.k), a2: ^uintptr(0) >> 32, a3: closeRangeUnshare, check: orElse},
+			op{nr: syscall.SYS_UNSHARE, a1: cloneFiles, check: 1},
+		)
+	}
+	ops = append(ops, fdMoves(files)...)
+	// Nothing else is inherited, close-on-exec or not (no-op without
+	// close_range).
+	ops = append(ops, op{nr: sysCloseRange, a1: uintptr(len(files)), a2: ^uintptr(0) >> 32})
 	for _, sig := range resetSignals() {
 		ops = append(ops, op{nr: syscall.SYS_RT_SIGACTION, a1: uintptr(sig), a2: uintptr(unsafe.Pointer(&r.dfl)), a4: 8, check: 1})
 	}

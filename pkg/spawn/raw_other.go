@@ -9,6 +9,6 @@ const (
 	sysDup3 = syscall.SYS_DUP3
 )
 
-func start(path string, argv []string, attr *Attr) (int, error) {
+func start(path string, argv []string, attr *Attr, _ *shared) (int, error) {
 	return forkExec(path, argv, attr)
 }

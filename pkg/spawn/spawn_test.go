@@ -3,6 +3,7 @@ package spawn
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,7 +53,9 @@ func TestFdMoves(t *testing.T) {
 
 // child runs /bin/sh -c script through Start with the given descriptors
 // (nil: a pipe as stdout, the test's stderr) and returns what it wrote.
-func child(t *testing.T, script string, attr *Attr) (string, syscall.WaitStatus) {
+type starter func(path string, argv []string, attr *Attr) (int, error)
+
+func child(t *testing.T, start starter, script string, attr *Attr) (string, syscall.WaitStatus) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -62,10 +65,24 @@ func child(t *testing.T, script string, attr *Attr) (string, syscall.WaitStatus)
 	if attr.Files == nil {
 		attr.Files = []int{0, int(w.Fd()), 2}
 	}
-	pid, err := Start("/bin/sh", []string{"sh", "-c", script}, attr)
+	std := func() (ids [3]uint64) {
+		for fd := range ids {
+			var st syscall.Stat_t
+			if syscall.Fstat(fd, &st) == nil {
+				ids[fd] = st.Dev<<32 ^ st.Ino
+			}
+		}
+		return ids
+	}
+	before := std()
+	pid, err := start("/bin/sh", []string{"sh", "-c", script}, attr)
 	w.Close()
 	if err != nil {
 		t.Fatalf("Start: %v", err)
+	}
+	// The child's descriptor moves happened in its own table.
+	if after := std(); after != before {
+		t.Fatalf("the parent's descriptors 0-2 changed: %v, were %v", after, before)
 	}
 	var out bytes.Buffer
 	out.ReadFrom(r)
@@ -76,14 +93,30 @@ func child(t *testing.T, script string, attr *Attr) (string, syscall.WaitStatus)
 	return out.String(), ws
 }
 
+// starters are Start and a Spawner's Start.
+func starters(t *testing.T) map[string]starter {
+	sp, err := NewSpawner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	return map[string]starter{"Start": Start, "Spawner": sp.Start}
+}
+
 func TestStart(t *testing.T) {
+	for name, start := range starters(t) {
+		t.Run(name, func(t *testing.T) { testStart(t, start) })
+	}
+}
+
+func testStart(t *testing.T, start starter) {
 	dir := t.TempDir()
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("dir env argv", func(t *testing.T) {
-		out, ws := child(t, `echo "$PWD $FOO $0"; exit 3`, &Attr{Dir: dir, Env: []string{"FOO=bar baz"}})
+		out, ws := child(t, start, `echo "$PWD $FOO $0"; exit 3`, &Attr{Dir: dir, Env: []string{"FOO=bar baz"}})
 		if want := real + " bar baz sh\n"; out != want || ws.ExitStatus() != 3 {
 			t.Errorf("got %q exit %d, want %q exit 3", out, ws.ExitStatus(), want)
 		}
@@ -92,7 +125,7 @@ func TestStart(t *testing.T) {
 		// Fields 6 and 5 of /proc/self/stat: session and process group.
 		script := `read -r l < /proc/self/stat; set -- ${l#*) }; echo "$4 $3"; echo $$`
 		for _, setsid := range []bool{false, true} {
-			out, _ := child(t, script, &Attr{Setsid: setsid})
+			out, _ := child(t, start, script, &Attr{Setsid: setsid})
 			f := strings.Fields(out)
 			if len(f) != 3 {
 				t.Fatalf("output %q", out)
@@ -116,8 +149,14 @@ func TestStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		script := `echo ready >&3; for fd in 0 1 2 3 4 ` + strconv.Itoa(int(nr.Fd())) + `; do [ -e /proc/$$/fd/$fd ] && echo $fd; done`
-		pid, err := Start("/bin/sh", []string{"sh", "-c", script}, &Attr{Files: []int{0, int(w.Fd()), 2, int(nw.Fd()), -1}})
+		// A descriptor without close-on-exec is not inherited either.
+		stray, err := syscall.Dup(int(nr.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(stray)
+		script := `echo ready >&3; for fd in 0 1 2 3 4 ` + strconv.Itoa(int(nr.Fd())) + ` ` + strconv.Itoa(stray) + `; do [ -e /proc/$$/fd/$fd ] && echo $fd; done`
+		pid, err := start("/bin/sh", []string{"sh", "-c", script}, &Attr{Files: []int{0, int(w.Fd()), 2, int(nw.Fd()), -1}})
 		w.Close()
 		nw.Close()
 		if err != nil {
@@ -134,7 +173,7 @@ func TestStart(t *testing.T) {
 		// 4 is closed; the parent's close-on-exec descriptors are not
 		// inherited.
 		if got := strings.Fields(out.String()); !reflect.DeepEqual(got, []string{"0", "1", "2", "3"}) {
-			t.Errorf("child's descriptors among 0-4 and %d: %q, want 0 1 2 3", nr.Fd(), got)
+			t.Errorf("child's descriptors among 0-4, %d and %d: %q, want 0 1 2 3", nr.Fd(), stray, got)
 		}
 	})
 	t.Run("one descriptor twice", func(t *testing.T) {
@@ -144,7 +183,7 @@ func TestStart(t *testing.T) {
 		}
 		defer r.Close()
 		// w as both 0 and 1.
-		out, _ := child(t, `echo to-stdin >&0`, &Attr{Files: []int{int(w.Fd()), int(w.Fd()), 2}})
+		out, _ := child(t, start, `echo to-stdin >&0`, &Attr{Files: []int{int(w.Fd()), int(w.Fd()), 2}})
 		w.Close()
 		var got bytes.Buffer
 		got.ReadFrom(r)
@@ -160,7 +199,7 @@ func TestStart(t *testing.T) {
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
 		defer signal.Stop(sigs)
-		out, _ := child(t, `while read -r k v; do case $k in SigBlk:|SigIgn:|SigCgt:) echo "$k $v";; esac; done < /proc/self/status`, &Attr{})
+		out, _ := child(t, start, `while read -r k v; do case $k in SigBlk:|SigIgn:|SigCgt:) echo "$k $v";; esac; done < /proc/self/status`, &Attr{})
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Fields(l)
 			if len(f) != 2 {
@@ -269,5 +308,96 @@ func TestConcurrent(t *testing.T) {
 	got := len(sigs)
 	if got == 0 || got > sent {
 		t.Errorf("parent received %d SIGUSR1, sent %d", got, sent)
+	}
+}
+
+// TestSpawnerSlots: with many descriptors open, a child through a
+// Spawner gets its descriptors from the slots, and the slots let go of
+// them afterwards (the reader of a pipe given to a child sees its end
+// once the child exits).
+func TestSpawnerSlots(t *testing.T) {
+	sp, err := NewSpawner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	for i := 0; i < 300; i++ {
+		fd, err := syscall.Open("/", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fd)
+	}
+	// A directory named through a descriptor above the slots, as a
+	// supervisor names a service directory.
+	dir := t.TempDir()
+	dfd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(dfd)
+	if dfd < sp.k {
+		t.Fatalf("directory descriptor %d below the slots (%v)", dfd, sp.slots)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "run"), []byte("#!/bin/sh\necho in $PWD\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(dir)
+	if out, _ := child(t, sp.Start, `./run`, &Attr{Dir: "/proc/self/fd/" + strconv.Itoa(dfd)}); out != "in "+real+"\n" {
+		t.Errorf("run in /proc/self/fd/%d said %q, want in %s", dfd, out, real)
+	}
+	var rs, ws []*os.File
+	for i := 0; i < slotCount+1; i++ {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		rs, ws = append(rs, r), append(ws, w)
+	}
+	for _, n := range []int{1, slotCount, slotCount + 1} {
+		// The child writes its descriptor number into each of n pipes
+		// given as 3, 4, ...; slotCount+1 is more than the slots hold
+		// (the whole table is copied then).
+		files := []int{0, 1, 2}
+		script := ""
+		for i := 0; i < n; i++ {
+			files = append(files, int(ws[i].Fd()))
+			script += "echo " + strconv.Itoa(3+i) + " >&" + strconv.Itoa(3+i) + "; "
+		}
+		pid, err := sp.Start("/bin/sh", []string{"sh", "-c", script}, &Attr{Files: files})
+		if err != nil {
+			t.Fatalf("%d pipes: %v", n, err)
+		}
+		for _, fd := range sp.slots {
+			if l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err != nil || l != "/" {
+				t.Errorf("slot %d holds %q after the spawn (%v), want /", fd, l, err)
+			}
+		}
+		var st syscall.WaitStatus
+		syscall.Wait4(pid, &st, 0, nil)
+		for i := 0; i < n; i++ {
+			// A pipe read end reads what was written, then (the writers
+			// gone: the child, and the test's own copy closed below for
+			// the last round) would block; read with a byte count.
+			buf := make([]byte, 8)
+			k, err := rs[i].Read(buf)
+			if err != nil || string(buf[:k]) != strconv.Itoa(3+i)+"\n" {
+				t.Errorf("%d pipes: pipe %d read %q, %v", n, i, buf[:k], err)
+			}
+		}
+	}
+	// Last: only the child and the slots could hold the write end; with
+	// the test's copy closed, the reader sees the end.
+	ws[0].Close()
+	pid, err := sp.Start("/bin/true", []string{"true"}, &Attr{Files: []int{0, 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.WaitStatus
+	syscall.Wait4(pid, &st, 0, nil)
+	rs[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if k, err := rs[0].Read(make([]byte, 8)); err != io.EOF {
+		t.Errorf("pipe 0 after its writers closed: read %d, %v; want EOF", k, err)
 	}
 }

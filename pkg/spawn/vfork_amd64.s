@@ -18,9 +18,9 @@ TEXT ·vfork(SB),NOSPLIT,$0-16
 	LEAQ	32(R12), DX
 	MOVQ	$8, R10
 	SYSCALL
-	// clone(CLONE_VM|CLONE_VFORK|SIGCHLD, NULL, NULL, NULL, 0)
+	// clone(r.flags, NULL, NULL, NULL, 0)
 	MOVQ	$56, AX
-	MOVQ	$0x4111, DI
+	MOVQ	88(R12), DI
 	XORQ	SI, SI
 	XORQ	DX, DX
 	XORQ	R10, R10
@@ -51,10 +51,20 @@ loop:
 	MOVQ	24(R13), DX
 	MOVQ	32(R13), R10
 	SYSCALL
-	CMPQ	40(R13), $0
+	MOVQ	40(R13), CX	// check: 0 ignore, 1 must succeed, 2 or else the next op
+	CMPQ	CX, $0
 	JEQ	next
 	CMPQ	AX, $0xfffffffffffff001
-	JHI	fail
+	JHI	failed
+	CMPQ	CX, $2
+	JNE	next
+	ADDQ	$48, R13	// succeeded: skip the alternative
+	INCQ	BX
+	JMP	next
+failed:
+	CMPQ	CX, $2
+	JEQ	next	// failed: run the alternative
+	JMP	fail
 next:
 	ADDQ	$48, R13
 	INCQ	BX
