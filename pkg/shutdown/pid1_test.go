@@ -22,11 +22,12 @@ import (
 // tmpfs laid out like an image (the scandir-dot hooks, the svscan-log
 // catch-all logger, /etc/svinit/shutdown), with its output on the
 // catch-all FIFO as stage 1 leaves it. A service logs a line and runs
-// poweroff; the hooks run svinit-shutdown, svscan stops, svinit-final
-// kills, unmounts and calls reboot(2), which ends the namespace: the
-// kernel reports the command to the parent as the signal that killed
-// process 1 (SIGINT: power-off). Then the catch-all log, left on the
-// tmpfs, must hold every line written before and during the shutdown.
+// poweroff, reboot or halt; the hooks run svinit-shutdown, svscan stops,
+// svinit-final kills, unmounts and calls reboot(2), which ends the
+// namespace: the kernel reports the command to the parent as the signal
+// that killed process 1 (SIGINT: power-off or halt; SIGHUP: restart).
+// Then the catch-all log, left on the tmpfs, must hold every line
+// written before the request and by the shutdown hooks.
 // Root only (CI runs as root).
 
 const (
@@ -35,6 +36,8 @@ const (
 	// consoleFD is where process 1 keeps the pipe to the test; the
 	// image's /dev/console is a symbolic link to it.
 	consoleFD = 100
+	// timeoutMin bounds one shutdown (it takes about a second).
+	timeoutMin = 2
 )
 
 func TestMain(m *testing.M) {
@@ -138,132 +141,171 @@ func TestShutdownAsProcess1(t *testing.T) {
 		t.Skip("needs root (PID and mount namespaces, tmpfs)")
 	}
 	repo := repoRoot(t)
-	root := filepath.Join(t.TempDir(), "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// A tmpfs mounted on the host: the namespace gets a copy of the
-	// mount, and the log written there is read back afterwards.
-	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=128m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	for _, tc := range []struct {
+		action string
+		sig    unix.Signal // how the kernel reports reboot(2)'s command
+	}{
+		{"poweroff", unix.SIGINT}, // POWER_OFF
+		{"reboot", unix.SIGHUP},   // RESTART
+		{"halt", unix.SIGINT},     // HALT
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			if err := os.Mkdir(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// A tmpfs mounted on the host: the namespace gets a copy of the
+			// mount, and the log written there is read back afterwards.
+			if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=128m"); err != nil {
+				t.Fatalf("mount tmpfs: %v", err)
+			}
+			t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
 
-	// Static binaries, as in an image.
-	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/",
-		"github.com/u-root/u-root/cmds/core/echo",
-		"./cmds/svscan", "./cmds/svlog", "./cmds/svwait", "./cmds/execlineb",
-		"./cmds/svinit-shutdown", "./cmds/svinit-final", "./cmds/poweroff")
-	build.Dir = repo
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	for _, d := range []string{"dev", "proc", "etc/svinit", "run/service"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	if err := unix.Mknod(filepath.Join(root, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(fmt.Sprintf("/proc/1/fd/%d", consoleFD), filepath.Join(root, "dev/console")); err != nil {
-		t.Fatal(err)
-	}
-	scan := filepath.Join(root, "run/service")
-	copyDir(t, filepath.Join(repo, "templates/scandir-dot"), filepath.Join(scan, ".s6-svscan"))
-	copyDir(t, filepath.Join(repo, "templates/svscan-log"), filepath.Join(scan, "svscan-log"))
-	if err := unix.Mkfifo(filepath.Join(scan, "svscan-log/fifo"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// A FIFO nobody writes to: opening it for reading blocks forever.
-	if err := unix.Mkfifo(filepath.Join(root, "run/never"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	writeExec(t, filepath.Join(scan, "chatty/run"), `#!/bin/execlineb -P
+			// Static binaries, as in an image.
+			build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/",
+				"github.com/u-root/u-root/cmds/core/echo",
+				"./cmds/svscan", "./cmds/svlog", "./cmds/svwait", "./cmds/execlineb",
+				"./cmds/svinit-shutdown", "./cmds/svinit-final", "./cmds/poweroff", "./cmds/reboot", "./cmds/halt")
+			build.Dir = repo
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			for _, d := range []string{"dev", "proc", "etc/svinit", "run/service"} {
+				os.MkdirAll(filepath.Join(root, d), 0o755)
+			}
+			if err := unix.Mknod(filepath.Join(root, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(fmt.Sprintf("/proc/1/fd/%d", consoleFD), filepath.Join(root, "dev/console")); err != nil {
+				t.Fatal(err)
+			}
+			scan := filepath.Join(root, "run/service")
+			copyDir(t, filepath.Join(repo, "templates/scandir-dot"), filepath.Join(scan, ".s6-svscan"))
+			copyDir(t, filepath.Join(repo, "templates/svscan-log"), filepath.Join(scan, "svscan-log"))
+			if err := unix.Mkfifo(filepath.Join(scan, "svscan-log/fifo"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// A FIFO nobody writes to: opening it for reading blocks forever.
+			if err := unix.Mkfifo(filepath.Join(root, "run/never"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			writeExec(t, filepath.Join(scan, "chatty/run"), `#!/bin/execlineb -P
 foreground { svwait -U -t 60000 /run/service/svscan-log }
-foreground { echo "e2e: chatty up, asking for poweroff" }
-foreground { poweroff }
+foreground { echo "e2e: chatty up, asking for `+tc.action+`" }
+foreground { `+tc.action+` }
 redirfd -r 0 /run/never
 echo "e2e: never"
 `)
-	writeExec(t, filepath.Join(scan, "chatty/finish"), "#!/bin/execlineb -P\necho \"e2e: chatty finish ran\"\n")
-	writeExec(t, filepath.Join(root, "etc/svinit/shutdown"), "#!/bin/execlineb -S1\necho \"e2e: shutdown hook ran for\" $1\n")
+			writeExec(t, filepath.Join(scan, "chatty/finish"), "#!/bin/execlineb -P\necho \"e2e: chatty finish ran\"\n")
+			writeExec(t, filepath.Join(root, "etc/svinit/shutdown"), "#!/bin/execlineb -S1\necho \"e2e: shutdown hook ran for\" $1\n")
 
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			output := make(chan []byte, 1)
+			go func() {
+				b, _ := io.ReadAll(pr)
+				output <- b
+			}()
+			self, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(self)
+			cmd.Env = []string{envRole + "=init", envRoot + "=" + root}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			cmd.ExtraFiles = []*os.File{pw}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Pdeathsig: unix.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start the namespace: %v", err)
+			}
+			pw.Close()
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(time.Duration(timeoutMin) * time.Minute):
+				cmd.Process.Kill()
+				<-done
+				log, _ := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
+				t.Logf("processes in the namespace's root:\n%s", chrooted(root))
+				t.Fatalf("no shutdown after %d minutes; stderr %s; console:\n%s\ncatch-all log:\n%s", timeoutMin, stderr.String(), <-output, log)
+			}
+			console := <-output
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if !ws.Signaled() || ws.Signal() != tc.sig {
+				t.Fatalf("process 1 ended with %v (%v), want killed by %v, the kernel's answer to reboot(2) for %s\nstderr: %s\nconsole:\n%s",
+					cmd.ProcessState, err, tc.sig, tc.action, stderr.String(), console)
+			}
+			if !strings.Contains(string(console), "svinit-final: "+tc.action+": orderly shutdown took") {
+				t.Errorf("console lacks the final stage's last line:\n%s", console)
+			}
+			logb, err := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
+			if err != nil {
+				t.Fatalf("catch-all log: %v\nconsole:\n%s", err, console)
+			}
+			log := string(logb)
+			labelled := regexp.MustCompile(`^@[0-9a-f]{24} `)
+			for _, l := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+				if !labelled.MatchString(l) {
+					t.Errorf("catch-all log line without a TAI64N label: %q", l)
+				}
+			}
+			// Written before the request, by the hook's command and by the
+			// image's hook: all kept, in this order.
+			rest := log
+			for _, w := range []string{
+				"e2e: chatty up, asking for " + tc.action,
+				"svinit-shutdown: " + tc.action + " requested",
+				"e2e: shutdown hook ran for " + tc.action,
+			} {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Errorf("catch-all log lacks %q (in this order):\n%s\nconsole:\n%s", w, log, console)
+					break
+				}
+				rest = rest[i+len(w):]
+			}
+			// A finish script runs after svscan was asked to stop; svscan has
+			// then given its stdout (which the script inherits) back to the
+			// console, so that the catch-all logger can see EOF. Its words must
+			// reach one or the other.
+			if w := "e2e: chatty finish ran"; !strings.Contains(log, w) && !strings.Contains(string(console), w) {
+				t.Errorf("%q is neither in the catch-all log nor on the console:\n%s\nconsole:\n%s", w, log, console)
+			}
+			if strings.Contains(log, "e2e: never") {
+				t.Errorf("the blocked service went on:\n%s", log)
+			}
+
+		})
 	}
-	defer pr.Close()
-	output := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(pr)
-		output <- b
-	}()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self)
-	cmd.Env = []string{envRole + "=init", envRoot + "=" + root}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Pdeathsig: unix.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the namespace: %v", err)
-	}
-	pw.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(3 * time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("no shutdown after 3 minutes; stderr %s; console:\n%s", stderr.String(), <-output)
-	}
-	console := <-output
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ws.Signaled() || ws.Signal() != unix.SIGINT {
-		t.Fatalf("process 1 ended with %v (%v), want killed by SIGINT, the kernel's answer to reboot(2) with POWER_OFF\nstderr: %s\nconsole:\n%s",
-			cmd.ProcessState, err, stderr.String(), console)
-	}
-	if !strings.Contains(string(console), "svinit-final: poweroff: orderly shutdown took") {
-		t.Errorf("console lacks the final stage's last line:\n%s", console)
-	}
-	logb, err := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
-	if err != nil {
-		t.Fatalf("catch-all log: %v\nconsole:\n%s", err, console)
-	}
-	log := string(logb)
-	labelled := regexp.MustCompile(`^@[0-9a-f]{24} `)
-	for _, l := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
-		if !labelled.MatchString(l) {
-			t.Errorf("catch-all log line without a TAI64N label: %q", l)
+}
+
+// chrooted lists the host's processes whose root directory is root:
+// pid, state, what they wait in, command line.
+func chrooted(root string) string {
+	var b strings.Builder
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
 		}
-	}
-	// Written before the request, by the hook's command and by the
-	// image's hook: all kept, in this order.
-	rest := log
-	for _, w := range []string{
-		"e2e: chatty up, asking for poweroff",
-		"svinit-shutdown: poweroff requested",
-		"e2e: shutdown hook ran for poweroff",
-	} {
-		i := strings.Index(rest, w)
-		if i < 0 {
-			t.Errorf("catch-all log lacks %q (in this order):\n%s\nconsole:\n%s", w, log, console)
-			break
+		if r, err := os.Readlink("/proc/" + pid + "/root"); err != nil || r != root {
+			continue
 		}
-		rest = rest[i+len(w):]
+		stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+		wchan, _ := os.ReadFile("/proc/" + pid + "/wchan")
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		state := ""
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) {
+			state = string(stat[i+2 : i+3])
+		}
+		fmt.Fprintf(&b, "%s %s %s %q\n", pid, state, wchan, strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"))
 	}
-	// A finish script runs after svscan was asked to stop; svscan has
-	// then given its stdout (which the script inherits) back to the
-	// console, so that the catch-all logger can see EOF. Its words must
-	// reach one or the other.
-	if w := "e2e: chatty finish ran"; !strings.Contains(log, w) && !strings.Contains(string(console), w) {
-		t.Errorf("%q is neither in the catch-all log nor on the console:\n%s\nconsole:\n%s", w, log, console)
-	}
-	if strings.Contains(log, "e2e: never") {
-		t.Errorf("the blocked service went on:\n%s", log)
-	}
+	return b.String()
 }
