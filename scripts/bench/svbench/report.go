@@ -390,13 +390,16 @@ const analysisText = `## Analysis (profiled 2026-11-25; update by hand when the 
   takes it alone); (3) set-up in raw *at system calls on the directory descriptor, servicedir.Load
   opening only the files a listing shows (strace -c, N=100: about 75 calls per service before, 45 after,
   the vfork child's included; Go's os.OpenFile alone costs five extra calls per file, F_GETFL/F_SETFL twice
-  and a failing epoll_ctl). 52-65 ms became 39-53 ms. What is left is mostly the kernel's: a Go
-  ForkExec of the static pause program costs ~200 us here (the parent waits in vfork until the child's
-  execve is done), whether 1, 2 or 8 goroutines spawn (measured with a 200-spawn loop), and +30 us with
-  300 descriptors open, +230 us with 3000: every vfork child copies the descriptor table and closes it
-  again in do_close_on_exec. svscan holds 3 descriptors per service (directory, lock, control FIFO),
-  which is why N=1000 gains less than N=100. s6's figure moves a lot between runs (80-105 ms in the
-  same hour), so the ratio does too: compare several runs.
+  and a failing epoll_ctl). 52-65 ms became 39-53 ms. (4) pkg/spawn instead of syscall.ForkExec: a
+  vfork child that runs only prepared system calls (Go's child resets ~60 signal handlers one by one
+  while the parent waits, and the parent adds an error pipe), and that copies only the descriptors below
+  four reserved slots (CLONE_FILES, then close_range(CLOSE_RANGE_UNSHARE)) instead of the scanner's
+  whole table: BenchmarkStart (pkg/spawn), child CPU with 3000 descriptors open 880 -> 490 us. What is
+  left per service (N=100, 2 cores): ~65 us of set-up system calls, ~100 us in svscan for the spawn,
+  the status write and the 'u' event, and ~300 us of CPU in the child itself, most of it the kernel
+  loading the static pause program, which s6 pays too (plus one more exec, s6-supervise's, per
+  service). s6's own figure moves a lot between runs (67-105 ms in the same hour), so the ratio does
+  too: compare several runs.
 - **memory, issue 2's <= 0.3x s6 at N=100.** svscan's PSS at N=100 is now ~3.6 MB: ~2.1 MB of mapped
   program (text 0.94 MB, read-only data and pclntab 1.14 MB), ~1.0 MB of runtime baseline, and ~5 KB per
   service (the Service struct, its configuration and paths, its entries in the poller's and the reaper's
