@@ -50,6 +50,28 @@ type State struct {
 	// argv0, when set by exec -a or -l, replaces the final program's
 	// argv[0] (the program is still looked up under its own name).
 	argv0 string
+	// script and pos locate the words of the command line Run is given
+	// (see SetPositions); origLen is that command line's length.
+	script  string
+	pos     []Pos
+	origLen int
+}
+
+// SetPositions tells Run where the words of the command line it will be
+// given come from (ParsePos): errors of a built-in, or a failed exec,
+// then name the script, the line and the word, as syntax errors do.
+func (st *State) SetPositions(script string, pos []Pos) {
+	st.script, st.pos = script, pos
+}
+
+// where returns "script: line L, word W: " for the first word of argv,
+// a suffix of the command line Run was given, or "".
+func (st *State) where(argv []string) string {
+	i := st.origLen - len(argv)
+	if st.pos == nil || st.origLen != len(st.pos) || i < 0 || i >= len(st.pos) {
+		return ""
+	}
+	return fmt.Sprintf("%s: line %d, word %d: ", st.script, st.pos[i].Line, st.pos[i].Word)
 }
 
 // NewState returns the state of the running process.
@@ -113,6 +135,9 @@ func (st *State) Run(argv []string) error {
 	if st.lookup == nil {
 		st.lookup = st.Env.Clone()
 	}
+	if st.origLen == 0 {
+		st.origLen = len(argv)
+	}
 	for len(argv) > 0 {
 		l := builtin(argv[0])
 		if l == nil {
@@ -122,7 +147,7 @@ func (st *State) Run(argv []string) error {
 		st.argv0 = ""
 		rest, err := l(st, argv)
 		if err != nil {
-			return st.wrap(argv[0], err)
+			return st.wrap(argv, err)
 		}
 		st.lookup = before
 		argv = rest
@@ -130,17 +155,24 @@ func (st *State) Run(argv []string) error {
 	if len(argv) == 0 {
 		return nil
 	}
-	return st.exec(argv)
+	if err := st.exec(argv); err != nil {
+		if w := st.where(argv); w != "" {
+			return &cli.Error{Code: cli.Code(err), Err: fmt.Errorf("%s%w", w, err)}
+		}
+		return err
+	}
+	return nil
 }
 
-// wrap prefixes a built-in's error with its name, keeping the exit code;
-// silent errors stay silent.
-func (st *State) wrap(name string, err error) error {
+// wrap prefixes a built-in's error with where it is in the script and
+// its name, keeping the exit code; silent errors stay silent.
+func (st *State) wrap(argv []string, err error) error {
+	name := argv[0]
 	var ce *cli.Error
 	if errors.As(err, &ce) && ce.Err == nil || name == st.Prog {
 		return err
 	}
-	return &cli.Error{Code: cli.Code(err), Err: fmt.Errorf("%s: %w", name, err)}
+	return &cli.Error{Code: cli.Code(err), Err: fmt.Errorf("%s%s: %w", st.where(argv), name, err)}
 }
 
 // exitErr is an exec failure with execline's codes: 127 not found, 126

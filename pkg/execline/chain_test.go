@@ -408,3 +408,39 @@ func TestRuntimeFDGuard(t *testing.T) {
 	}
 	t.Logf("%d operations on runtime descriptors refused", refused)
 }
+
+// TestRuntimeErrorPositions: a built-in that fails, or a program that
+// cannot be executed, is named by its line and word in the script, as
+// syntax errors are; exit codes stay the built-in's or execline's.
+func TestRuntimeErrorPositions(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"-P", "-c", "export A 1\nfdmove 1 x echo"}, "execlineb: -c script: line 2, word 1: fdmove: usage: fdmove [ -c ] to from prog...\n", 100},
+		{[]string{"-P", "-c", "foreground { true }\n  redirfd -w 1 /nonexistent/x echo"}, "execlineb: -c script: line 2, word 1: redirfd: /nonexistent/x: unable to open for writing: no such file or directory\n", 111},
+		{[]string{"-P", "-c", "cd / nonexistent-program a"}, "execlineb: -c script: line 1, word 3: nonexistent-program: unable to exec: no such file or directory\n", 127},
+		{[]string{"-P", "-c", "umask 022\n/etc/passwd"}, "execlineb: -c script: line 2, word 1: /etc/passwd: unable to exec: permission denied\n", 126},
+		// the positions survive -S substitution, $@ making several words
+		{[]string{"-S1", "-c", "export X $1\n\nfdmove $2 1 true", "a", "b"}, "execlineb: -c script: line 3, word 1: fdmove: usage: fdmove [ -c ] to from prog...\n", 100},
+		{[]string{"-S1", "-c", "export $@ fdclose $1 true", "a", "b"}, "execlineb: -c script: line 1, word 3: fdclose: usage: fdclose fd prog...\n", 100},
+		// a failing if block exits quietly, as in execline
+		{[]string{"-P", "-c", "if { false } echo"}, "", 1},
+	} {
+		r := run(t, false, dir, nil, tc.args...)
+		if r.err != tc.want || r.code != tc.code {
+			t.Errorf("execlineb %q: code %d, stderr %q; want %d, %q", tc.args, r.code, r.err, tc.code, tc.want)
+		}
+	}
+	// A script file is named by its path.
+	script := filepath.Join(dir, "run")
+	if err := os.WriteFile(script, []byte("#!/bin/execlineb -P\nfdmove -c 3 1\nfdswap 1\nsomething\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, false, dir, nil, "-P", script)
+	if want := "execlineb: " + script + ": line 3, word 1: fdswap: usage: fdswap fd1 fd2 prog...\n"; r.err != want || r.code != 100 {
+		t.Errorf("script file: code %d, stderr %q; want 100, %q", r.code, r.err, want)
+	}
+}

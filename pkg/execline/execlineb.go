@@ -70,7 +70,7 @@ func Execlineb(args []string, stderr io.Writer) error {
 		}
 		src = b
 	}
-	argv, err := Parse(file, src)
+	argv, pos, err := ParsePos(file, src)
 	if err != nil {
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
@@ -80,7 +80,7 @@ func Execlineb(args []string, stderr io.Writer) error {
 		if len(rest) < nmin {
 			st.warnf("execlineb", "too few arguments: expecting at least %d but got %d", nmin, len(rest))
 		}
-		argv = Substitute(argv, PositionalVars(name, rest, nmin, mode == 's'))
+		argv, pos = SubstitutePos(argv, pos, PositionalVars(name, rest, nmin, mode == 's'))
 	default:
 		st.Env.PushPositionals(name, rest, mode != 'p')
 	}
@@ -93,5 +93,6 @@ func Execlineb(args []string, stderr io.Writer) error {
 	if len(argv) == 0 {
 		return nil
 	}
+	st.SetPositions(file, pos)
 	return st.Run(argv)
 }

@@ -34,6 +34,18 @@ func isSpace(c byte) bool { return c >= 1 && c <= ' ' }
 // space per nesting level, and each block ends with an empty word (with
 // the leading spaces of its enclosing level).
 func Parse(file string, script []byte) ([]string, error) {
+	argv, _, err := ParsePos(file, script)
+	return argv, err
+}
+
+// Pos is where a word of a script starts: 1-based line, and 1-based
+// index of the word on that line. The empty word ending a block is at
+// its "}".
+type Pos struct{ Line, Word int }
+
+// ParsePos is Parse that also returns the position of every word of the
+// argv, for error messages.
+func ParsePos(file string, script []byte) ([]string, []Pos, error) {
 	p := parser{file: file, s: script, line: 1}
 	return p.parse()
 }
@@ -50,8 +62,9 @@ func (p *parser) errAt(line, word int, format string, a ...any) error {
 	return &SyntaxError{File: p.file, Line: line, Word: word, Msg: fmt.Sprintf(format, a...)}
 }
 
-func (p *parser) parse() ([]string, error) {
+func (p *parser) parse() ([]string, []Pos, error) {
 	var argv []string
+	var pos []Pos
 	type open struct{ line, word int }
 	var stack []open
 	for {
@@ -85,7 +98,7 @@ func (p *parser) parse() ([]string, error) {
 		line, word := p.line, p.word
 		w, quoted, err := p.lexWord()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !quoted && w == "{" {
 			stack = append(stack, open{line, word})
@@ -93,19 +106,21 @@ func (p *parser) parse() ([]string, error) {
 		}
 		if !quoted && w == "}" {
 			if len(stack) == 0 {
-				return nil, p.errAt(line, word, "unmatched }")
+				return nil, nil, p.errAt(line, word, "unmatched }")
 			}
 			stack = stack[:len(stack)-1]
 			argv = append(argv, strings.Repeat(" ", len(stack)))
+			pos = append(pos, Pos{line, word})
 			continue
 		}
 		argv = append(argv, strings.Repeat(" ", len(stack))+w)
+		pos = append(pos, Pos{line, word})
 	}
 	if len(stack) > 0 {
 		o := stack[len(stack)-1]
-		return nil, p.errAt(o.line, o.word, "unmatched {")
+		return nil, nil, p.errAt(o.line, o.word, "unmatched {")
 	}
-	return argv, nil
+	return argv, pos, nil
 }
 
 // lexWord reads one word starting at p.i. quoted reports whether any

@@ -244,3 +244,37 @@ func TestNoArgs(t *testing.T) {
 		t.Error("Standalone(fdmove, nil) succeeded")
 	}
 }
+
+func TestParsePos(t *testing.T) {
+	argv, pos, err := ParsePos("s", []byte("#!/bin/execlineb -P\nforeground { echo \"a\nb\" c }\n  x \\\n y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantArgv := []string{"foreground", " echo", " a\nb", " c", "", "x", "y"}
+	// Words after a string spanning lines go on counting from the line
+	// the string started on (as syntax errors do).
+	wantPos := []Pos{{2, 1}, {2, 3}, {2, 4}, {3, 5}, {3, 6}, {4, 1}, {5, 1}}
+	if !reflect.DeepEqual(argv, wantArgv) || !reflect.DeepEqual(pos, wantPos) {
+		t.Errorf("ParsePos = %q %v, want %q %v", argv, pos, wantArgv, wantPos)
+	}
+	vars := PositionalVars("s", []string{"a", "b"}, 0, false)
+	for _, tc := range []struct {
+		argv    []string
+		pos     []Pos
+		want    []string
+		wantPos []Pos
+	}{
+		{[]string{"x", "$@", "y"}, []Pos{{1, 1}, {1, 2}, {2, 1}}, []string{"x", "a", "b", "y"}, []Pos{{1, 1}, {1, 2}, {1, 2}, {2, 1}}},
+		{[]string{"${9}", "$1"}, []Pos{{1, 1}, {3, 4}}, []string{"${9}", "a"}, []Pos{{1, 1}, {3, 4}}},
+		{[]string{"x"}, nil, []string{"x"}, nil},
+	} {
+		got, gotPos := SubstitutePos(tc.argv, tc.pos, vars)
+		if !reflect.DeepEqual(got, tc.want) || !reflect.DeepEqual(gotPos, tc.wantPos) {
+			t.Errorf("SubstitutePos(%q, %v) = %q %v, want %q %v", tc.argv, tc.pos, got, gotPos, tc.want, tc.wantPos)
+		}
+	}
+	vars = PositionalVars("s", nil, 0, false)
+	if got, gotPos := SubstitutePos([]string{"a", "$@", "b"}, []Pos{{1, 1}, {1, 2}, {1, 3}}, vars); !reflect.DeepEqual(got, []string{"a", "b"}) || !reflect.DeepEqual(gotPos, []Pos{{1, 1}, {1, 3}}) {
+		t.Errorf("SubstitutePos with an empty $@ = %q %v", got, gotPos)
+	}
+}

@@ -23,6 +23,29 @@ func Substitute(argv []string, vars map[string][]string) []string {
 	return out
 }
 
+// SubstitutePos is Substitute carrying word positions along: every word
+// a word turns into keeps its position.
+func SubstitutePos(argv []string, pos []Pos, vars map[string][]string) ([]string, []Pos) {
+	out := make([]string, 0, len(argv))
+	var outPos []Pos
+	for i, w := range argv {
+		words := []string{w}
+		if strings.ContainsRune(w, '$') {
+			words = substWord(w, vars)
+		}
+		out = append(out, words...)
+		if i < len(pos) {
+			for range words {
+				outPos = append(outPos, pos[i])
+			}
+		}
+	}
+	if len(outPos) != len(out) {
+		outPos = nil
+	}
+	return out, outPos
+}
+
 // ref finds a variable reference at w[i] == '$'. It returns the name,
 // the index just past the reference, and whether it is well formed.
 func ref(w string, i int) (name string, end int, ok bool) {
