@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"github.com/svinit/svinit/pkg/execline"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -480,6 +481,31 @@ func (d *Definition) check() *Error {
 		if strings.TrimSpace(r.Value) == "" || strings.ContainsAny(r.Value, "\n") {
 			return errf(r.Line, "stage2: run: each entry is one non-empty execline command line")
 		}
+		if err := inBlock(r.Value); err != nil {
+			return errf(r.Line, "stage2: run: %q: %v", r.Value, err)
+		}
+	}
+	return nil
+}
+
+// inBlock checks that an execline command line stays one command when
+// stage 2 puts it in a block ("foreground { LINE }"): it parses, and
+// neither a comment nor an unbalanced brace swallows or ends the block.
+func inBlock(line string) error {
+	words, err := execline.Parse("stage2", []byte("foreground { "+line+" }\ntrue\n"))
+	if err != nil {
+		if strings.Contains(line, "#") {
+			return fmt.Errorf("a # starts a comment that would hide the end of stage 2's block: quote it (\"#\") or drop it")
+		}
+		return fmt.Errorf("not an execline command line: %v", err)
+	}
+	n := len(words)
+	ok := n >= 4 && words[0] == "foreground" && words[n-2] == "" && words[n-1] == "true"
+	for _, w := range words[1 : n-2] {
+		ok = ok && strings.HasPrefix(w, " ")
+	}
+	if !ok {
+		return fmt.Errorf("unbalanced { } or a # comment: it would not stay one command in stage 2's block")
 	}
 	return nil
 }

@@ -104,6 +104,9 @@ func TestParseDefinitionErrors(t *testing.T) {
 		{"relative mount", "stage2:\n  mounts:\n    - {type: proc, target: proc}\n", `t.yaml:3: stage2: mounts: target "proc" must be an absolute path`},
 		{"blank in mount", "stage2:\n  mounts:\n    - {type: proc, target: \"/a b\"}\n", `t.yaml:3: stage2: mounts: "/a b": no blanks`},
 		{"empty run", "stage2:\n  run: [\"  \"]\n", "t.yaml:2: stage2: run: each entry is one non-empty"},
+		{"comment in run", "stage2:\n  run:\n    - \"echo hi # note\"\n", "t.yaml:3: stage2: run: \"echo hi # note\": a # starts a comment"},
+		{"brace in run", "stage2:\n  run:\n    - \"echo a } echo b\"\n", "t.yaml:3: stage2: run: \"echo a } echo b\": not an execline command line"},
+		{"open block in run", "stage2:\n  run:\n    - \"if { true\"\n", "t.yaml:3: stage2: run: \"if { true\": not an execline command line"},
 		{"multi-line cmdline", "cmdline: \"a\\nb\"\n", "t.yaml:1: cmdline: must be one line"},
 		{"alias", "a: &x [ls]\ncommands: *x\n", "t.yaml:1: unknown key"},
 		{"service list item", "services: [[a]]\n", "t.yaml:1: services: a service is a template name or a mapping"},
@@ -144,4 +147,23 @@ func FuzzParseDefinition(f *testing.F) {
 		// A valid definition always generates a stage 2.
 		_ = GenerateStage2(d, []string{"x"}, nil)
 	})
+}
+
+func TestInBlock(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		ok   bool
+	}{
+		{"echo hi", true},
+		{"if { test -e /dev/vda } mount /dev/vda /mnt", true},
+		{`echo "a # b" "{" "}"`, true},
+		{"echo # note", false},
+		{"echo }", false},
+		{"if { true", false},
+		{`echo "unterminated`, false},
+	} {
+		if err := inBlock(tc.line); (err == nil) != tc.ok {
+			t.Errorf("inBlock(%q) = %v, want ok %v", tc.line, err, tc.ok)
+		}
+	}
 }
