@@ -19,6 +19,7 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -64,12 +65,15 @@ func Start(path string, argv []string, attr *Attr) (int, error) {
 // scanner with 1000 services holds 3000). A Spawner keeps a few low
 // descriptors of its own ("slots"): it puts the child's descriptors
 // there, and the child copies only the descriptors below the highest
-// slot. Spawns through one Spawner are serialized.
+// slot. It has one set of slots per processor (up to 4): that many
+// spawns can run at once.
 type Spawner struct {
-	mu    sync.Mutex
-	slots []int // reserved descriptors, low numbers
-	hold  int   // what a free slot holds: "/" opened O_PATH
-	k     int   // the child copies descriptors below k
+	mu     sync.RWMutex // Start holds it shared, Close alone
+	closed bool
+	sets   chan []int // free slot sets
+	all    []int      // every slot, for Close
+	hold   int        // what a free slot holds: "/" opened O_PATH
+	k      int        // the child copies descriptors below k
 }
 
 // slotCount is how many descriptors a child can get from above the slots
@@ -79,35 +83,52 @@ const slotCount = 4
 
 // NewSpawner reserves the slots: the lowest free descriptors.
 func NewSpawner() (*Spawner, error) {
-	sp := &Spawner{hold: -1}
-	var err error
-	if sp.hold, err = syscall.Open("/", unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0); err != nil {
-		return nil, fmt.Errorf("spawn: reserve descriptors: %w", err)
+	n := runtime.GOMAXPROCS(0)
+	if n > 4 {
+		n = 4
 	}
-	for i := 0; i < slotCount; i++ {
+	sp := &Spawner{hold: -1, sets: make(chan []int, n)}
+	open := func() (int, error) {
 		fd, err := syscall.Open("/", unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0)
 		if err != nil {
 			sp.Close()
-			return nil, fmt.Errorf("spawn: reserve descriptors: %w", err)
+			return -1, fmt.Errorf("spawn: reserve descriptors: %w", err)
 		}
-		sp.slots = append(sp.slots, fd)
 		if fd+1 > sp.k {
 			sp.k = fd + 1
 		}
+		return fd, nil
+	}
+	var err error
+	if sp.hold, err = open(); err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		set := make([]int, slotCount)
+		for j := range set {
+			if set[j], err = open(); err != nil {
+				return nil, err
+			}
+			sp.all = append(sp.all, set[j])
+		}
+		sp.sets <- set
 	}
 	return sp, nil
 }
 
-// Close releases the slots.
+// Close releases the slots; later spawns copy the whole table.
 func (sp *Spawner) Close() error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	for _, fd := range append(sp.slots, sp.hold) {
+	if sp.closed {
+		return nil
+	}
+	sp.closed = true
+	for _, fd := range append(sp.all, sp.hold) {
 		if fd >= 0 {
 			syscall.Close(fd)
 		}
 	}
-	sp.slots, sp.hold = nil, -1
 	return nil
 }
 
@@ -129,11 +150,13 @@ func (sp *Spawner) Start(path string, argv []string, attr *Attr) (int, error) {
 	if !haveRaw {
 		return forkExec(path, argv, attr)
 	}
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if sp.slots == nil {
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	if sp.closed {
 		return start(path, argv, attr, nil)
 	}
+	slots := <-sp.sets
+	defer func() { sp.sets <- slots }()
 	files := make([]int, len(attr.Files))
 	used := 0
 	var err error
@@ -146,20 +169,20 @@ func (sp *Spawner) Start(path string, argv []string, attr *Attr) (int, error) {
 			files[i] = files[j] // one source for two targets
 			continue
 		}
-		if used == len(sp.slots) {
+		if used == len(slots) {
 			err = errTooMany
 			break
 		}
-		if err = syscall.Dup3(f, sp.slots[used], syscall.O_CLOEXEC); err != nil {
+		if err = syscall.Dup3(f, slots[used], syscall.O_CLOEXEC); err != nil {
 			break
 		}
-		files[i] = sp.slots[used]
+		files[i] = slots[used]
 		used++
 	}
 	defer func() {
 		// Let go of the sources (a pipe's write end held here would keep
 		// its reader from ever seeing the end).
-		for _, fd := range sp.slots[:used] {
+		for _, fd := range slots[:used] {
 			syscall.Dup3(sp.hold, fd, syscall.O_CLOEXEC)
 		}
 	}()

@@ -277,6 +277,11 @@ func TestConcurrent(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
+	sp, err := NewSpawner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
 	const workers, each = 4, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -285,10 +290,29 @@ func TestConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				pid, err := Start("/bin/true", []string{"true"}, &Attr{Setsid: true})
+				// Through the Spawner (its slot sets shared by the
+				// workers) with a pipe of this worker's as stdout, or
+				// through Start.
+				r, pw, err := os.Pipe()
 				if err != nil {
 					errs <- err
 					continue
+				}
+				start, msg := Start, ""
+				if i%2 == 0 {
+					start, msg = sp.Start, strconv.Itoa(w)+"."+strconv.Itoa(i)
+				}
+				pid, err := start("/bin/echo", []string{"echo", "-n", msg}, &Attr{Setsid: true, Files: []int{0, int(pw.Fd()), 2}})
+				pw.Close()
+				if err != nil {
+					r.Close()
+					errs <- err
+					continue
+				}
+				out, _ := io.ReadAll(r)
+				r.Close()
+				if string(out) != msg {
+					errs <- errors.New("child " + msg + " wrote " + string(out))
 				}
 				var ws syscall.WaitStatus
 				if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
@@ -337,7 +361,7 @@ func TestSpawnerSlots(t *testing.T) {
 	}
 	defer syscall.Close(dfd)
 	if dfd < sp.k {
-		t.Fatalf("directory descriptor %d below the slots (%v)", dfd, sp.slots)
+		t.Fatalf("directory descriptor %d below the slots (%v)", dfd, sp.all)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "run"), []byte("#!/bin/sh\necho in $PWD\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -369,7 +393,7 @@ func TestSpawnerSlots(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d pipes: %v", n, err)
 		}
-		for _, fd := range sp.slots {
+		for _, fd := range sp.all {
 			if l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err != nil || l != "/" {
 				t.Errorf("slot %d holds %q after the spawn (%v), want /", fd, l, err)
 			}
