@@ -112,6 +112,7 @@ type Service struct {
 	spawned time.Time         // last spawn of ./run
 	lastErr string            // last reported spawn error, to avoid repeats
 	devnull *os.File          // stdio of the last ./finish
+	defOut  *os.File          // 1 and 2 where opts has none (SetDefaultOutput)
 	bail    bool              // leave the loop
 	onExit  []func()          // run when supervision ends
 	unknown int               // unknown control bytes not yet reported
@@ -517,7 +518,20 @@ func (s *Service) stdio() []uintptr {
 		}
 		return f.Fd()
 	}
-	return []uintptr{f(s.opts.Stdin, 0), f(s.opts.Stdout, 1), f(s.opts.Stderr, 2)}
+	out, err := f(s.opts.Stdout, 1), f(s.opts.Stderr, 2)
+	if s.defOut != nil {
+		out, err = f(s.opts.Stdout, s.defOut.Fd()), f(s.opts.Stderr, s.defOut.Fd())
+	}
+	return []uintptr{f(s.opts.Stdin, 0), out, err}
+}
+
+// SetDefaultOutput makes f descriptors 1 and 2 of the ./run and ./finish
+// spawned from now on, where Options gave none (nil: the process's own 1
+// and 2 again). A scanner shutting down as PID 1 uses it to keep the last
+// ./finish scripts writing to the catch-all logger once its own output
+// has left it. f must stay open while the service may spawn.
+func (s *Service) SetDefaultOutput(f *os.File) {
+	s.do(func() { s.defOut = f })
 }
 
 func (s *Service) env() []string {

@@ -86,6 +86,31 @@ type Scanner struct {
 	dqMu   sync.Mutex
 	dq     []done
 	dqKick chan struct{}
+	// During a shutdown as PID 1: a copy of the catch-all logger's FIFO
+	// writer, for the services' last ./finish and the scanner's own
+	// messages, closed once every service but the catch-all logger is
+	// down (then the logger sees EOF); and that logger's pair.
+	keep     *os.File
+	catchAll *pair
+	errw     switchWriter
+}
+
+// switchWriter is the scanner's error output, which a shutdown moves.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *switchWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(b)
+}
+
+func (w *switchWriter) set(to io.Writer) {
+	w.mu.Lock()
+	w.w = to
+	w.mu.Unlock()
 }
 
 // New prepares dir: takes .s6-svscan/lock and opens .s6-svscan/control.
@@ -109,6 +134,7 @@ func New(opts Options) (*Scanner, error) {
 	s := &Scanner{opts: opts, reaper: reaper.New(), pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
 		letters: make(chan []byte, 16), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
+	s.errw.w = opts.Stderr
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
 	if err := os.Mkdir(ctl, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("scan dir %s: cannot create .s6-svscan: %w", opts.Dir, err)
@@ -155,9 +181,9 @@ func (s *Scanner) writeLogs() {
 	defer close(s.logDone)
 	for msg := range s.logq {
 		if n := s.dropped.Swap(0); n > 0 {
-			fmt.Fprintf(s.opts.Stderr, "%s: %d message(s) dropped: the error output was not being read\n", s.opts.Prog, n)
+			fmt.Fprintf(&s.errw, "%s: %d message(s) dropped: the error output was not being read\n", s.opts.Prog, n)
 		}
-		io.WriteString(s.opts.Stderr, msg)
+		io.WriteString(&s.errw, msg)
 	}
 }
 
@@ -308,7 +334,9 @@ func (s *Scanner) stopAll(quit bool) {
 		s.exiting = 't'
 	}
 	if os.Getpid() == 1 {
+		s.keepCatchAll()
 		s.releaseCatchAll()
+		s.doneWithCatchAll()
 	}
 	for _, k := range s.order {
 		p := s.pairs[k]
@@ -323,6 +351,68 @@ func (s *Scanner) stopAll(quit bool) {
 			}
 		}
 	}
+}
+
+// keepCatchAll keeps a copy of the catch-all logger's FIFO (the
+// scanner's stdout as PID 1) for what is still written during the
+// shutdown: every other service's last ./finish, the scanner's messages.
+// The logger is the service whose directory has that FIFO as "fifo".
+// Nothing is kept when there is no such service.
+func (s *Scanner) keepCatchAll() {
+	if s.keep != nil {
+		return
+	}
+	var out unix.Stat_t
+	if unix.Fstat(1, &out) != nil || out.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return
+	}
+	for _, k := range s.order {
+		p := s.pairs[k]
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(s.opts.Dir, p.name, "fifo"), &st) == nil && st.Dev == out.Dev && st.Ino == out.Ino {
+			s.catchAll = p
+			break
+		}
+	}
+	if s.catchAll == nil || s.catchAll.main == nil {
+		s.catchAll = nil
+		return
+	}
+	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		s.logf("cannot keep the catch-all logger's FIFO for the shutdown: %v", err)
+		s.catchAll = nil
+		return
+	}
+	s.keep = os.NewFile(uintptr(fd), "catch-all FIFO")
+	for _, p := range s.pairs {
+		if p == s.catchAll {
+			continue
+		}
+		for _, svc := range []*supervise.Service{p.main, p.log} {
+			if svc != nil {
+				svc.SetDefaultOutput(s.keep)
+			}
+		}
+	}
+	s.errw.set(s.keep)
+}
+
+// doneWithCatchAll closes the kept copy of the catch-all FIFO once every
+// service but the catch-all logger is down, so that the logger, which
+// only exits on EOF, can finish.
+func (s *Scanner) doneWithCatchAll() {
+	if s.keep == nil {
+		return
+	}
+	for _, p := range s.pairs {
+		if p != s.catchAll && (p.main != nil || p.log != nil) {
+			return
+		}
+	}
+	s.errw.set(s.opts.Stderr)
+	s.keep.Close()
+	s.keep = nil
 }
 
 // releaseCatchAll points the scanner's own stdout and stderr at the
@@ -412,6 +502,7 @@ func (s *Scanner) serviceDone(d done) {
 			}
 		}
 	}
+	s.doneWithCatchAll()
 }
 
 // scan reads the scan directory, starts supervising new services and
