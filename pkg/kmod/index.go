@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strings"
 )
@@ -126,22 +125,4 @@ func ParseAlias(r io.Reader) ([]Alias, error) {
 		}
 	}
 	return out, sc.Err()
-}
-
-// Match returns the modules whose alias pattern matches modalias (as
-// found in a uevent's MODALIAS= or /sys/.../modalias), without duplicates,
-// in modules.alias order.
-func Match(as []Alias, modalias string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, a := range as {
-		if seen[a.Module] {
-			continue
-		}
-		if ok, err := path.Match(a.Pattern, modalias); err == nil && ok {
-			seen[a.Module] = true
-			out = append(out, a.Module)
-		}
-	}
-	return out
 }
