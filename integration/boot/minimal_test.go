@@ -21,3 +21,24 @@ func TestMinimalImage(t *testing.T) {
 		shutdown(t, g, "poweroff", "")
 	})
 }
+
+// TestCompressions boots images/minimal.yaml compressed in each of the
+// other formats mkimage writes (the boot tests use gzip otherwise): the
+// kernel must unpack each, and the supervision tree come up from it.
+func TestCompressions(t *testing.T) {
+	e := needEnv(t)
+	for _, comp := range []string{"none", "xz", "zstd", "lz4"} {
+		t.Run(comp, func(t *testing.T) {
+			spec := minimalImage
+			spec.name, spec.compression = "minimal-"+comp, comp
+			img := buildImage(t, e, spec)
+			g := bootShell(t, e, spec.name, img, bootOpts{})
+			g.step(t, "EarlyServices", func(t *testing.T) {
+				checkEarlyServices(t, g, []string{"svscan-log", "early-getty"})
+			})
+			g.step(t, "Poweroff", func(t *testing.T) {
+				shutdown(t, g, "poweroff", "")
+			})
+		})
+	}
+}
