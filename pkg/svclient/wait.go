@@ -87,6 +87,12 @@ func Listen(dirs []string) (*Waiter, error) {
 		}
 		w.ls = append(w.ls, l)
 		st, err := ReadStatus(d)
+		if errors.Is(err, os.ErrNotExist) && starting(d) {
+			// A supervisor is setting the directory up and has not
+			// written the status yet (s6-supervise takes its lock
+			// first): the service is down until its events say more.
+			continue
+		}
 		if err != nil {
 			w.Close()
 			return nil, err
@@ -97,6 +103,13 @@ func Listen(dirs []string) (*Waiter, error) {
 		go w.read(i, l)
 	}
 	return w, nil
+}
+
+// starting reports whether dir has a supervise/lock: a supervisor has
+// begun to set it up.
+func starting(dir string) bool {
+	_, err := os.Lstat(filepath.Join(dir, "supervise", "lock"))
+	return err == nil
 }
 
 func initial(st *s6status.Status) state {

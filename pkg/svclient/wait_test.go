@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/pkg/fifodir"
 	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
@@ -187,6 +188,29 @@ func TestListenErrors(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "event")); err != nil || fi.Mode()&os.ModeSticky == 0 {
 		t.Errorf("event/ not made as a fifodir: %v %v", fi, err)
 	}
+	// A supervisor that has taken its lock but not yet written the
+	// status (s6-supervise starting): down until the events say more.
+	starting := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(starting, "supervise"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(starting, "supervise", "lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := svclient.Listen([]string{starting})
+	if err != nil {
+		t.Fatalf("Listen on a supervisor still starting: %v", err)
+	}
+	if _, err := ws.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
+		t.Errorf("up before any event: %v, want a timeout", err)
+	}
+	if _, err := fifodir.Notify(filepath.Join(starting, "event"), []byte("su")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {
+		t.Errorf("up after the u event: %v", err)
+	}
+	ws.Close()
 	// Close removes the listener FIFOs.
 	s := svtest.New(t, downDone)
 	w, err := svclient.Listen([]string{s.Dir})
