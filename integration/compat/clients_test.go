@@ -212,8 +212,11 @@ func clientsStart(t *testing.T) *clientsTree {
 		}
 	})
 	for _, name := range []string{"sleeper", "notifier", "downer"} {
-		clientsAwait(t, "s6-svok "+name, func() bool {
-			return clientsRun(t, "s6-svok", tr.dir(name)).code == 0
+		// s6-supervise takes its lock (what s6-svok checks) before it
+		// writes its status, which s6-svwait needs.
+		clientsAwait(t, "s6-svok "+name+" and its status", func() bool {
+			_, err := os.Stat(filepath.Join(tr.dir(name), "supervise", "status"))
+			return clientsRun(t, "s6-svok", tr.dir(name)).code == 0 && err == nil
 		})
 	}
 	// Every service reached its initial state.
