@@ -291,8 +291,9 @@ func (g *guest) shell() {
 // promptRe matches the line editor's cursor position query, or its
 // prompt (which starts by hiding the cursor) even when kernel messages
 // were printed between the two halves: the console log level is only
-// lowered once the shell answers.
-var promptRe = regexp.MustCompile(`\x1b\[6n|\x1b\[\?25l(?:\[[ 0-9.]+\][^\n]*\n)*\r?> `)
+// lowered once the shell answers. Colour codes may come before the "> "
+// (the rescue shell, started without TERM, colours its prompt).
+var promptRe = regexp.MustCompile(`\x1b\[6n|\x1b\[\?25l(?:\x1b\[[0-9;]*m|\[[ 0-9.]+\][^\n]*\n)*\r?> `)
 
 // prompt answers the line editor's terminal queries, waits for its
 // prompt, and starts the plain loop. If no prompt can be recognised in
