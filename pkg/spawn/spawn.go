@@ -33,9 +33,10 @@ type Attr struct {
 	// Env is the child's environment.
 	Env []string
 	// Files[i] is the parent's descriptor that becomes descriptor i in
-	// the child (without close-on-exec); -1 leaves i closed. Every other
-	// descriptor the parent has open with close-on-exec (all of Go's)
-	// is not inherited.
+	// the child (without close-on-exec); -1 leaves i closed. The child
+	// inherits no other descriptor, even one the parent holds without
+	// close-on-exec (on kernels with close_range, 5.9 and later; and
+	// where Start falls back to syscall.ForkExec, those are inherited).
 	Files []int
 	// Setsid puts the child in a new session (and process group).
 	Setsid bool
