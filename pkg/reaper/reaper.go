@@ -85,15 +85,12 @@ func (r *Reaper) forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (
 			files[i] = -1
 		}
 	}
-	a := &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid}
-	if sp := r.spawner(); sp != nil {
-		return sp.Start(argv0, argv, a)
-	}
-	return spawn.Start(argv0, argv, a)
+	return r.spawner().Start(argv0, argv, &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid})
 }
 
 // spawner returns the Reaper's spawn.Spawner (children then copy only a
-// few descriptors, however many the process holds), made at first use.
+// few descriptors, however many the process holds), made at first use;
+// nil (no slots: children copy every descriptor) if it cannot be made.
 func (r *Reaper) spawner() *spawn.Spawner {
 	r.spMu.Lock()
 	defer r.spMu.Unlock()

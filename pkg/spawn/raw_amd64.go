@@ -11,7 +11,6 @@ import (
 
 const (
 	haveRaw = true
-	sysDup3 = syscall.SYS_DUP3
 )
 
 // req is shared by the parent and the child (the child runs in the
@@ -84,10 +83,10 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	ops := make([]op, 0, 20+2*len(attr.Files))
 	files := attr.Files
 	if attr.Setsid {
-		ops = append(ops, op{nr: syscall.SYS_SETSID, check: 1})
+		ops = append(ops, op{nr: syscall.SYS_SETSID, check: mustSucceed})
 	}
 	if dir != nil {
-		ops = append(ops, op{nr: syscall.SYS_CHDIR, a1: uintptr(unsafe.Pointer(dir)), check: 1})
+		ops = append(ops, op{nr: syscall.SYS_CHDIR, a1: uintptr(unsafe.Pointer(dir)), check: mustSucceed})
 	}
 	if share != nil {
 		// The child shares the parent's descriptor table until this op
@@ -99,7 +98,7 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 		files = share.files
 		ops = append(ops,
 			op{nr: sysCloseRange, a1: uintptr(share.k), a2: ^uintptr(0) >> 32, a3: closeRangeUnshare, check: orElse},
-			op{nr: syscall.SYS_UNSHARE, a1: cloneFiles, check: 1},
+			op{nr: syscall.SYS_UNSHARE, a1: cloneFiles, check: mustSucceed},
 		)
 	}
 	ops = append(ops, fdMoves(files)...)
@@ -107,11 +106,11 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	// close_range).
 	ops = append(ops, op{nr: sysCloseRange, a1: uintptr(len(files)), a2: ^uintptr(0) >> 32})
 	for _, sig := range resetSignals() {
-		ops = append(ops, op{nr: syscall.SYS_RT_SIGACTION, a1: uintptr(sig), a2: uintptr(unsafe.Pointer(&r.dfl)), a4: 8, check: 1})
+		ops = append(ops, op{nr: syscall.SYS_RT_SIGACTION, a1: uintptr(sig), a2: uintptr(unsafe.Pointer(&r.dfl)), a4: 8, check: mustSucceed})
 	}
 	ops = append(ops,
-		op{nr: syscall.SYS_RT_SIGPROCMASK, a1: 2 /* SIG_SETMASK */, a2: uintptr(unsafe.Pointer(&r.nomask)), a4: 8, check: 1},
-		op{nr: syscall.SYS_EXECVE, a1: uintptr(unsafe.Pointer(p)), a2: uintptr(unsafe.Pointer(&av[0])), a3: uintptr(unsafe.Pointer(&ev[0])), check: 1},
+		op{nr: syscall.SYS_RT_SIGPROCMASK, a1: 2 /* SIG_SETMASK */, a2: uintptr(unsafe.Pointer(&r.nomask)), a4: 8, check: mustSucceed},
+		op{nr: syscall.SYS_EXECVE, a1: uintptr(unsafe.Pointer(p)), a2: uintptr(unsafe.Pointer(&av[0])), a3: uintptr(unsafe.Pointer(&ev[0])), check: mustSucceed},
 	)
 	r.ops, r.nops = &ops[0], uintptr(len(ops))
 	ret := vfork(r)

@@ -185,6 +185,9 @@ func TestScanValidatesServices(t *testing.T) {
 	os.Chmod(filepath.Join(d, "noexec", "run"), 0o755)
 	s.control("a")
 	s.waitFor("fixed service up", isUp(filepath.Join(d, "noexec")))
+	// The report goes through the message queue: it may follow the
+	// fixed service's start.
+	s.waitFor("norun reported again", func() bool { return strings.Count(s.out.String(), "norun/run: missing") >= 2 })
 	if n := strings.Count(s.out.String(), "norun/run: missing"); n != 2 {
 		t.Errorf("norun reported %d times after 2 scans, want 2", n)
 	}
