@@ -15,7 +15,7 @@ import (
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/devrules"
 	"github.com/svinit/svinit/pkg/getopt"
-	"github.com/svinit/svinit/pkg/modalias"
+	"github.com/svinit/svinit/pkg/kmod"
 	"github.com/svinit/svinit/pkg/uevent"
 	"github.com/svinit/svinit/pkg/uevent/ueventd"
 	"golang.org/x/sys/unix"
@@ -183,23 +183,23 @@ func loadRules(d *ueventd.Daemon, path string) []devrules.Rule {
 	return r
 }
 
-func loader(d *ueventd.Daemon, root, sys string) *modalias.Loader {
-	idx, err := modalias.LoadIndex(root)
+func loader(d *ueventd.Daemon, root, sys string) *kmod.Loader {
+	idx, err := kmod.LoadIndex(root)
 	if err != nil {
 		d.Logf("no module index: %v; devices will not get modules loaded (the image needs modules.alias and modules.dep in %s)", err, root)
 		return nil
 	}
-	loaded, _ := modalias.ProcModules("/proc/modules")
+	loaded, _ := kmod.ProcModules("/proc/modules")
 	var params map[string]string
 	var blacklist map[string]bool
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		params, blacklist = modalias.CmdlineOptions(strings.TrimSpace(string(b)))
+		params, blacklist = kmod.CmdlineOptions(strings.TrimSpace(string(b)))
 	}
-	return modalias.NewLoader(idx, modalias.LoaderOptions{
+	return kmod.NewLoader(idx, kmod.LoaderOptions{
 		Logf:      d.Logf,
 		Params:    params,
 		Blacklist: blacklist,
 		Loaded:    loaded,
-		IsLoaded:  modalias.SysfsLoaded(sys),
+		IsLoaded:  kmod.SysfsLoaded(sys),
 	})
 }

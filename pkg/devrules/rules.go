@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/svinit/svinit/pkg/modalias"
+	"github.com/svinit/svinit/pkg/kmod"
 )
 
 // Cond is one condition: the event's value for Key (empty when absent)
@@ -39,7 +39,7 @@ type Rule struct {
 // Matches reports whether every condition holds for env.
 func (r *Rule) Matches(env map[string]string) bool {
 	for _, c := range r.Conds {
-		if modalias.Match(c.Pattern, env[c.Key]) == c.Negate {
+		if kmod.Match(c.Pattern, env[c.Key]) == c.Negate {
 			return false
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svinit/svinit/pkg/modalias"
+	"github.com/svinit/svinit/pkg/kmod"
 )
 
 func lookup(m map[string]int) func(string) (int, error) {
@@ -269,7 +269,7 @@ func FuzzApply(f *testing.F) {
 		for i := range rules {
 			all := true
 			for _, c := range rules[i].Conds {
-				if modalias.Match(c.Pattern, env[c.Key]) == c.Negate {
+				if kmod.Match(c.Pattern, env[c.Key]) == c.Negate {
 					all = false
 				}
 			}

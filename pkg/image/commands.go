@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/svinit/svinit/pkg/kmod"
+	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
 
 // URootModule is the module u-root's commands come from.
@@ -170,7 +170,7 @@ func ResolveCommands(d *Definition, uroot map[string]string, tools map[string]bo
 					names = append(names, n)
 				}
 				msg := fmt.Sprintf("commands: unknown command %q: not a u-root command (cmds/core or cmds/exp)", pkg)
-				if near := kmod.Near(pkg, names, 3); len(near) > 0 {
+				if near := depmod.Near(pkg, names, 3); len(near) > 0 {
 					msg += fmt.Sprintf("; did you mean %s?", strings.Join(near, ", "))
 				}
 				return nil, &Error{File: d.File, Line: w.Line, Msg: msg}

@@ -6,11 +6,11 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
+	"github.com/svinit/svinit/pkg/decompress"
 	"github.com/ulikunitz/xz"
 )
 
@@ -63,28 +63,29 @@ func Compress(w io.Writer, c string) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("unknown compression %q (want one of %s)", c, strings.Join(Compressions, ", "))
 }
 
-// Magic numbers of the formats Decompress recognizes.
-var magics = map[string][]byte{
-	"gzip":       {0x1f, 0x8b},
-	"xz":         {0xfd, '7', 'z', 'X', 'Z', 0},
-	"zstd":       {0x28, 0xb5, 0x2f, 0xfd},
-	"lz4":        {0x02, 0x21, 0x4c, 0x18}, // legacy frame
-	"lz4-frame":  {0x04, 0x22, 0x4d, 0x18},
-	"none":       []byte("070701"),
-	"none (crc)": []byte("070702"),
+// lz4Formats are what Decompress undoes besides decompress.Standard:
+// lz4's legacy frame (the kernel's, and what Compress writes) and its
+// current frame.
+func lz4Formats() []decompress.Format {
+	open := func(r io.Reader) (io.Reader, error) { return lz4.NewReader(r), nil }
+	return append(decompress.Standard(),
+		decompress.Format{Name: "lz4", Magic: []byte{0x02, 0x21, 0x4c, 0x18}, Open: open},
+		decompress.Format{Name: "lz4", Magic: []byte{0x04, 0x22, 0x4d, 0x18}, Open: open})
 }
+
+// cpioMagics start an uncompressed newc archive, without and with
+// checksums.
+var cpioMagics = [][]byte{[]byte("070701"), []byte("070702")}
 
 // Detect names the compression of data from its first bytes ("" if unknown).
 func Detect(head []byte) string {
-	var names []string
-	for n := range magics {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if bytes.HasPrefix(head, magics[n]) {
-			return strings.TrimSuffix(strings.TrimSuffix(n, " (crc)"), "-frame")
+	for _, m := range cpioMagics {
+		if bytes.HasPrefix(head, m) {
+			return "none"
 		}
+	}
+	if f, ok := decompress.Detect(head, lz4Formats()...); ok {
+		return f.Name
 	}
 	return ""
 }
@@ -94,24 +95,11 @@ func Detect(head []byte) string {
 func Decompress(r io.Reader) (io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(6)
-	c := Detect(head)
-	switch c {
+	switch Detect(head) {
 	case "none":
-		return br, c, nil
-	case "gzip":
-		zr, err := gzip.NewReader(br)
-		return zr, c, err
-	case "xz":
-		xr, err := xz.NewReader(br)
-		return xr, c, err
-	case "zstd":
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, c, err
-		}
-		return zr.IOReadCloser(), c, nil
-	case "lz4":
-		return lz4.NewReader(br), c, nil
+		return br, "none", nil
+	case "":
+		return nil, "", fmt.Errorf("unknown format (magic % x): not a cpio archive nor gzip, xz, zstd or lz4 compressed", head)
 	}
-	return nil, "", fmt.Errorf("unknown format (magic % x): not a cpio archive nor gzip, xz, zstd or lz4 compressed", head)
+	return decompress.Reader(br, lz4Formats()...)
 }

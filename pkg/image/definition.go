@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/svinit/svinit/pkg/kmod"
+	"github.com/svinit/svinit/pkg/kmod/depmod"
 	"gopkg.in/yaml.v3"
 )
 
@@ -239,7 +239,7 @@ func checkKeys(n *yaml.Node, t reflect.Type) error {
 			f, ok := fields[k.Value]
 			if !ok {
 				msg := fmt.Sprintf("unknown key %q", k.Value)
-				if near := kmod.Near(k.Value, known, 1); len(near) > 0 {
+				if near := depmod.Near(k.Value, known, 1); len(near) > 0 {
 					msg += fmt.Sprintf(" (did you mean %q?)", near[0])
 				} else {
 					msg += fmt.Sprintf(" (known keys: %s)", strings.Join(known, ", "))

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/svinit/svinit/pkg/kmod"
+	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
 
 // Parts of an image, for the size summary.
@@ -180,10 +180,10 @@ func (p *Plan) layoutModules(a *Archive) error {
 	if err := a.Dir(base, 0o755, PartModules); err != nil {
 		return err
 	}
-	var infos []*kmod.Info
+	var infos []*depmod.Info
 	set := p.Modules
 	if set == nil {
-		set = &kmod.Set{}
+		set = &depmod.Set{}
 	}
 	for _, m := range set.Modules {
 		src := filepath.Join(p.Tree.Dir(), filepath.FromSlash(m.Path))
@@ -205,13 +205,13 @@ func (p *Plan) layoutModules(a *Archive) error {
 		aliasInfos = all
 	}
 	var dep, alias, soft bytes.Buffer
-	if err := kmod.WriteDep(&dep, set); err != nil {
+	if err := depmod.WriteDep(&dep, set); err != nil {
 		return err
 	}
-	if err := kmod.WriteAlias(&alias, kmod.AliasesOf(aliasInfos)); err != nil {
+	if err := depmod.WriteAlias(&alias, depmod.AliasesOf(aliasInfos)); err != nil {
 		return err
 	}
-	if err := kmod.WriteSoftdep(&soft, infos); err != nil {
+	if err := depmod.WriteSoftdep(&soft, infos); err != nil {
 		return err
 	}
 	files := map[string][]byte{"modules.dep": dep.Bytes(), "modules.alias": alias.Bytes(), "modules.softdep": soft.Bytes()}

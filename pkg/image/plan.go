@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/svinit/svinit/pkg/kmod"
+	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
 
 // Plan is a definition resolved against the file system: everything is
@@ -29,8 +29,8 @@ type Plan struct {
 	Services []ServiceDir
 	Hooks    string // host directory copied to the scan dir's .s6-svscan/
 
-	Modules      *kmod.Set
-	Tree         *kmod.Tree
+	Modules      *depmod.Set
+	Tree         *depmod.Tree
 	AllAliases   bool
 	ShutdownHook string // host file
 	Stage2Script string // host file replacing the generated stage 2
@@ -165,7 +165,7 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 		if err != nil || !st.IsDir() {
 			msg := fmt.Sprintf("service %q: no service directory %s", s.Name, src)
 			if s.From == "" {
-				if near := kmod.Near(s.Name, listDirs(tmplDir), 3); len(near) > 0 {
+				if near := depmod.Near(s.Name, listDirs(tmplDir), 3); len(near) > 0 {
 					msg += fmt.Sprintf(" (templates has %s)", strings.Join(near, ", "))
 				} else {
 					msg += " (add templates/" + s.Name + " or give from:)"
@@ -254,11 +254,11 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 			}
 			src = tmp
 		}
-		mdir, err := kmod.FindModulesDir(src)
+		mdir, err := depmod.FindModulesDir(src)
 		if err != nil {
 			return nil, kernelErr("%v (for the Debian kernel run scripts/kernel.sh or make kernel)", err)
 		}
-		if p.Tree, err = kmod.Open(mdir); err != nil {
+		if p.Tree, err = depmod.Open(mdir); err != nil {
 			return nil, err
 		}
 		for _, n := range names {

@@ -1,7 +1,6 @@
-package kmod
+package depmod
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/svinit/svinit/pkg/kmod"
 )
 
 // Tree is one kernel's module directory, /lib/modules/<version>.
@@ -89,7 +90,7 @@ func Open(dir string) (*Tree, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !IsModuleFile(d.Name()) {
+		if d.IsDir() || !kmod.IsModuleFile(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
@@ -97,7 +98,7 @@ func Open(dir string) (*Tree, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		name := NormalizeName(rel)
+		name := kmod.Name(rel)
 		// Like depmod, prefer updates/ and extra/ over kernel/.
 		if old, ok := t.paths[name]; ok && !strings.HasPrefix(old, "kernel/") {
 			return nil
@@ -109,37 +110,24 @@ func Open(dir string) (*Tree, error) {
 		return nil, fmt.Errorf("indexing modules in %s: %w", dir, err)
 	}
 	if f, err := os.Open(filepath.Join(dir, "modules.builtin")); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if l := strings.TrimSpace(sc.Text()); l != "" {
-				t.builtin[NormalizeName(l)] = true
-			}
-		}
+		t.builtin, err = kmod.ParseBuiltin(f)
 		f.Close()
-		if err := sc.Err(); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("%s/modules.builtin: %w", dir, err)
 		}
 	}
 	if f, err := os.Open(filepath.Join(dir, "modules.dep")); err == nil {
-		deps, err := ParseDep(f)
+		deps, err := kmod.ParseDep(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s/modules.dep: %w", dir, err)
 		}
 		t.deps = map[string][]string{}
-		for _, d := range deps {
-			t.deps[NormalizeName(d.Path)] = namesOf(d.Deps)
+		for name, d := range deps {
+			t.deps[name] = d.Deps
 		}
 	}
 	return t, nil
-}
-
-func namesOf(paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = NormalizeName(p)
-	}
-	return out
 }
 
 // Dir is the tree's directory.
@@ -160,19 +148,19 @@ func (t *Tree) Names() []string {
 
 // Path returns the module's file path relative to the tree.
 func (t *Tree) Path(name string) (string, bool) {
-	p, ok := t.paths[NormalizeName(name)]
+	p, ok := t.paths[kmod.Name(name)]
 	return p, ok
 }
 
 // Builtin reports whether modules.builtin lists the module.
-func (t *Tree) Builtin(name string) bool { return t.builtin[NormalizeName(name)] }
+func (t *Tree) Builtin(name string) bool { return t.builtin[kmod.Name(name)] }
 
 // HasDepFile reports whether the tree came with a modules.dep.
 func (t *Tree) HasDepFile() bool { return t.deps != nil }
 
 // Info parses (once) the named module's .modinfo.
 func (t *Tree) Info(name string) (*Info, error) {
-	name = NormalizeName(name)
+	name = kmod.Name(name)
 	if i, ok := t.infos[name]; ok {
 		return i, nil
 	}
@@ -249,7 +237,7 @@ func (t *Tree) Resolve(names []string, soft bool) (*Set, error) {
 	byName := map[string]*Module{}
 	var visit func(name string, stack []string, required bool) error
 	visit = func(name string, stack []string, required bool) error {
-		name = NormalizeName(name)
+		name = kmod.Name(name)
 		switch state[name] {
 		case 1:
 			return fmt.Errorf("%w: %s", ErrCycle, strings.Join(append(stack, name), " -> "))
@@ -328,7 +316,7 @@ func (t *Tree) Resolve(names []string, soft bool) (*Set, error) {
 				return err
 			}
 			for _, d := range deps {
-				d = NormalizeName(d)
+				d = kmod.Name(d)
 				if seen[d] || byName[d] == nil {
 					continue
 				}

@@ -1,4 +1,4 @@
-package modalias
+package kmod
 
 import "testing"
 

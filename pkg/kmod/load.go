@@ -1,10 +1,8 @@
-package modalias
+package kmod
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"github.com/svinit/svinit/pkg/kcmdline"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,8 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/svinit/svinit/pkg/kcmdline"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,35 +51,15 @@ func LoadFile(path, params string) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	img, err := decompress(f, ext)
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	img, err := Decompress(data)
 	if err != nil {
 		return fmt.Errorf("decompress: %w", err)
 	}
 	return loadErr(unix.InitModule(img, params))
-}
-
-func decompress(r io.Reader, ext string) ([]byte, error) {
-	switch ext {
-	case ".xz":
-		xr, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.ReadAll(xr)
-	case ".zst":
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, err
-		}
-		defer zr.Close()
-		return io.ReadAll(zr)
-	default:
-		gr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.ReadAll(gr)
-	}
 }
 
 func loadErr(err error) error {

@@ -1,4 +1,4 @@
-package modalias
+package kmod
 
 import (
 	"bytes"
@@ -368,8 +368,8 @@ func TestDecompress(t *testing.T) {
 	}
 	zw.Write(data)
 	zw.Close()
-	for ext, b := range map[string][]byte{".gz": gz.Bytes(), ".xz": xzb.Bytes(), ".zst": zs.Bytes()} {
-		got, err := decompress(bytes.NewReader(b), ext)
+	for ext, b := range map[string][]byte{".gz": gz.Bytes(), ".xz": xzb.Bytes(), ".zst": zs.Bytes(), "": data} {
+		got, err := Decompress(b)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("%s: err %v, equal %v", ext, err, bytes.Equal(got, data))
 		}

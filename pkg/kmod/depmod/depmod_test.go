@@ -1,4 +1,4 @@
-package kmod_test
+package depmod_test
 
 import (
 	"bytes"
@@ -14,12 +14,12 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/svinit/svinit/pkg/kmod"
+	"github.com/svinit/svinit/pkg/kmod/depmod"
 	"github.com/svinit/svinit/pkg/kmod/kmodtest"
-	"github.com/svinit/svinit/pkg/modalias"
 	"github.com/ulikunitz/xz"
 )
 
-func fakeTree(t *testing.T) *kmod.Tree {
+func fakeTree(t *testing.T) *depmod.Tree {
 	t.Helper()
 	dir, err := kmodtest.Tree(t.TempDir(), "6.1.0-test", []kmodtest.Module{
 		{Path: "kernel/drivers/virtio/virtio.ko", Aliases: nil},
@@ -38,14 +38,14 @@ func fakeTree(t *testing.T) *kmod.Tree {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := kmod.Open(dir)
+	tr, err := depmod.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tr
 }
 
-func names(s *kmod.Set) []string {
+func names(s *depmod.Set) []string {
 	var out []string
 	for _, m := range s.Modules {
 		out = append(out, m.Name)
@@ -88,7 +88,7 @@ func TestResolve(t *testing.T) {
 			t.Errorf("Resolve(%v) builtin = %v, want %v", tc.in, s.Builtin, tc.builtin)
 		}
 	}
-	var nf *kmod.NotFoundError
+	var nf *depmod.NotFoundError
 	if _, err := tr.Resolve([]string{"nosuch"}, false); !errors.As(err, &nf) {
 		t.Errorf("missing module: error %v is not a NotFoundError", err)
 	}
@@ -101,7 +101,7 @@ func TestWriteDepAndAlias(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := kmod.WriteDep(&b, s); err != nil {
+	if err := depmod.WriteDep(&b, s); err != nil {
 		t.Fatal(err)
 	}
 	want := `kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
@@ -118,23 +118,33 @@ kernel/net/core/failover.ko:
 	}
 	// Round trip through ParseDep: a tree with this modules.dep resolves the same.
 	deps, err := kmod.ParseDep(strings.NewReader(want))
-	if err != nil || len(deps) != 8 || deps[2].Path != "kernel/drivers/net/virtio_net.ko" || len(deps[2].Deps) != 4 {
+	if err != nil || len(deps) != 8 || deps["virtio_net"].Path != "kernel/drivers/net/virtio_net.ko" || len(deps["virtio_net"].Deps) != 4 {
 		t.Errorf("ParseDep = %v, %v", deps, err)
 	}
 
-	var infos []*kmod.Info
+	var infos []*depmod.Info
 	for _, m := range s.Modules {
 		infos = append(infos, m.Info)
 	}
 	b.Reset()
-	if err := kmod.WriteAlias(&b, kmod.AliasesOf(infos)); err != nil {
+	if err := depmod.WriteAlias(&b, depmod.AliasesOf(infos)); err != nil {
 		t.Fatal(err)
+	}
+	// Written as the modules give them (as depmod writes them), read back
+	// normalized (as kmod compares them).
+	if !strings.Contains(b.String(), "\nalias fs-ext4 ext4\nalias fs-ext3 ext4\n") {
+		t.Errorf("modules.alias = %q", b.String())
 	}
 	as, err := kmod.ParseAlias(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAs := []kmod.Alias{{"fs-ext4", "ext4"}, {"fs-ext3", "ext4"}, {"virtio:d00000001v*", "virtio_net"}, {"virtio:d00000004v*", "virtio_rng"}}
+	wantAs := []kmod.Alias{
+		{Pattern: "fs_ext4", Module: "ext4"},
+		{Pattern: "fs_ext3", Module: "ext4"},
+		{Pattern: "virtio:d00000001v*", Module: "virtio_net"},
+		{Pattern: "virtio:d00000004v*", Module: "virtio_rng"},
+	}
 	if !reflect.DeepEqual(as, wantAs) {
 		t.Errorf("aliases = %v, want %v", as, wantAs)
 	}
@@ -145,7 +155,7 @@ kernel/net/core/failover.ko:
 		t.Errorf("Match virtio blk = %v, want none", got)
 	}
 	b.Reset()
-	kmod.WriteSoftdep(&b, infos)
+	depmod.WriteSoftdep(&b, infos)
 	if !strings.Contains(b.String(), "softdep ext4 pre: crc32c\n") {
 		t.Errorf("modules.softdep = %q", b.String())
 	}
@@ -163,7 +173,7 @@ func TestModulesDepFileWins(t *testing.T) {
 	}
 	// modules.dep says a needs c (not b): it is trusted over .modinfo.
 	os.WriteFile(filepath.Join(dir, "modules.dep"), []byte("kernel/a.ko: kernel/c.ko\nkernel/b.ko:\nkernel/c.ko:\n"), 0o644)
-	tr, err := kmod.Open(dir)
+	tr, err := depmod.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +188,10 @@ func TestModulesDepFileWins(t *testing.T) {
 		t.Errorf("Resolve = %v", got)
 	}
 	// FindModulesDir finds the version under a root.
-	if got, err := kmod.FindModulesDir(root); err != nil || got != dir {
+	if got, err := depmod.FindModulesDir(root); err != nil || got != dir {
 		t.Errorf("FindModulesDir(root) = %q, %v; want %q", got, err, dir)
 	}
-	if _, err := kmod.FindModulesDir(t.TempDir()); err == nil {
+	if _, err := depmod.FindModulesDir(t.TempDir()); err == nil {
 		t.Error("FindModulesDir(empty) succeeded")
 	}
 }
@@ -196,17 +206,17 @@ func TestCompressedModules(t *testing.T) {
 	zw.Write(elf)
 	zw.Close()
 	for name, data := range map[string][]byte{"foo.ko": elf, "foo.ko.xz": xzb.Bytes(), "foo.ko.zst": zb.Bytes()} {
-		info, err := kmod.ParseModinfo(data, name)
+		info, err := depmod.ParseModinfo(data, name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		want := &kmod.Info{Name: "foo", Depends: []string{"bar"}, Aliases: []string{"fs-foo"}}
+		want := &depmod.Info{Name: "foo", Depends: []string{"bar"}, Aliases: []string{"fs-foo"}}
 		if !reflect.DeepEqual(info, want) {
 			t.Errorf("%s: %+v, want %+v", name, info, want)
 		}
 	}
-	if _, err := kmod.ParseModinfo([]byte("garbage"), "x.ko"); err == nil {
+	if _, err := depmod.ParseModinfo([]byte("garbage"), "x.ko"); err == nil {
 		t.Error("garbage parsed")
 	}
 }
@@ -217,14 +227,14 @@ func TestDebianKernel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: skipping the Debian kernel download")
 	}
-	out, err := exec.Command("../../scripts/kernel.sh", "-q", "-m").Output()
+	out, err := exec.Command("../../../scripts/kernel.sh", "-q", "-m").Output()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("scripts/kernel.sh: %v", err)
 		}
 		t.Skipf("scripts/kernel.sh failed (no Debian kernel available): %v", err)
 	}
-	tr, err := kmod.Open(strings.TrimSpace(string(out)))
+	tr, err := depmod.Open(strings.TrimSpace(string(out)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,11 +251,11 @@ func TestDebianKernel(t *testing.T) {
 			t.Errorf("closure %q lacks %s", got, want)
 		}
 	}
-	var infos []*kmod.Info
+	var infos []*depmod.Info
 	for _, m := range s.Modules {
 		infos = append(infos, m.Info)
 	}
-	if m := matchAliases(kmod.AliasesOf(infos), "virtio:d00000001v00001AF4"); !reflect.DeepEqual(m, []string{"virtio_net"}) {
+	if m := matchAliases(depmod.AliasesOf(infos), "virtio:d00000001v00001AF4"); !reflect.DeepEqual(m, []string{"virtio_net"}) {
 		t.Errorf("modalias of a virtio net device matches %v", m)
 	}
 }
@@ -255,8 +265,8 @@ func FuzzParseModinfo(f *testing.F) {
 	f.Add([]byte("\x7fELF"))
 	f.Add([]byte{0xfd, '7', 'z', 'X', 'Z', 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		kmod.ParseModinfo(data, "f.ko")
-		kmod.ParseModinfoSection(data)
+		depmod.ParseModinfo(data, "f.ko")
+		depmod.ParseModinfoSection(data)
 	})
 }
 
@@ -281,14 +291,14 @@ func TestDepmodAgrees(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: skipping a depmod run over a whole kernel")
 	}
-	depmod, err := exec.LookPath("depmod")
+	depmodBin, err := exec.LookPath("depmod")
 	if err != nil {
-		depmod = "/usr/sbin/depmod"
-		if _, err := os.Stat(depmod); err != nil {
-			t.Skip("depmod not installed (Debian package kmod): nothing to compare with")
+		depmodBin = "/usr/sbin/depmod"
+		if _, err := os.Stat(depmodBin); err != nil {
+			t.Fatal("depmod not installed: install the Debian package kmod")
 		}
 	}
-	out, err := exec.Command("../../scripts/kernel.sh", "-q", "-m").Output()
+	out, err := exec.Command("../../../scripts/kernel.sh", "-q", "-m").Output()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("scripts/kernel.sh: %v", err)
@@ -296,7 +306,7 @@ func TestDepmodAgrees(t *testing.T) {
 		t.Skipf("scripts/kernel.sh failed (no Debian kernel available): %v", err)
 	}
 	dir := strings.TrimSpace(string(out))
-	tr, err := kmod.Open(dir)
+	tr, err := depmod.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +317,7 @@ func TestDepmodAgrees(t *testing.T) {
 	// and prints modules.dep first (up to the first comment line), then
 	// the other indexes, leaving the cache alone.
 	root := filepath.Dir(filepath.Dir(filepath.Dir(dir)))
-	b, err := exec.Command(depmod, "-n", "-b", root, tr.Version()).Output()
+	b, err := exec.Command(depmodBin, "-n", "-b", root, tr.Version()).Output()
 	if err != nil {
 		t.Fatalf("depmod -n: %v", err)
 	}
@@ -325,21 +335,14 @@ func TestDepmodAgrees(t *testing.T) {
 		}
 		b = b[:i+1]
 	}
+	// ParseDep keys the lines by module name and names the dependencies.
 	lines, err := kmod.ParseDep(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nameOf := func(p string) string {
-		b := filepath.Base(p)
-		return kmod.NormalizeName(b[:strings.Index(b, ".ko")])
-	}
 	want := map[string][]string{}
-	for _, l := range lines {
-		var deps []string
-		for _, d := range l.Deps {
-			deps = append(deps, nameOf(d))
-		}
-		want[nameOf(l.Path)] = deps
+	for name, l := range lines {
+		want[name] = l.Deps
 	}
 	if len(want) != len(tr.Names()) {
 		t.Errorf("depmod lists %d modules, the tree has %d", len(want), len(tr.Names()))
@@ -388,7 +391,7 @@ func TestDepmodAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ab bytes.Buffer
-	if err := kmod.WriteAlias(&ab, kmod.AliasesOf(infos)); err != nil {
+	if err := depmod.WriteAlias(&ab, depmod.AliasesOf(infos)); err != nil {
 		t.Fatal(err)
 	}
 	var ours []string
@@ -423,12 +426,12 @@ func firstDiff(a, b []string) string {
 
 // matchAliases returns the modules whose alias pattern matches modalias,
 // once each, in modules.alias order, matching as modprobe does
-// (modalias.Match; path.Match would not let * cross a /).
+// (kmod.Match; path.Match would not let * cross a /).
 func matchAliases(as []kmod.Alias, m string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, a := range as {
-		if !seen[a.Module] && modalias.Match(a.Pattern, m) {
+		if !seen[a.Module] && kmod.Match(a.Pattern, m) {
 			seen[a.Module] = true
 			out = append(out, a.Module)
 		}

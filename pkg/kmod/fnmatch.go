@@ -1,4 +1,4 @@
-package modalias
+package kmod
 
 // Match reports whether name matches the shell glob pattern the way
 // fnmatch(3) does with no flags, which is how kmod matches modules.alias
