@@ -126,7 +126,7 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if checkOnly {
-		p, err := image.Resolve(def, root, image.ResolveOptions{Kernel: *kernel})
+		p, err := image.Resolve(def, root, image.ResolveOptions{Kernel: *kernel, Progress: stderr})
 		if err != nil {
 			return definitionError(err)
 		}

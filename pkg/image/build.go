@@ -97,6 +97,9 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	var plan *Plan
 	if err := phase("resolving "+d.File, func() error {
 		ro := o.Resolve
+		if ro.Progress == nil {
+			ro.Progress = progress
+		}
 		if o.Kernel != "" {
 			ro.Kernel = o.Kernel
 		}
@@ -127,6 +130,15 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 		build := o.Busybox
 		if build == nil {
 			build = func(ctx context.Context, p *Plan, tmp string) ([]*Entry, error) {
+				// mkuimage's go command would fetch missing modules
+				// too, but silently: fetch them first, saying so.
+				var pkgs []string
+				for _, c := range p.Commands {
+					pkgs = append(pkgs, c.Package)
+				}
+				if err := DownloadModules(ctx, p.Root, pkgs, progress); err != nil {
+					return nil, err
+				}
 				return BuildBusybox(ctx, p, tmp, BusyboxOptions{Log: progress, Verbose: o.Verbose})
 			}
 		}

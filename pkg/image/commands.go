@@ -6,7 +6,6 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -115,25 +114,6 @@ func ToolsImports(root string) (map[string]bool, error) {
 		out[v] = true
 	}
 	return out, nil
-}
-
-// ModuleDir returns the directory of a module in the build list (go list -m).
-func ModuleDir(root, module string) (string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("go list -m %s: %s", module, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", fmt.Errorf("go list -m %s: %w", module, err)
-	}
-	d := strings.TrimSpace(string(out))
-	if d == "" {
-		return "", fmt.Errorf("go list -m %s: module not downloaded (run go mod download %s)", module, module)
-	}
-	return d, nil
 }
 
 // URootCommands lists u-root's command packages by short name

@@ -55,8 +55,11 @@ func (p *Plan) Close() {
 // ResolveOptions adjust Resolve.
 type ResolveOptions struct {
 	Kernel string // overrides the definition's kernel:
-	// URootDir is u-root's module directory; empty: ask go list.
+	// URootDir is u-root's module directory; empty: ask go list
+	// (downloading the module if it is not in the module cache).
 	URootDir string
+	// Progress receives a line when a module has to be downloaded.
+	Progress io.Writer
 	// NoOwnCommands leaves out this repository's cmds/* and uinit (tests).
 	NoOwnCommands bool
 }
@@ -119,7 +122,7 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 	if len(d.Commands) > 0 {
 		udir := o.URootDir
 		if udir == "" {
-			if udir, err = ModuleDir(root, URootModule); err != nil {
+			if udir, err = ModuleDir(root, URootModule, o.Progress); err != nil {
 				return nil, err
 			}
 		}

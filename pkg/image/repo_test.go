@@ -46,7 +46,7 @@ func repoDefinitions(t *testing.T, root string) map[string]*Definition {
 // by tools.go (mkuimage builds from go.mod, which tools.go keeps complete).
 func TestToolsSync(t *testing.T) {
 	root := repoRoot(t)
-	udir, err := ModuleDir(root, URootModule)
+	udir, err := ModuleDir(root, URootModule, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
