@@ -6,69 +6,20 @@ package main
 
 import (
 	"errors"
-
 	"io"
 	"os"
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/svlog"
+	"golang.org/x/sys/unix"
 )
 
 const usage = "usage: svlog [ -d notif ] [ -q | -v ] [ -b ] [ -p ] [ -l linelimit ] [ -t lastlinetimeout ] [ -- ] logging_script"
 
 func main() { cli.Main("svlog", run) }
-
-// getopt parses s6-style short options (combined flags, attached or
-// separate arguments, "--"), stopping at the first non-option.
-func getopt(args []string, spec string, fn func(opt byte, arg string) error) ([]string, error) {
-	for len(args) > 0 {
-		a := args[0]
-		if a == "--" {
-			return args[1:], nil
-		}
-		if len(a) < 2 || a[0] != '-' {
-			return args, nil
-		}
-		args = args[1:]
-		for i := 1; i < len(a); i++ {
-			c := a[i]
-			j := indexByte(spec, c)
-			if j < 0 || c == ':' {
-				return nil, cli.Usagef("unknown option -%c\n%s", c, usage)
-			}
-			if j+1 < len(spec) && spec[j+1] == ':' {
-				arg := a[i+1:]
-				if arg == "" {
-					if len(args) == 0 {
-						return nil, cli.Usagef("option -%c needs an argument\n%s", c, usage)
-					}
-					arg, args = args[0], args[1:]
-				}
-				if err := fn(c, arg); err != nil {
-					return nil, err
-				}
-				break
-			}
-			if err := fn(c, ""); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return args, nil
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	opts := svlog.Options{NotifyFd: -1, Verbosity: 1, LineLimit: svlog.DefaultLineLimit, Prog: "svlog"}
@@ -79,8 +30,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return v, nil
 	}
-	rest, err := getopt(args[1:], "qvbpl:d:t:", func(opt byte, arg string) error {
+	g := getopt.New(args[1:], "qvbpl:d:t:")
+	for {
+		opt, ok, err := g.Next()
+		if err != nil {
+			return cli.Usagef("%v\n%s", err, usage)
+		}
+		if !ok {
+			break
+		}
+		arg := g.Arg
 		switch opt {
+
 		case 'q':
 			if opts.Verbosity > 0 {
 				opts.Verbosity--
@@ -116,11 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			opts.NotifyFd = int(v)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
+	rest := g.Rest()
 	if len(rest) == 0 {
 		return cli.Usagef("%s", usage)
 	}

@@ -81,20 +81,6 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-func TestGetopt(t *testing.T) {
-	var got []string
-	rest, err := getopt([]string{"-bpl100", "-d", "3", "-qv", "--", "-x", "1"}, "qvbpl:d:t:", func(o byte, a string) error {
-		got = append(got, string(o)+a)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, ",") != "b,p,l100,d3,q,v" || strings.Join(rest, " ") != "-x 1" {
-		t.Errorf("opts %q rest %q", got, rest)
-	}
-}
-
 // pipeLogger starts svlog reading from a pipe the test holds both ends
 // of, as the scanner does.
 type pipeLogger struct {

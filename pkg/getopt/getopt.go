@@ -1,4 +1,6 @@
 // Package getopt scans command-line options the way skarnet's tools do.
+// It is the one option parser of svinit: the s6 tools, the execline
+// programs and svlog all use it.
 package getopt
 
 import "fmt"
@@ -61,7 +63,7 @@ func (g *Getopt) Next() (opt byte, ok bool, err error) {
 			g.ind++
 			g.Arg = g.args[g.ind]
 		} else {
-			return c, true, fmt.Errorf("option -%c requires an argument", c)
+			return c, true, fmt.Errorf("option -%c needs an argument", c)
 		}
 		g.ind++
 		g.pos = 0

@@ -113,3 +113,24 @@ func FuzzGetopt(f *testing.F) {
 		}
 	})
 }
+
+// TestSvlogOptions: svlog's options (moved here with svlog's own parser,
+// which this one replaced): clusters with an argument glued on, a
+// separate argument, and "--" before an argument starting with '-'.
+func TestSvlogOptions(t *testing.T) {
+	g := New([]string{"-bpl100", "-d", "3", "-qv", "--", "-x", "1"}, "qvbpl:d:t:")
+	var got []string
+	for {
+		c, ok, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, string(c)+g.Arg)
+	}
+	if rest := g.Rest(); strings.Join(got, ",") != "b,p,l100,d3,q,v" || strings.Join(rest, " ") != "-x 1" {
+		t.Errorf("opts %q rest %q", got, rest)
+	}
+}
