@@ -1,6 +1,14 @@
 // Package servicedir reads the configuration files of an s6 service
-// directory: run, finish, down, notification-fd, timeout-kill,
+// directory: run, finish, down, notification-fd, lock-fd, timeout-kill,
 // timeout-finish, max-death-tally, down-signal, and log/.
+//
+// It reads them as s6-supervise 2.11 does, and safely: every file is
+// opened without blocking (a FIFO in place of a file cannot stall the
+// reader), only a regular file is read, and only its first few bytes (a
+// symbolic link to /dev/zero or a huge file costs nothing). A file that
+// is malformed or not a regular file is reported and its default used,
+// as s6-supervise warns and goes on; the directory's other files still
+// count.
 package servicedir
 
 import (
@@ -8,7 +16,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,11 +32,38 @@ const (
 	MaxDeathTallyLimit   = 4096
 )
 
+// The files of a service directory this package reads.
+const (
+	Run            = "run"
+	Finish         = "finish"
+	Down           = "down"
+	NotificationFd = "notification-fd"
+	LockFd         = "lock-fd"
+	TimeoutKill    = "timeout-kill"
+	TimeoutFinish  = "timeout-finish"
+	MaxDeathTally  = "max-death-tally"
+	DownSignal     = "down-signal"
+	Log            = "log"
+)
+
+// Files lists every name above: what a service directory may hold that
+// its supervisor looks at (besides supervise/ and event/, which it makes).
+var Files = []string{Run, Finish, Down, NotificationFd, LockFd, TimeoutKill, TimeoutFinish, MaxDeathTally, DownSignal, Log}
+
+// How many bytes of each value file s6-supervise reads (an unsigned int
+// is at most 10 digits; a signal name at most 15 bytes): a longer first
+// line is malformed.
+const (
+	uintBytes   = 11
+	signalBytes = 15
+)
+
 // Config is what a service directory asks of its supervisor. It is read
 // afresh before each spawn, so edits take effect at the next start.
 type Config struct {
 	Dir            string
 	NotificationFd int           // -1: no readiness notification
+	LockFd         int           // -1: no lock-fd
 	TimeoutKill    time.Duration // 0: never SIGKILL after the down signal
 	TimeoutFinish  time.Duration // 0: no limit for ./finish
 	MaxDeathTally  int
@@ -37,92 +71,357 @@ type Config struct {
 	HasFinish      bool
 	Down           bool // ./down exists: not started at first
 	HasLog         bool // ./log is a directory
+	// RunErr says why ./run cannot be executed (missing, not a regular
+	// file, not executable), nil if it looks executable. The supervisor
+	// still tries, and retries, as s6-supervise does.
+	RunErr error
+	// Warnings name every configuration file that was ignored (malformed,
+	// not a regular file, unreadable) and the default used instead.
+	Warnings []string
 }
 
-// Load reads dir's configuration. It fails, naming the file and the fix,
-// when ./run is missing or not executable or a configuration file is
-// malformed; the supervisor refuses to start such a service.
-func Load(dir string) (Config, error) {
-	c := Config{Dir: dir, NotificationFd: -1, TimeoutFinish: DefaultTimeoutFinish,
+// Defaults returns the configuration of a directory holding only run.
+func Defaults(dir string) Config {
+	return Config{Dir: dir, NotificationFd: -1, LockFd: -1, TimeoutFinish: DefaultTimeoutFinish,
 		MaxDeathTally: DefaultMaxDeathTally, DownSignal: syscall.SIGTERM}
-	if err := CheckExecutable(filepath.Join(dir, "run")); err != nil {
-		return c, err
-	}
-	// One listing says which optional files exist, so only those are
-	// opened (a scanner loads every new service; most have none).
-	ents := listDir(dir)
-	has := func(name string) bool {
-		if ents == nil {
-			return true // cannot list: try every file
-		}
-		_, ok := ents[name]
-		return ok
-	}
-	// is reports whether name exists and, following symbolic links, has
-	// the file type mode (unix.S_IFREG or unix.S_IFDIR).
-	is := func(name string, mode uint32, dt uint8) bool {
-		if !has(name) {
-			return false
-		}
-		if t, ok := ents[name]; ok && t != unix.DT_UNKNOWN && t != unix.DT_LNK {
-			return t == dt
-		}
-		var st unix.Stat_t
-		return unix.Stat(filepath.Join(dir, name), &st) == nil && st.Mode&unix.S_IFMT == mode
-	}
-	uint := func(name string, def, min, max int) (int, error) {
-		if !has(name) {
-			return def, nil
-		}
-		return readUint(dir, name, def, min, max)
-	}
-	var err error
-	if c.NotificationFd, err = uint("notification-fd", -1, 0, 1<<20); err != nil {
-		return c, err
-	}
-	if c.NotificationFd >= 0 && c.NotificationFd <= 2 {
-		return c, fmt.Errorf("%s: %d is stdin, stdout or stderr: use 3 or more", filepath.Join(dir, "notification-fd"), c.NotificationFd)
-	}
-	ms, err := uint("timeout-kill", 0, 0, 1<<40)
+}
+
+// Load reads dir's configuration for a caller that refuses a service
+// with problems (a scanner validating a new service): it fails, naming
+// the file and the fix, when ./run is missing or not executable or a
+// configuration file was ignored (Config.Warnings). Read is what a
+// supervisor uses: it never refuses.
+func Load(dir string) (Config, error) {
+	c, err := Read(dir)
 	if err != nil {
 		return c, err
 	}
-	c.TimeoutKill = time.Duration(ms) * time.Millisecond
-	ms, err = uint("timeout-finish", int(DefaultTimeoutFinish/time.Millisecond), 0, 1<<40)
-	if err != nil {
-		return c, err
+	if c.RunErr != nil {
+		return c, c.RunErr
 	}
-	c.TimeoutFinish = time.Duration(ms) * time.Millisecond
-	if c.MaxDeathTally, err = uint("max-death-tally", DefaultMaxDeathTally, 0, MaxDeathTallyLimit); err != nil {
-		return c, err
+	if len(c.Warnings) > 0 {
+		return c, errors.New(strings.Join(c.Warnings, "; "))
 	}
-	if has("down-signal") {
-		if s, ok, err := readLine(dir, "down-signal"); err != nil {
-			return c, err
-		} else if ok {
-			if c.DownSignal, err = ParseSignal(s); err != nil {
-				return c, fmt.Errorf("%s: %w", filepath.Join(dir, "down-signal"), err)
-			}
-		}
-	}
-	c.HasFinish = is("finish", unix.S_IFREG, unix.DT_REG)
-	if has("down") {
-		var st unix.Stat_t
-		c.Down = unix.Lstat(filepath.Join(dir, "down"), &st) == nil
-	}
-	c.HasLog = is("log", unix.S_IFDIR, unix.DT_DIR)
 	return c, nil
 }
 
-// listDir returns the names in dir with their d_type, or nil if dir
-// cannot be listed.
-func listDir(dir string) map[string]uint8 {
+// Read reads dir's configuration as s6-supervise does: a configuration
+// file that cannot be used is reported in Config.Warnings and its
+// default used; a ./run that cannot be executed is reported in
+// Config.RunErr. It fails only when dir itself cannot be opened or
+// listed, with the system's reason (e.g. the descriptor limit).
+func Read(dir string) (Config, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return Defaults(dir), fmt.Errorf("service dir %s: cannot open: %w", dir, err)
 	}
 	defer unix.Close(fd)
-	ents := map[string]uint8{}
+	return readAt(fd, dir, true)
+}
+
+// ReadAt is Read for the directory open as dirfd; dir names it in
+// messages.
+func ReadAt(dirfd int, dir string) (Config, error) { return readAt(dirfd, dir, false) }
+
+// readAt is ReadAt; own: dirfd is the caller's own, its offset may move.
+func readAt(dirfd int, dir string, own bool) (Config, error) {
+	c := Defaults(dir)
+	// One listing says which files exist and their type, so only those
+	// are looked at (a scanner reads every new service; most have only
+	// run).
+	var found [10]uint8 // d_type + 1 of Files[i]; 0: absent
+	if err := list(dirfd, own, &found); err != nil {
+		return c, fmt.Errorf("service dir %s: cannot list: %w", dir, err)
+	}
+	r := reader{dirfd: dirfd, dir: dir}
+	r.found = &found
+	r.fill(&c, Files...)
+	return c, nil
+}
+
+// ReadFiles returns the defaults of dir (open as dirfd) with only the
+// named files read: a supervisor rereads down-signal and timeout-kill
+// when it stops the service, max-death-tally and timeout-finish when the
+// service dies, as s6-supervise does.
+func ReadFiles(dirfd int, dir string, names ...string) Config {
+	c := Defaults(dir)
+	r := reader{dirfd: dirfd, dir: dir}
+	r.fill(&c, names...)
+	return c
+}
+
+type reader struct {
+	dirfd int
+	dir   string
+	found *[10]uint8 // nil: unknown, look at every file
+}
+
+// dtype returns the d_type of file i of Files plus one, or 0 if it does
+// not exist; without a listing, it says "unknown" (DT_UNKNOWN + 1).
+func (r *reader) dtype(name string) uint8 {
+	if r.found == nil {
+		return unix.DT_UNKNOWN + 1
+	}
+	for i, n := range Files {
+		if n == name {
+			return r.found[i]
+		}
+	}
+	return 0
+}
+
+func (r *reader) warn(c *Config, name, format string, a ...any) {
+	c.Warnings = append(c.Warnings, filepath.Join(r.dir, name)+": "+fmt.Sprintf(format, a...))
+}
+
+func (r *reader) fill(c *Config, names ...string) {
+	for _, name := range names {
+		t := r.dtype(name)
+		if t == 0 {
+			if name == Run {
+				c.RunErr = fmt.Errorf("%s: missing: a service needs an executable run file", filepath.Join(r.dir, Run))
+			}
+			continue
+		}
+		dt := t - 1
+		switch name {
+		case Run:
+			c.RunErr = r.checkRun(dt)
+		case Finish:
+			c.HasFinish = r.is(name, dt, unix.DT_REG, unix.S_IFREG)
+		case Log:
+			c.HasLog = r.is(name, dt, unix.DT_DIR, unix.S_IFDIR)
+		case Down:
+			// s6-supervise asks access(F_OK): anything but a dangling link.
+			c.Down = dt != unix.DT_LNK && dt != unix.DT_UNKNOWN || r.exists(name)
+		case NotificationFd, LockFd:
+			n, ok := r.uint(c, name, dt, "ignored")
+			switch {
+			case !ok:
+			case n > 1<<31-1:
+				r.warn(c, name, "%d is not a descriptor number: ignored", n)
+			case name == NotificationFd:
+				c.NotificationFd = int(n)
+			default:
+				c.LockFd = int(n)
+			}
+		case TimeoutKill:
+			if n, ok := r.uint(c, name, dt, "using 0 (never SIGKILL)"); ok {
+				c.TimeoutKill = time.Duration(n) * time.Millisecond
+			}
+		case TimeoutFinish:
+			if n, ok := r.uint(c, name, dt, "using the default, 5000"); ok {
+				c.TimeoutFinish = time.Duration(n) * time.Millisecond
+			}
+		case MaxDeathTally:
+			if n, ok := r.uint(c, name, dt, "using the default, 100"); ok {
+				c.MaxDeathTally = int(min(n, MaxDeathTallyLimit))
+			}
+		case DownSignal:
+			s, ok := r.value(c, name, dt, signalBytes, "using SIGTERM")
+			if !ok {
+				continue
+			}
+			sig, err := ParseSignal(s)
+			if err != nil {
+				r.warn(c, name, "%v: using SIGTERM", err)
+				continue
+			}
+			c.DownSignal = sig
+		}
+	}
+}
+
+// checkRun reports why run cannot be executed, if it cannot.
+func (r *reader) checkRun(dt uint8) error {
+	path := filepath.Join(r.dir, Run)
+	var st unix.Stat_t
+	if err := unix.Fstatat(r.dirfd, Run, &st, 0); err != nil {
+		if err == unix.ENOENT {
+			return fmt.Errorf("%s: missing: a service needs an executable run file", path)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%s: not a regular file (%s): a service needs an executable run file", path, kind(st.Mode))
+	}
+	if err := unix.Faccessat(r.dirfd, Run, unix.X_OK, 0); err != nil {
+		return fmt.Errorf("%s: not executable (chmod +x %s)", path, path)
+	}
+	return nil
+}
+
+// is reports whether name has the file type mode (following links).
+func (r *reader) is(name string, dt, want uint8, mode uint32) bool {
+	if dt != unix.DT_LNK && dt != unix.DT_UNKNOWN {
+		return dt == want
+	}
+	var st unix.Stat_t
+	return unix.Fstatat(r.dirfd, name, &st, 0) == nil && st.Mode&unix.S_IFMT == mode
+}
+
+func (r *reader) exists(name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(r.dirfd, name, &st, 0) == nil
+}
+
+// uint reads an unsigned integer as s6's uint0_scan: decimal digits only,
+// up to the first newline, at most 2^32-1.
+func (r *reader) uint(c *Config, name string, dt uint8, fallback string) (uint64, bool) {
+	s, ok := r.value(c, name, dt, uintBytes, fallback)
+	if !ok {
+		return 0, false
+	}
+	n, ok := ParseUint(s)
+	if !ok {
+		r.warn(c, name, "%q is not an unsigned integer: %s", s, fallback)
+	}
+	return n, ok
+}
+
+// value returns the first line of name, read as s6-supervise reads it:
+// at most max bytes, cut at the first newline. ok is false when the file
+// does not exist (silently) or cannot be used (with a warning).
+func (r *reader) value(c *Config, name string, dt uint8, max int, fallback string) (string, bool) {
+	var buf [signalBytes]byte
+	n, err := ReadSmall(r.dirfd, name, dt, buf[:max])
+	if err == unix.ENOENT {
+		return "", false
+	}
+	if err != nil {
+		r.warn(c, name, "%v: %s", err, fallback)
+		return "", false
+	}
+	b := buf[:n]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return string(b), true
+}
+
+// ReadSmall reads at most len(buf) bytes from the start of the file name
+// under dirfd, whose d_type (from a directory listing; DT_UNKNOWN if not
+// known) is dt. It never blocks on a FIFO and reads only a regular file
+// (following symbolic links): anything else is an error saying what was
+// found and what to do. A missing file (or a dangling link) is
+// unix.ENOENT itself.
+func ReadSmall(dirfd int, name string, dt uint8, buf []byte) (int, error) {
+	fd := -1
+	var err error
+	if dt == unix.DT_REG {
+		// The common case: one open, no stat. O_NOFOLLOW: if it was
+		// replaced by a link since the listing, look again below.
+		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT {
+			return 0, err
+		}
+		if err != nil && err != unix.ELOOP {
+			return 0, err
+		}
+	}
+	if fd < 0 {
+		if dt != unix.DT_LNK && dt != unix.DT_UNKNOWN && dt != unix.DT_REG {
+			return 0, notRegular(dtMode(dt))
+		}
+		// Look before opening: opening a device can have effects of its
+		// own, and a FIFO or directory is refused without an open.
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, 0); err != nil {
+			return 0, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return 0, notRegular(st.Mode)
+		}
+		if fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err != nil {
+			return 0, err
+		}
+		// It may have been replaced between the stat and the open.
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			unix.Close(fd)
+			if err != nil {
+				return 0, err
+			}
+			return 0, notRegular(st.Mode)
+		}
+	}
+	defer unix.Close(fd)
+	total := 0
+	for total < len(buf) {
+		n, err := unix.Read(fd, buf[total:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return total, err
+		}
+		if n <= 0 {
+			break
+		}
+		total += n
+	}
+	return total, nil
+}
+
+type notRegularError struct{ mode uint32 }
+
+func (e notRegularError) Error() string {
+	return "not a regular file (" + kind(e.mode) + "): replace it with a regular file or remove it"
+}
+
+func notRegular(mode uint32) error { return notRegularError{mode & unix.S_IFMT} }
+
+// IsNotRegular reports whether err is ReadSmall's "not a regular file".
+func IsNotRegular(err error) bool {
+	var e notRegularError
+	return errors.As(err, &e)
+}
+
+func dtMode(dt uint8) uint32 {
+	switch dt {
+	case unix.DT_DIR:
+		return unix.S_IFDIR
+	case unix.DT_FIFO:
+		return unix.S_IFIFO
+	case unix.DT_CHR:
+		return unix.S_IFCHR
+	case unix.DT_BLK:
+		return unix.S_IFBLK
+	case unix.DT_SOCK:
+		return unix.S_IFSOCK
+	}
+	return 0
+}
+
+func kind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFLNK:
+		return "a symbolic link"
+	}
+	return "not a file"
+}
+
+// list records in found which of Files exist in the directory open as
+// dirfd, with their d_type (plus one). Unless own, it reads through a
+// descriptor of its own: reading a directory moves its offset.
+func list(dirfd int, own bool, found *[10]uint8) error {
+	fd := dirfd
+	if !own {
+		var err error
+		if fd, err = unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+	}
 	var buf [4096]byte
 	for {
 		n, err := unix.Getdents(fd, buf[:])
@@ -130,73 +429,67 @@ func listDir(dir string) map[string]uint8 {
 			continue
 		}
 		if err != nil {
-			return nil
+			return err
 		}
 		if n <= 0 {
-			return ents
+			return nil
 		}
 		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1),
 		// name (NUL-terminated).
 		for b := buf[:n]; len(b) >= 19; {
 			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 			if reclen < 19 || reclen > len(b) {
-				return nil
+				return errors.New("malformed directory entry")
 			}
 			name := b[19:reclen]
 			if i := bytes.IndexByte(name, 0); i >= 0 {
 				name = name[:i]
 			}
-			ents[string(name)] = b[18]
+			for i, f := range Files {
+				if string(name) == f {
+					found[i] = b[18] + 1
+					break
+				}
+			}
 			b = b[reclen:]
 		}
 	}
 }
 
+// ParseUint parses s as s6's uint0_scan does: one or more decimal digits
+// and nothing else (leading zeros allowed), at most 2^32-1.
+func ParseUint(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		if n = n*10 + uint64(s[i]-'0'); n > 1<<32-1 {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
 // CheckExecutable reports why path cannot be executed, if it cannot.
 func CheckExecutable(path string) error {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: missing: a service needs an executable run file", path)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		if err == unix.ENOENT {
+			return fmt.Errorf("%s: missing: a service needs an executable run file", path)
+		}
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fmt.Errorf("%s: not a regular file", path)
 	}
 	if err := unix.Access(path, unix.X_OK); err != nil {
 		return fmt.Errorf("%s: not executable (chmod +x %s)", path, path)
 	}
 	return nil
-}
-
-// readLine returns the first line of dir/name, trimmed; ok is false when
-// the file does not exist.
-func readLine(dir, name string) (string, bool, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	s := string(b)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSpace(s), true, nil
-}
-
-func readUint(dir, name string, def, min, max int) (int, error) {
-	s, ok, err := readLine(dir, name)
-	if err != nil || !ok {
-		return def, err
-	}
-	n, err := strconv.ParseUint(s, 10, 63)
-	if err != nil || int(n) < min || int(n) > max {
-		return def, fmt.Errorf("%s: %q is not an integer between %d and %d", filepath.Join(dir, name), s, min, max)
-	}
-	return int(n), nil
 }
 
 var signals = map[string]syscall.Signal{
@@ -210,16 +503,29 @@ var signals = map[string]syscall.Signal{
 	"IO": syscall.SIGIO, "PWR": syscall.SIGPWR, "SYS": syscall.SIGSYS,
 }
 
-// ParseSignal accepts "SIGTERM", "TERM" or "15".
+// aliases are the other names skalibs accepts for Linux signals.
+var aliases = map[string]syscall.Signal{"IOT": syscall.SIGABRT, "CLD": syscall.SIGCHLD, "POLL": syscall.SIGIO, "UNUSED": syscall.SIGSYS}
+
+// ParseSignal accepts a signal name with or without "SIG", in any case
+// ("SIGTERM", "term"), or a number from 1 to 64.
 func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
+	if n, ok := ParseUint(s); ok {
 		if n > 0 && n < 65 {
 			return syscall.Signal(n), nil
 		}
 		return 0, fmt.Errorf("signal number %d out of range 1..64", n)
 	}
-	if sig, ok := signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
-		return sig, nil
+	name := strings.ToUpper(s)
+	for _, n := range []string{name, strings.TrimPrefix(name, "SIG")} {
+		if sig, ok := signals[n]; ok {
+			return sig, nil
+		}
+		if sig, ok := aliases[n]; ok {
+			return sig, nil
+		}
+	}
+	if n, ok := ParseUint(strings.TrimPrefix(name, "SIG")); ok && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
 	}
 	return 0, fmt.Errorf("unknown signal %q (use a name like SIGTERM or a number)", s)
 }
