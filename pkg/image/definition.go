@@ -3,7 +3,6 @@ package image
 import (
 	"errors"
 	"fmt"
-	"github.com/svinit/svinit/pkg/execline"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/svinit/svinit/pkg/execline"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
 	"gopkg.in/yaml.v3"
 )

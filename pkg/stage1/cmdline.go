@@ -2,11 +2,12 @@ package stage1
 
 import (
 	"fmt"
-	"github.com/svinit/svinit/pkg/kcmdline"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/svinit/svinit/pkg/kcmdline"
 )
 
 // Cmdline holds the kernel command line parameters svinit reads.

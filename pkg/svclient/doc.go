@@ -12,5 +12,4 @@
 //     status file and s6-svstat's two output forms.
 //   - Listen/Waiter: subscribe to event/ first, read the status next,
 //     then wait on events only (s6-svwait, s6-svc -w).
-//   - Getopt: the option syntax of skarnet's tools.
 package svclient
