@@ -56,6 +56,10 @@ type pair struct {
 	main, log    *supervise.Service
 	pipeR, pipeW *os.File
 	reported     string
+	// When each supervisor was last started: a supervisor that exits
+	// while its service is active is started again, not sooner than
+	// restartGap after that.
+	mainStarted, logStarted time.Time
 	// cfg and logCfg are what validate read, handed to the first start
 	// so that the directory is not read twice on the way to up.
 	cfg, logCfg *servicedir.Config
@@ -73,14 +77,27 @@ type Scanner struct {
 	reaper  *reaper.Reaper
 	pairs   map[key]*pair
 	order   []key
-	letters chan []byte
 	control *os.File
-	lock    *os.File
-	logq    chan string
-	dropped atomic.Int64
-	exiting byte // 0, 't' or 'q'
-	kick    chan struct{}
-	logDone chan struct{}
+	// Control letters and signals are folded into pend (any number of
+	// 'a' is one scan) and applied by Run; ctlKick wakes it.
+	pmu     sync.Mutex
+	pend    pending
+	ctlKick chan struct{}
+	// Supervisors to start again (see pair.mainStarted), and a rescan
+	// after a scan that failed for want of resources: restartT fires at
+	// the earliest; restartAt is when it is set for (zero: not set).
+	restartT  *time.Timer
+	restartAt time.Time
+	rescanAt  time.Time
+	// scans counts the scans performed, reads the reads of the control
+	// FIFO that brought letters (tests read them).
+	scans, reads atomic.Int64
+	lock         *os.File
+	logq         chan string
+	dropped      atomic.Int64
+	exiting      byte // 0, 't' or 'q'
+	kick         chan struct{}
+	logDone      chan struct{}
 	// Ends of supervision, queued by each service's OnExit callback
 	// (no goroutine per service waits for them); dqKick wakes Run.
 	dqMu   sync.Mutex
@@ -132,7 +149,7 @@ func New(opts Options) (*Scanner, error) {
 		return nil, fmt.Errorf("scan dir %s: not a directory", opts.Dir)
 	}
 	s := &Scanner{opts: opts, reaper: reaper.New(), pairs: map[key]*pair{}, dqKick: make(chan struct{}, 1),
-		letters: make(chan []byte, 16), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
+		ctlKick: make(chan struct{}, 1), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
 	s.errw.w = opts.Stderr
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
@@ -188,11 +205,15 @@ func (s *Scanner) writeLogs() {
 }
 
 func (s *Scanner) readControl() {
-	buf := make([]byte, 64)
+	// One read takes what a writer can have queued (a pipe holds 64
+	// KiB), and whatever it holds is folded into pend at once: the
+	// reader never waits for the scanner.
+	buf := make([]byte, 64<<10)
 	for {
 		n, err := s.control.Read(buf)
 		if n > 0 {
-			s.letters <- append([]byte(nil), buf[:n]...)
+			s.reads.Add(1)
+			s.post(buf[:n])
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
@@ -205,6 +226,93 @@ func (s *Scanner) readControl() {
 			return
 		}
 	}
+}
+
+// pending is what the control letters and signals received since Run
+// last looked ask for, as s6-svscan keeps it: flags, not a queue. Any
+// number of 'a' is one scan; a prune asked for with a scan follows it.
+type pending struct {
+	scan    bool // a, h, SIGALRM, SIGHUP
+	prune   byte // 0, 'n' (h, SIGHUP too) or 'N'
+	reap    bool // z
+	stop    byte // 0, 't' (i, SIGTERM, SIGINT) or 'q' (SIGQUIT)
+	abort   bool // b, SIGABRT
+	unknown int  // bytes that are not commands
+}
+
+func (p *pending) empty() bool { return *p == pending{} }
+
+// post folds letters into the pending commands and wakes Run.
+func (s *Scanner) post(letters []byte) {
+	s.pmu.Lock()
+	p := &s.pend
+	for _, c := range letters {
+		switch c {
+		case 'a':
+			p.scan = true
+		case 'h':
+			p.scan = true
+			if p.prune == 0 {
+				p.prune = 'n'
+			}
+		case 'n':
+			if p.prune == 0 {
+				p.prune = 'n'
+			}
+		case 'N':
+			p.prune = 'N'
+		case 't', 'i':
+			if p.stop == 0 {
+				p.stop = 't'
+			}
+		case 'q':
+			p.stop = 'q'
+		case 'b':
+			p.abort = true
+		case 'z':
+			p.reap = true
+		case '\n':
+		default:
+			p.unknown++
+		}
+	}
+	s.pmu.Unlock()
+	select {
+	case s.ctlKick <- struct{}{}:
+	default:
+	}
+}
+
+// applyPending carries out the pending commands, each once, in this
+// order: scan, prune, reap, stop. It reports whether the scanner must
+// exec its finish script right away ('b').
+func (s *Scanner) applyPending() bool {
+	s.pmu.Lock()
+	p := s.pend
+	s.pend = pending{}
+	s.pmu.Unlock()
+	if p.unknown > 0 {
+		s.logf("ignored %d byte(s) on %s/.s6-svscan/control that are not svscanctl commands", p.unknown, s.opts.Dir)
+	}
+	if p.abort {
+		return true
+	}
+	if p.scan && s.exiting == 0 {
+		s.scan()
+	}
+	if p.prune != 0 {
+		s.prune(p.prune == 'N')
+	}
+	if p.reap {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	if p.stop != 0 {
+		s.stopAll(p.stop == 'q')
+	}
+	return false
 }
 
 // hooked are the signals the scanner reacts to, by .s6-svscan/SIG<NAME>
@@ -230,6 +338,12 @@ func (s *Scanner) Run() error {
 	// ignored disposition) is reset to the default in children.
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
+	if os.Getpid() == 1 {
+		// The kernel drops a signal sent to process 1 when its action
+		// is the default; but Go catches these seven to crash with a
+		// stack dump. Caught here, one sent by kill(2) is dropped too.
+		signal.Notify(pipes, fatal...)
+	}
 	go func() {
 		for range pipes {
 		}
@@ -240,6 +354,9 @@ func (s *Scanner) Run() error {
 		defer t.Stop()
 		tick = t.C
 	}
+	s.restartT = time.NewTimer(time.Hour)
+	s.restartT.Stop()
+	defer s.restartT.Stop()
 	s.scan()
 	abort := false
 	for !abort {
@@ -247,8 +364,8 @@ func (s *Scanner) Run() error {
 			break
 		}
 		select {
-		case letters := <-s.letters:
-			abort = s.commands(string(letters))
+		case <-s.ctlKick:
+			abort = s.applyPending()
 		case sig := <-sigs:
 			abort = s.signal(sig.(syscall.Signal))
 		case <-s.dqKick:
@@ -259,6 +376,9 @@ func (s *Scanner) Run() error {
 			for _, d := range q {
 				s.serviceDone(d)
 			}
+		case <-s.restartT.C:
+			s.restartAt = time.Time{}
+			s.restartDue()
 		case <-tick:
 			if s.exiting == 0 {
 				s.scan()
@@ -267,6 +387,102 @@ func (s *Scanner) Run() error {
 	}
 	signal.Stop(sigs)
 	return s.finish(stop)
+}
+
+// fatal are the signals the Go runtime turns into a crash when they are
+// sent by another process and not caught (synchronous faults and traps).
+var fatal = []os.Signal{syscall.SIGILL, syscall.SIGTRAP, syscall.SIGBUS, syscall.SIGFPE,
+	syscall.SIGSEGV, syscall.SIGSTKFLT, syscall.SIGSYS}
+
+// restartGap is the least time between two starts of one supervisor, as
+// s6-svscan spaces the s6-supervise processes it restarts.
+const restartGap = time.Second
+
+// rescanDelay is how long a scan that failed for want of resources (a
+// descriptor, memory) waits before the scanner tries again.
+const rescanDelay = 3 * time.Second
+
+// wake makes sure restartT fires at or before t.
+func (s *Scanner) wake(t time.Time) {
+	if !s.restartAt.IsZero() && !t.Before(s.restartAt) {
+		return
+	}
+	s.restartAt = t
+	s.restartT.Stop()
+	s.restartT.Reset(time.Until(t))
+}
+
+// missing reports whether an active pair lacks a supervisor, and from
+// when it may have it again.
+func (s *Scanner) missing(p *pair) (bool, time.Time) {
+	var due time.Time
+	need := false
+	if p.main == nil {
+		need, due = true, p.mainStarted.Add(restartGap)
+	}
+	if p.log == nil && p.pipeR != nil {
+		if t := p.logStarted.Add(restartGap); !need || t.Before(due) {
+			due = t
+		}
+		need = true
+	}
+	return need, due
+}
+
+// schedule arranges for the supervisors an active pair lacks to be
+// started again (s6-svscan restarts an s6-supervise that died while its
+// service is active, at most once a second).
+func (s *Scanner) schedule(p *pair) {
+	if s.exiting != 0 || !p.active || s.restartT == nil {
+		return
+	}
+	if need, due := s.missing(p); need {
+		s.wake(due)
+	}
+}
+
+// restartDue starts the supervisors that are due, and rescans when a
+// scan asked for it.
+func (s *Scanner) restartDue() {
+	if s.exiting != 0 {
+		return
+	}
+	now := time.Now()
+	if !s.rescanAt.IsZero() {
+		if now.Before(s.rescanAt) {
+			s.wake(s.rescanAt)
+		} else {
+			s.rescanAt = time.Time{}
+			s.scan() // starts whatever it finds missing, too
+			return
+		}
+	}
+	rescan := false
+	for _, k := range s.order {
+		p := s.pairs[k]
+		if !p.active {
+			continue
+		}
+		need, due := s.missing(p)
+		if !need {
+			continue
+		}
+		if due.After(now) {
+			s.wake(due)
+			continue
+		}
+		dir := filepath.Join(s.opts.Dir, p.name)
+		var st unix.Stat_t
+		if unix.Stat(dir, &st) != nil || (key{st.Dev, st.Ino}) != p.key {
+			rescan = true // renamed or gone: the scan will tell
+			continue
+		}
+		s.start(p, dir)
+		s.schedule(p) // could not be started: try again later
+	}
+	if rescan {
+		s.scan()
+	}
 }
 
 func (s *Scanner) signal(sig syscall.Signal) bool {
@@ -280,48 +496,9 @@ func (s *Scanner) signal(sig syscall.Signal) bool {
 		return false
 	}
 	if a, ok := defaultAction[sig]; ok {
-		return s.commands(a)
+		s.post([]byte(a))
 	}
-	return false
-}
-
-// commands applies .s6-svscan/control letters; it reports whether the
-// scanner must exec its finish script right away ('b').
-func (s *Scanner) commands(letters string) bool {
-	unknown := 0
-	for i := 0; i < len(letters); i++ {
-		switch c := letters[i]; c {
-		case 'a':
-			if s.exiting == 0 {
-				s.scan()
-			}
-		case 'h':
-			if s.exiting == 0 {
-				s.scan()
-				s.prune(false)
-			}
-		case 'n':
-			s.prune(false)
-		case 'N':
-			s.prune(true)
-		case 't', 'i', 'q':
-			s.stopAll(c == 'q')
-		case 'b':
-			return true
-		case 'z':
-			select {
-			case s.kick <- struct{}{}:
-			default:
-			}
-		case '\n':
-		default:
-			unknown++
-		}
-	}
-	if unknown > 0 {
-		s.logf("ignored %d byte(s) on %s/.s6-svscan/control that are not svscanctl commands", unknown, s.opts.Dir)
-	}
-	return false
+	return s.applyPending()
 }
 
 func (s *Scanner) stopAll(quit bool) {
@@ -489,6 +666,7 @@ func (s *Scanner) serviceDone(d done) {
 			s.closeWriter(p)
 		}
 	}
+	s.schedule(p)
 	if p.main == nil && p.log == nil && (!p.active || s.exiting != 0) {
 		if p.pipeR != nil {
 			p.pipeR.Close()
@@ -509,9 +687,11 @@ func (s *Scanner) serviceDone(d done) {
 // marks vanished ones inactive. A service that cannot be supervised is
 // reported once per scan and skipped; it never disturbs the others.
 func (s *Scanner) scan() {
+	s.scans.Add(1)
 	ents, err := os.ReadDir(s.opts.Dir)
 	if err != nil {
-		s.logf("scan dir %s: %v (keeping the current services)", s.opts.Dir, err)
+		s.logf("scan dir %s: %v (keeping the current services; trying again in %v)", s.opts.Dir, explain(err), rescanDelay)
+		s.rescanLater()
 		return
 	}
 	seen := map[key]bool{}
@@ -523,6 +703,7 @@ func (s *Scanner) scan() {
 		dir   string
 		fresh bool // not in s.pairs yet: validate first
 		ok    bool // fresh and valid
+		retry bool // fresh, and invalid for want of resources
 	}
 	var starts []todo
 	for _, e := range ents {
@@ -550,6 +731,7 @@ func (s *Scanner) scan() {
 			continue
 		}
 		p.active = true
+		p.name = name // renamed: restarts look for it here
 		if p.main == nil || (p.log == nil && p.pipeR != nil) {
 			starts = append(starts, todo{p: p, dir: dir})
 		}
@@ -561,7 +743,7 @@ func (s *Scanner) scan() {
 	}
 	one := func(t *todo) {
 		if t.fresh {
-			if t.ok = s.validate(t.p, t.dir); !t.ok {
+			if t.ok, t.retry = s.validate(t.p, t.dir); !t.ok {
 				return
 			}
 		}
@@ -602,6 +784,12 @@ func (s *Scanner) scan() {
 			s.order = append(s.order, t.p.key)
 			added++
 		}
+		if t.retry {
+			s.rescanLater()
+		}
+		if t.ok || !t.fresh {
+			s.schedule(t.p) // a supervisor that could not be set up
+		}
 	}
 	if added >= 16 {
 		// Starting many services leaves garbage the collector would only
@@ -610,7 +798,43 @@ func (s *Scanner) scan() {
 	}
 }
 
-func (s *Scanner) validate(p *pair, dir string) bool {
+// rescanLater asks for a scan in rescanDelay, after one that could not
+// read the scan directory or set up a service for want of resources.
+func (s *Scanner) rescanLater() {
+	if s.restartT == nil || s.exiting != 0 || !s.rescanAt.IsZero() {
+		return
+	}
+	s.rescanAt = time.Now().Add(rescanDelay)
+	s.wake(s.rescanAt)
+}
+
+// resourceError reports whether err is a want of descriptors or memory,
+// which goes away by itself or when the administrator raises a limit,
+// rather than a mistake in a service directory.
+func resourceError(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM)
+}
+
+// explain adds to a want of descriptors which limit was reached and
+// what raises it.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, syscall.EMFILE):
+		var lim unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+		return fmt.Errorf("%w: svscan has reached its limit of %d open descriptors (RLIMIT_NOFILE; "+
+			"a service takes 3, a service with a logger 8): raise the hard limit before starting svscan "+
+			"(ulimit -Hn, prlimit --nofile); as process 1 svscan raises it to fs.nr_open itself", err, lim.Cur)
+	case errors.Is(err, syscall.ENFILE):
+		return fmt.Errorf("%w: the system's limit of open files is reached (raise fs.file-max)", err)
+	}
+	return err
+}
+
+// validate reads a new service's configuration and makes its logger
+// pipe. retry says it failed for want of resources, not because of the
+// service directory.
+func (s *Scanner) validate(p *pair, dir string) (ok, retry bool) {
 	cfg, err := servicedir.Load(dir)
 	if err == nil {
 		p.cfg = &cfg
@@ -621,27 +845,29 @@ func (s *Scanner) validate(p *pair, dir string) bool {
 		}
 	}
 	if err != nil {
-		s.logf("service %s not supervised: %v", dir, err)
-		return false
+		s.logf("service %s not supervised: %v", dir, explain(err))
+		return false, resourceError(err)
 	}
 	if cfg.HasLog {
 		r, w, err := os.Pipe()
 		if err != nil {
-			s.logf("service %s not supervised: cannot create the pipe to its logger: %v", dir, err)
-			return false
+			s.logf("service %s not supervised: cannot create the pipe to its logger: %v", dir, explain(err))
+			return false, resourceError(err)
 		}
 		p.pipeR, p.pipeW = r, w
 	}
-	return true
+	return true, false
 }
 
 // start (re)creates the supervisors a pair lacks.
 func (s *Scanner) start(p *pair, dir string) {
 	if p.log == nil && p.pipeR != nil {
+		p.logStarted = time.Now()
 		p.log = s.supervise(p, filepath.Join(dir, "log"), p.name+"/log", p.pipeR, nil, p.logCfg, true)
 		p.logCfg = nil
 	}
 	if p.main == nil {
+		p.mainStarted = time.Now()
 		p.main = s.supervise(p, dir, p.name, nil, p.pipeW, p.cfg, false)
 		p.cfg = nil
 	}
@@ -651,7 +877,7 @@ func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, c
 	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf})
 	if err != nil {
 		if p.reported != err.Error() {
-			s.logf("%v", err)
+			s.logf("%v (trying again every %v)", explain(err), restartGap)
 			p.reported = err.Error()
 		}
 		return nil
