@@ -161,7 +161,7 @@ func WriteAt(dirfd int, s *Status) error {
 	b := s.Marshal()
 	err := writeReplace(dirfd, "supervise/status", b[:])
 	if err == unix.ENOSPC || err == unix.EDQUOT {
-		if fd, err2 := unix.Openat(dirfd, "supervise/status", unix.O_WRONLY|unix.O_CLOEXEC, 0); err2 == nil {
+		if fd, err2 := unix.Openat(dirfd, "supervise/status", unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err2 == nil {
 			n, err2 := unix.Pwrite(fd, b[:], 0)
 			unix.Close(fd)
 			if err2 == nil && n == len(b) {
@@ -176,9 +176,18 @@ func WriteAt(dirfd int, s *Status) error {
 }
 
 // writeReplace writes name.new under dirfd and renames it to name.
+// name.new is always a file it creates (O_EXCL): whatever was left there
+// (a FIFO, a link, a directory) is removed first, never opened.
 func writeReplace(dirfd int, name string, b []byte) error {
 	tmp := name + ".new"
-	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := unix.Openat(dirfd, tmp, flags, 0o644)
+	if err == unix.EEXIST {
+		if unix.Unlinkat(dirfd, tmp, 0) == unix.EISDIR {
+			unix.Unlinkat(dirfd, tmp, unix.AT_REMOVEDIR)
+		}
+		fd, err = unix.Openat(dirfd, tmp, flags, 0o644)
+	}
 	if err != nil {
 		return err
 	}
