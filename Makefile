@@ -3,18 +3,27 @@ GO ?= go
 export GOFLAGS := -buildvcs=false
 OUT ?= out
 
-.PHONY: all test unit lint fuzz bench image run kernel integration clean
+.PHONY: all test deps unit lint fuzz bench image run kernel integration clean
 
 all: image
 
 ## test: every test (lint, unit, host supervision, s6 compatibility, fuzz seeds, boot tests).
-test: lint unit
+## First installs the Debian packages the tests need (as root; as another user it
+## stops with the apt-get line to run). Ends with the skipped tests and their reasons,
+## then "N passed, N failed, N skipped". TESTFLAGS=-short leaves out the slow ones.
+test: deps lint unit
 
-unit:
-	$(GO) test -count=1 -timeout 30m ./...
+## deps: install the Debian packages the tests need (scripts/deps.sh).
+deps:
+	@./scripts/deps.sh
+
+TESTFLAGS ?=
+unit: deps
+	$(GO) run ./scripts/testsummary $(GO) test -count=1 -timeout 30m $(TESTFLAGS) ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy (the diff above): run go mod tidy" >&2; exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
