@@ -221,12 +221,10 @@ func TestCompressedModules(t *testing.T) {
 	}
 }
 
-// TestDebianKernel resolves real modules from the Debian kernel that
-// scripts/kernel.sh caches (fetched here when absent; CI must have it).
-func TestDebianKernel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode: skipping the Debian kernel download")
-	}
+// debianModules returns the module directory of the Debian kernel that
+// scripts/kernel.sh caches (fetching it when absent; CI must have it).
+func debianModules(t *testing.T) string {
+	t.Helper()
 	out, err := exec.Command("../../../scripts/kernel.sh", "-q", "-m").Output()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -234,7 +232,16 @@ func TestDebianKernel(t *testing.T) {
 		}
 		t.Skipf("scripts/kernel.sh failed (no Debian kernel available): %v", err)
 	}
-	tr, err := depmod.Open(strings.TrimSpace(string(out)))
+	return strings.TrimSpace(string(out))
+}
+
+// TestDebianKernel resolves real modules from the Debian kernel that
+// scripts/kernel.sh caches (fetched here when absent; CI must have it).
+func TestDebianKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: skipping the Debian kernel download")
+	}
+	tr, err := depmod.Open(debianModules(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,14 +305,7 @@ func TestDepmodAgrees(t *testing.T) {
 			t.Fatal("depmod not installed: install the Debian package kmod")
 		}
 	}
-	out, err := exec.Command("../../../scripts/kernel.sh", "-q", "-m").Output()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("scripts/kernel.sh: %v", err)
-		}
-		t.Skipf("scripts/kernel.sh failed (no Debian kernel available): %v", err)
-	}
-	dir := strings.TrimSpace(string(out))
+	dir := debianModules(t)
 	tr, err := depmod.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -425,16 +425,8 @@ func firstDiff(a, b []string) string {
 }
 
 // matchAliases returns the modules whose alias pattern matches modalias,
-// once each, in modules.alias order, matching as modprobe does
-// (kmod.Match; path.Match would not let * cross a /).
+// once each, in modules.alias order, as modprobe matches them (through
+// kmod's own lookup: fnmatch, where path.Match would not let * cross a /).
 func matchAliases(as []kmod.Alias, m string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, a := range as {
-		if !seen[a.Module] && kmod.Match(a.Pattern, m) {
-			seen[a.Module] = true
-			out = append(out, a.Module)
-		}
-	}
-	return out
+	return (&kmod.Index{Aliases: as}).Lookup(m)
 }
