@@ -211,7 +211,7 @@ func runEnv(t *testing.T, prog string, args, env []string) (string, int) {
 func TestSetuidgidMatchesS6(t *testing.T) {
 	ref := requireTool(t, "/usr/bin/s6-setuidgid")
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to change credentials")
+		t.Fatal("needs root to change credentials: run the tests as root")
 	}
 	ours := filepath.Join(ourBin(t), "setuidgid")
 	for _, acct := range []string{"nobody", "daemon", "1:1", "65534:65534", "nosuchuser", "1:", "1:2:3,4"} {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/cpio"
@@ -89,9 +90,19 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 		// an interrupt on to the go command (our children), so that it
 		// stops its compilers, then wait for it so the caller can clean
 		// up the scratch directory.
-		interruptChildren()
-		<-done
-		return nil, ctx.Err()
+		// mkuimage may be between two go commands (its own package
+		// loading runs in this process): keep interrupting until it
+		// returns, so that the next go command it starts stops too.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			interruptChildren()
+			select {
+			case <-done:
+				return nil, ctx.Err()
+			case <-tick.C:
+			}
+		}
 	}
 	var out []*Entry
 	for _, name := range arch.Order {

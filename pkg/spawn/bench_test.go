@@ -18,7 +18,7 @@ import (
 func BenchmarkStart(b *testing.B) {
 	sleeper := "/bin/sleep"
 	if _, err := os.Stat(sleeper); err != nil {
-		b.Skip("no /bin/sleep")
+		b.Fatalf("no /bin/sleep: %v (apt-get install coreutils)", err)
 	}
 	sp, err := NewSpawner()
 	if err != nil {
