@@ -34,14 +34,25 @@ func TestMain(m *testing.M) {
 	case "init":
 		nsInit()
 	case "sleep":
-		time.Sleep(time.Hour) // Go's default for SIGTERM: exit
+		ready() // Go's default for SIGTERM: exit
+		time.Sleep(time.Hour)
 		os.Exit(0)
 	case "stubborn":
 		signal.Ignore(unix.SIGTERM)
+		ready() // only now does it ignore TERM
 		time.Sleep(time.Hour)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// ready tells nsInit, through the pipe on fd 3, that this child has set
+// itself up: nsInit waits for it before svinit-final may signal it (a
+// stubborn child sent TERM before its signal.Ignore would just exit).
+func ready() {
+	f := os.NewFile(3, "ready")
+	f.Write([]byte{1})
+	f.Close()
 }
 
 // nsInit is process 1 of the test namespace: it mounts the test's file
@@ -88,12 +99,23 @@ func nsInit() {
 		fail("%v", err)
 	}
 	for _, role := range strings.Fields(os.Getenv("SVINIT_FINAL_TEST_CHILDREN")) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			fail("%v", err)
+		}
 		p, err := os.StartProcess(self, []string{"child"}, &os.ProcAttr{
 			Env: []string{envRole + "=" + role}, Dir: "/",
+			Files: []*os.File{nil, nil, nil, w},
 		})
 		if err != nil {
 			fail("start %s: %v", role, err)
 		}
+		w.Close()
+		// Wait for the child to be set up (EOF: it died first).
+		if n, err := r.Read(make([]byte, 1)); n != 1 {
+			fail("child %s ended before it was ready: %v", role, err)
+		}
+		r.Close()
 		p.Release()
 	}
 	if err := unix.Chroot(root); err != nil {
@@ -134,7 +156,7 @@ func TestFinalAsProcess1(t *testing.T) {
 		t.Fatal("needs root (PID and mount namespaces, tmpfs): run the tests as root")
 	}
 	bin := buildFinal(t)
-	defer os.RemoveAll(filepath.Dir(bin))
+	defer func() { os.RemoveAll(filepath.Dir(bin)); finalBin = "" }() // -count=N builds again
 	for _, tc := range []struct {
 		name     string
 		args     string // svinit-final's options
