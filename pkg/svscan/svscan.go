@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,9 @@ func New(opts Options) (*Scanner, error) {
 		ctlKick: make(chan struct{}, 1), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
 	s.errw.w = opts.Stderr
+	if err := RaiseFileLimit(os.Getpid() == 1); err != nil {
+		s.logf("cannot raise the open-file limit (RLIMIT_NOFILE): %v", err)
+	}
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
 	if err := os.Mkdir(ctl, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("scan dir %s: cannot create .s6-svscan: %w", opts.Dir, err)
@@ -178,6 +182,47 @@ func New(opts Options) (*Scanner, error) {
 	s.lock = lock
 	s.control = os.NewFile(uintptr(fd), cp)
 	return s, nil
+}
+
+// RaiseFileLimit raises the soft limit on open descriptors
+// (RLIMIT_NOFILE) to the hard limit: the scanner holds 3 per service, 8
+// per service with a logger. With hard set (process 1, which has no
+// parent to have chosen a limit for it and inherits the kernel's 1024
+// and 4096), it first raises the hard limit to the most the kernel
+// allows (fs.nr_open).
+func RaiseFileLimit(hard bool) error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	var hardErr error
+	if hard {
+		if n, _ := nrOpen(); n > lim.Max {
+			want := unix.Rlimit{Cur: n, Max: n}
+			hardErr = unix.Setrlimit(unix.RLIMIT_NOFILE, &want)
+			if hardErr == nil {
+				return nil
+			}
+			// EPERM: no CAP_SYS_RESOURCE (a container's process 1).
+			hardErr = fmt.Errorf("hard limit %d to fs.nr_open (%d): %w", lim.Max, n, hardErr)
+		}
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			return fmt.Errorf("soft limit to the hard limit (%d): %w", lim.Max, err)
+		}
+	}
+	return hardErr
+}
+
+// nrOpen is the kernel's ceiling for RLIMIT_NOFILE.
+func nrOpen() (uint64, error) {
+	b, err := os.ReadFile("/proc/sys/fs/nr_open")
+	if err != nil {
+		return 1 << 20, err // the kernel's default, when /proc is not there yet
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
 // logf queues a message; if the queue is full (the catch-all logger is
