@@ -3,7 +3,7 @@ GO ?= go
 export GOFLAGS := -buildvcs=false
 OUT ?= out
 
-.PHONY: all test deps unit lint fuzz bench image run kernel integration clean
+.PHONY: all test deps qemu unit lint fuzz bench image run kernel integration clean
 
 all: image
 
@@ -49,12 +49,16 @@ image: kernel
 kernel:
 	@./scripts/kernel.sh
 
+# qemu: install qemu-system-x86 if missing (as root; otherwise the apt-get line to run).
+qemu:
+	@./scripts/deps.sh qemu-system-x86
+
 ## run: boot the image in QEMU on the serial console; the VM exits when the guest powers off.
 ## KVM is used only when it really works here (ACCEL=tcg or ACCEL=kvm to force).
 QEMU ?= qemu-system-x86_64
 APPEND ?=
 ACCEL ?=
-run: image
+run: qemu image
 	@kernel=$$(./scripts/kernel.sh -q); \
 	accel="$(ACCEL)"; \
 	if [ -z "$$accel" ]; then \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh: make sure the Debian packages the tests need are installed
-# (make test runs it first).
+# (make test runs it first; make run asks for QEMU only).
 #
 # Nothing missing: prints nothing. Missing packages, as root on Debian:
 # apt-get update, then apt-get install of exactly those. As another user
@@ -17,6 +17,8 @@
 set -eu
 
 PACKAGES="s6 execline runit qemu-system-x86 cpio xz-utils zstd lz4 kmod util-linux procps"
+# With arguments: those packages only (make run: qemu-system-x86).
+[ $# -gt 0 ] && PACKAGES="$*"
 
 need=
 for p in $PACKAGES; do
@@ -28,11 +30,11 @@ done
 [ -z "$need" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
-	echo "deps.sh: the tests need the Debian packages$need (this is not a Debian system: no apt-get/dpkg-query)" >&2
+	echo "deps.sh: needs the Debian packages$need (this is not a Debian system: no apt-get/dpkg-query)" >&2
 	exit 1
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "deps.sh: the tests need Debian packages that are not installed. As root, run:" >&2
+	echo "deps.sh: needs Debian packages that are not installed. As root, run:" >&2
 	echo "    apt-get install -y --no-install-recommends$need" >&2
 	exit 1
 fi
