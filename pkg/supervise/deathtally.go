@@ -4,7 +4,6 @@ import (
 	"syscall"
 
 	"github.com/svinit/svinit/pkg/s6status"
-	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
 )
@@ -15,9 +14,7 @@ import (
 // s6-supervise 2.11 writes them.
 const DeathRecordSize = tai64n.Size + 2
 
-// maxTallyBytes bounds how much of a death_tally is read: more records
-// than max-death-tally allows are never kept.
-const maxTallyBytes = (servicedir.MaxDeathTallyLimit + 1) * DeathRecordSize
+const tallyFile = "supervise/death_tally"
 
 func deathRecord(now tai64n.Stamp, ws syscall.WaitStatus) [DeathRecordSize]byte {
 	var r [DeathRecordSize]byte
@@ -31,8 +28,52 @@ func deathRecord(now tai64n.Stamp, ws syscall.WaitStatus) [DeathRecordSize]byte 
 	return r
 }
 
-// appendDeath adds a record to the tally, keeps the newest max records,
-// and rewrites supervise/death_tally (under dirfd) atomically.
+// readDeaths returns the newest max records of supervise/death_tally
+// under dirfd, as s6-supervise reads them at each death (so that
+// s6-svdt-clear works): a missing file, or a torn one (a size that is
+// not a multiple of the record), counts as empty. It reads at most max
+// records, without blocking; a file that is not regular is an error.
+func readDeaths(dirfd int, max int) ([]byte, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	fd, err := openRegular(dirfd, tallyFile, unix.O_RDONLY, 0)
+	if err == unix.ENOENT {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Size%DeathRecordSize != 0 {
+		return nil, nil
+	}
+	n := min(st.Size/DeathRecordSize, int64(max))
+	b := make([]byte, n*DeathRecordSize)
+	got := 0
+	for got < len(b) {
+		r, err := unix.Pread(fd, b[got:], st.Size-int64(len(b))+int64(got))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r <= 0 {
+			break // shrunk meanwhile
+		}
+		got += r
+	}
+	return b[:got-got%DeathRecordSize], nil
+}
+
+// appendDeath adds a record to the tally read from tally (the newest max
+// records kept) and rewrites supervise/death_tally atomically. It
+// returns the records written.
 func appendDeath(dirfd int, tally []byte, rec [DeathRecordSize]byte, max int) ([]byte, error) {
 	if max <= 0 {
 		tally = tally[:0]
@@ -42,34 +83,5 @@ func appendDeath(dirfd int, tally []byte, rec [DeathRecordSize]byte, max int) ([
 			tally = append(tally[:0], tally[(n-max)*DeathRecordSize:]...)
 		}
 	}
-	return tally, s6status.ReplaceAt(dirfd, "supervise/death_tally", tally)
-}
-
-// loadDeaths reads supervise/death_tally under dirfd, creating it empty
-// if it does not exist, and drops a torn last record.
-func loadDeaths(dirfd int) ([]byte, error) {
-	fd, err := unix.Openat(dirfd, "supervise/death_tally", unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	var b []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			break
-		}
-		b = append(b, buf[:n]...)
-		if len(b) > maxTallyBytes {
-			break
-		}
-	}
-	return b[:len(b)-len(b)%DeathRecordSize], nil
+	return tally, s6status.ReplaceAt(dirfd, tallyFile, tally)
 }

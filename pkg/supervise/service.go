@@ -2,8 +2,8 @@
 // state machine of s6-supervise (down, up, finishing, and their "exit
 // when done" variants), with s6's on-disk interface: supervise/lock
 // (POSIX lock held while supervised), supervise/control (one-letter
-// commands), supervise/status (35 bytes), supervise/death_tally, and the
-// event/ fifodir. Children are spawned and reaped through a shared
+// commands), supervise/status (35 bytes), supervise/death_tally,
+// supervise/service-lock (lock-fd), and the event/ fifodir. Children are spawned and reaped through a shared
 // reaper.Reaper, so many services can live in one process (svscan).
 //
 // A Service has no goroutine of its own: it is a state machine behind a
@@ -12,6 +12,13 @@
 // reader of its notification pipe, or the caller (Start, Control). A
 // scanner with a thousand services pays for a thousand small structs,
 // not a thousand goroutine stacks.
+//
+// Nothing a service directory holds can block those shared goroutines:
+// every file read from it is opened O_NONBLOCK and read with a small
+// bound (package servicedir), every file made in supervise/ is opened
+// O_NOFOLLOW|O_NONBLOCK and checked on its descriptor, and a planted
+// symbolic link is never followed to chown, chmod or write what it
+// points to.
 package supervise
 
 import (
@@ -46,17 +53,22 @@ const (
 
 // Timings s6-supervise uses.
 const (
-	SpawnGap        = time.Second      // minimum time between two automatic spawns
+	SpawnGap        = time.Second      // pause before restarting a service that was not ready for a second
 	SpawnRetryDelay = 10 * time.Second // after ./run could not be spawned
-	finishKillGrace = 3 * time.Second  // after SIGKILLing a finish that overran
-	PermanentFail   = 125              // ./finish exit code meaning "do not restart"
+	SetupRetryDelay = 60 * time.Second // after a pipe or supervise/service-lock could not be made
+	// LockRetryDelay: while supervise/service-lock (lock-fd) is held by
+	// a previous instance of the service, how often it is tried again.
+	LockRetryDelay  = 250 * time.Millisecond
+	finishKillGrace = 3 * time.Second // after SIGKILLing a finish that overran
+	PermanentFail   = 125             // ./finish exit code meaning "do not restart"
 )
 
 // Options configure a Service.
 type Options struct {
 	Reaper *reaper.Reaper
-	// Name is passed to ./finish as its third argument and used in
-	// messages (e.g. "foo" or "foo/log").
+	// Name is passed to ./run as its argument and to ./finish as its
+	// third, as s6-supervise passes the name it was given (a scanner
+	// gives "foo" or "foo/log"); empty: the directory as given to New.
 	Name string
 	// Stdin, Stdout, Stderr are given to ./run and ./finish; nil means the
 	// process's own descriptor 0, 1 or 2.
@@ -103,7 +115,8 @@ type Service struct {
 	st      state             //
 	pid     int               // ./run or ./finish pid, 0 if none
 	gen     int               // spawn generation, for readiness events
-	tally   []byte            // death_tally content
+	notify  *os.File          // read end of the notification pipe of generation gen, or nil
+	readyAt time.Time         // when ./run of this generation became ready; zero if not
 	cfg     servicedir.Config // as read at the last spawn
 	timer   *time.Timer       // respawn delay or finish timeout (nil until first used)
 	killer  *time.Timer       // timeout-kill (nil until first used)
@@ -111,6 +124,8 @@ type Service struct {
 	kgen    uint32            // killer generation
 	spawned time.Time         // last spawn of ./run
 	lastErr string            // last reported spawn error, to avoid repeats
+	warned  map[string]bool   // configuration warnings already reported
+	lockMsg bool              // "service-lock held" reported for this wait
 	devnull *os.File          // stdio of the last ./finish
 	defOut  *os.File          // 1 and 2 where opts has none (SetDefaultOutput)
 	bail    bool              // leave the loop
@@ -127,16 +142,18 @@ type Service struct {
 // ErrLocked means another supervisor holds the service's lock.
 var ErrLocked = errors.New("already supervised (supervise/lock is held by another process)")
 
-// New prepares dir for supervision: it creates supervise/ (0700) with its
-// lock (taken), control FIFO (0600), status and death_tally, and the
-// event/ fifodir (03730), writes the initial status and announces 's'.
+// New prepares dir for supervision: it creates the event/ fifodir
+// (03730) and supervise/ (0700) if they do not exist (through a symbolic
+// link only to create its missing target, as s6-supervise), takes
+// supervise/lock, starts a new supervise/death_tally, writes the initial
+// status, opens the control FIFO (0600 when created) and announces 's'.
 // It does not start ./run; Run does.
 func New(dir string, opts Options) (*Service, error) {
 	if opts.Reaper == nil {
 		return nil, errors.New("supervise: no reaper")
 	}
 	if opts.Name == "" {
-		opts.Name = filepath.Base(dir)
+		opts.Name = dir
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
@@ -159,30 +176,57 @@ func New(dir string, opts Options) (*Service, error) {
 		s.release()
 		return nil, fmt.Errorf("service dir %s: %w", s.dir, err)
 	}
-	if err := unix.Mkdirat(dfd, "supervise", 0o700); err != nil && err != unix.EEXIST {
-		return fail(fmt.Errorf("cannot create supervise/: %w", err))
-	}
-	lock, err := TakeLockAt(dfd, "supervise/lock", 0o644)
+	// event/ first, then supervise/, as s6-supervise makes them. A new
+	// event/ is opened to the supervisor's group (03730); one already
+	// there keeps its rights (s6-svperms may have set them).
+	efd, created, err := makeDir(dfd, "event")
 	if err != nil {
+		return fail(fmt.Errorf("event/: %w", err))
+	}
+	if created {
+		err = unix.Fchown(efd, -1, os.Getegid())
+		if err == nil {
+			err = unix.Fchmod(efd, 0o3730)
+		}
+	}
+	unix.Close(efd)
+	if err != nil {
+		return fail(fmt.Errorf("event/: %w", err))
+	}
+	sfd, created, err := makeDir(dfd, "supervise")
+	if err != nil {
+		return fail(fmt.Errorf("supervise/: %w", err))
+	}
+	if created {
+		unix.Fchmod(sfd, 0o700) // exactly, whatever the umask
+	}
+	lock, err := TakeLockAt(sfd, "lock", 0o644)
+	if err != nil {
+		unix.Close(sfd)
 		if errors.Is(err, ErrHeld) {
 			return fail(ErrLocked)
 		}
 		return fail(fmt.Errorf("supervise/lock: %w", err))
 	}
 	s.lock = lock
+	// s6-supervise 2.11 starts a new tally (it truncates the file).
+	err = s6status.ReplaceAt(sfd, "death_tally", nil)
+	if err != nil {
+		s.logQ("supervise/death_tally: %v", err)
+	}
 	// The status first: a client that sees the service supervised (the
 	// lock, the control FIFO) or subscribes to event/ must find it.
-	if s.tally, err = loadDeaths(dfd); err != nil {
-		return fail(fmt.Errorf("supervise/death_tally: %w", err))
-	}
+	// ./down as s6-supervise tests it: access(F_OK), through links.
 	var st unix.Stat_t
-	downErr := unix.Fstatat(dfd, "down", &st, unix.AT_SYMLINK_NOFOLLOW)
+	downErr := unix.Fstatat(dfd, "down", &st, 0)
 	now := tai64n.Now()
 	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
 	if err := s6status.WriteAt(dfd, &s.status); err != nil {
+		unix.Close(sfd)
 		return fail(fmt.Errorf("write supervise/status: %w", err))
 	}
-	cfd, err := OpenControlFIFOAt(dfd, "supervise/control")
+	cfd, err := OpenControlFIFOAt(sfd, "control")
+	unix.Close(sfd)
 	if err != nil {
 		return fail(fmt.Errorf("supervise/control: %w", err))
 	}
@@ -200,9 +244,6 @@ func New(dir string, opts Options) (*Service, error) {
 		return fail(fmt.Errorf("watch supervise/control: %w", err))
 	}
 	s.control = cfd
-	if err := fifodir.MakeAt(dfd, "event", os.Getegid()); err != nil {
-		return fail(fmt.Errorf("make event/ fifodir: %w", err))
-	}
 	// No fifodir.Clean: the 's' event below reaches every live listener
 	// and removes the dead ones.
 	s.event(EventStart)
@@ -340,6 +381,7 @@ func (s *Service) release() {
 	if s.devnull != nil {
 		s.devnull.Close()
 	}
+	s.closeNotify()
 	if s.dfd >= 0 {
 		unix.Close(s.dfd)
 		s.dfd = -1
@@ -453,8 +495,10 @@ func (s *Service) command(c byte) {
 			s.tryStart()
 		}
 	case 'r':
+		// As s6-supervise: the down signal alone (no SIGCONT, no
+		// timeout-kill); the service restarts when it dies.
 		if up {
-			s.sendDown()
+			syscall.Kill(s.pid, s.downSignal())
 		}
 	case 'x':
 		// As s6-supervise: "svc -x" also closes the supervisor's stdio,
@@ -474,16 +518,21 @@ func (s *Service) command(c byte) {
 	case 'D', 'U':
 		// As s6-supervise 2.11: D creates ./down then acts as d; U
 		// removes ./down then acts as u.
-		down := filepath.Join(s.root, "down")
+		// Neither follows a link nor waits on a FIFO found there: the
+		// poller's goroutine is every service's.
 		if c == 'D' {
-			if f, err := os.OpenFile(down, os.O_WRONLY|os.O_CREATE, 0o644); err != nil {
+			fd, err := unix.Openat(s.dfd, "down", unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+			switch err {
+			case nil:
+				unix.Close(fd)
+			case unix.ELOOP, unix.ENXIO, unix.EISDIR, unix.ETXTBSY:
+				// Something is there already (a link, a FIFO, a directory).
+			default:
 				s.logQ("create ./down: %v", err)
-			} else {
-				f.Close()
 			}
 			s.command('d')
 		} else {
-			if err := os.Remove(down); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := unix.Unlinkat(s.dfd, "down", 0); err != nil && err != unix.ENOENT {
 				s.logQ("remove ./down: %v", err)
 			}
 			s.command('u')
@@ -496,18 +545,46 @@ func (s *Service) command(c byte) {
 	}
 }
 
-// sendDown sends the down signal then SIGCONT, and arms timeout-kill.
+// sendDown sends the down signal then SIGCONT, and arms timeout-kill;
+// down-signal and timeout-kill are read now, as s6-supervise reads them.
 func (s *Service) sendDown() {
-	sig := s.cfg.DownSignal
-	if sig == 0 {
-		sig = syscall.SIGTERM
+	c := s.reread(servicedir.DownSignal, servicedir.TimeoutKill)
+	syscall.Kill(s.pid, c.DownSignal)
+	syscall.Kill(s.pid, syscall.SIGCONT)
+	if s.status.Paused {
+		s.status.Paused = false
+		s.announce()
 	}
-	syscall.Kill(s.pid, sig)
-	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
-		syscall.Kill(s.pid, syscall.SIGCONT)
+	s.cfg.TimeoutKill = c.TimeoutKill
+	if c.TimeoutKill > 0 {
+		s.setKiller(c.TimeoutKill)
 	}
-	if s.cfg.TimeoutKill > 0 {
-		s.setKiller(s.cfg.TimeoutKill)
+}
+
+// downSignal reads down-signal.
+func (s *Service) downSignal() syscall.Signal {
+	return s.reread(servicedir.DownSignal).DownSignal
+}
+
+// reread reads the named files of the service directory (without
+// blocking: see package servicedir) and reports what cannot be used.
+func (s *Service) reread(names ...string) servicedir.Config {
+	c := servicedir.ReadFiles(s.dfd, s.dir, names...)
+	s.warn(c.Warnings)
+	return c
+}
+
+// warn reports configuration warnings, each once until it goes away (a
+// crash loop rereads the files every second).
+func (s *Service) warn(ws []string) {
+	for _, w := range ws {
+		if !s.warned[w] {
+			s.logQ("%s", w)
+			if s.warned == nil {
+				s.warned = map[string]bool{}
+			}
+			s.warned[w] = true
+		}
 	}
 }
 
@@ -541,35 +618,75 @@ func (s *Service) env() []string {
 	return os.Environ()
 }
 
-// tryStart spawns ./run.
+// tryStart spawns ./run, as s6-supervise's trystart: the service
+// directory is read again (notification-fd, lock-fd...), ./run gets the
+// service name as its argument, the notification pipe's write end at
+// notification-fd and supervise/service-lock, locked, at lock-fd.
 func (s *Service) tryStart() {
 	var cfg servicedir.Config
 	if s.opts.Config != nil {
 		cfg, s.opts.Config = *s.opts.Config, nil
 	} else {
 		var err error
-		if cfg, err = servicedir.Load(s.root); err != nil {
-			s.spawnFailed(err.Error())
+		if cfg, err = servicedir.ReadAt(s.dfd, s.dir); err != nil {
+			s.spawnFailed(err.Error(), SpawnRetryDelay)
 			return
 		}
+		s.warned = keep(s.warned, cfg.Warnings)
+	}
+	s.warn(cfg.Warnings)
+	if cfg.RunErr != nil {
+		s.spawnFailed(cfg.RunErr.Error(), SpawnRetryDelay)
+		return
 	}
 	s.cfg = cfg
 	files := s.stdio()
+	if high := max(cfg.NotificationFd, cfg.LockFd); high >= len(files) {
+		// A descriptor the child cannot have would fail its spawn (as
+		// s6's dup2 fails); checked first, so that no huge table is built.
+		var lim unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && uint64(high) >= lim.Cur {
+			name := servicedir.NotificationFd
+			if high == cfg.LockFd {
+				name = servicedir.LockFd
+			}
+			s.spawnFailed(fmt.Sprintf("%s: %d is not below the descriptor limit %d (ulimit -n)", filepath.Join(s.dir, name), high, lim.Cur), SpawnRetryDelay)
+			return
+		}
+		for len(files) <= high {
+			files = append(files, ^uintptr(0))
+		}
+	}
+	var lock *os.File
+	if cfg.LockFd >= 0 {
+		if cfg.LockFd == cfg.NotificationFd {
+			// s6-supervise waits for a command then.
+			s.logQ("cannot start: %s and %s are both %d (fix one, then svc -u)", servicedir.NotificationFd, servicedir.LockFd, cfg.LockFd)
+			s.st = stDown
+			s.stopTimer()
+			return
+		}
+		var ok bool
+		if lock, ok = s.serviceLock(); !ok {
+			return
+		}
+		defer lock.Close() // the child's copy holds the lock
+		files[cfg.LockFd] = lock.Fd()
+	}
 	var nr, nw *os.File
 	if cfg.NotificationFd >= 0 {
 		r, w, err := os.Pipe()
 		if err != nil {
-			s.spawnFailed(fmt.Sprintf("pipe for notification-fd: %v", err))
+			s.spawnFailed(fmt.Sprintf("pipe for notification-fd: %v", err), SetupRetryDelay)
 			return
 		}
 		nr, nw = r, w
-		for len(files) <= cfg.NotificationFd {
-			files = append(files, ^uintptr(0))
-		}
+		// At that number in the child, whatever it is: for 1, the
+		// service's stdout is the pipe (s6-fdholder-daemon -1).
 		files[cfg.NotificationFd] = nw.Fd()
 	}
 	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
-	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run"}, attr, s.childExited)
+	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run", s.opts.Name}, attr, s.childExited)
 	if nw != nil {
 		nw.Close()
 	}
@@ -577,17 +694,21 @@ func (s *Service) tryStart() {
 		if nr != nil {
 			nr.Close()
 		}
-		s.spawnFailed(fmt.Sprintf("cannot spawn ./run: %v", err))
+		s.spawnFailed(fmt.Sprintf("cannot spawn ./run: %v", err), SpawnRetryDelay)
 		return
 	}
 	s.lastErr = ""
+	s.lockMsg = false
 	s.gen++
+	s.closeNotify()
 	if nr != nil {
+		s.notify = nr
 		go s.readReady(nr, s.gen)
 	}
 	s.st = stUp
 	s.pid = pid
 	s.spawned = time.Now()
+	s.readyAt = time.Time{}
 	s.status.Pid = uint64(pid)
 	s.status.Stamp = tai64n.FromTime(s.spawned)
 	s.status.Ready = false
@@ -596,19 +717,80 @@ func (s *Service) tryStart() {
 	s.event(EventUp)
 }
 
-func (s *Service) spawnFailed(msg string) {
+// keep returns the warnings of warned that are still in ws: one that went
+// away and comes back is reported again.
+func keep(warned map[string]bool, ws []string) map[string]bool {
+	if len(warned) == 0 {
+		return warned
+	}
+	still := map[string]bool{}
+	for _, w := range ws {
+		if warned[w] {
+			still[w] = true
+		}
+	}
+	return still
+}
+
+// serviceLock opens and locks supervise/service-lock for lock-fd, as
+// s6-supervise: created if needed, emptied (with a warning) if a previous
+// instance wrote to it. While another process holds the lock (a previous
+// instance of the service still running), ./run is not started: it is
+// tried again every LockRetryDelay.
+func (s *Service) serviceLock() (*os.File, bool) {
+	const name = "supervise/service-lock"
+	fd, err := openRegular(s.dfd, name, unix.O_WRONLY|unix.O_CREAT, 0o644)
+	if err != nil {
+		s.spawnFailed(fmt.Sprintf("%s (lock-fd): %v", name, err), SetupRetryDelay)
+		return nil, false
+	}
+	f := os.NewFile(uintptr(fd), name)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil && st.Size > 0 {
+		unix.Ftruncate(fd, 0)
+		s.logQ("%s: a previous instance of the service wrote to it: emptied", name)
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
+		f.Close()
+		if err == unix.EAGAIN || err == unix.EACCES {
+			if !s.lockMsg {
+				s.logQ("%s is locked: another instance of the service is still running; ./run starts once it is released", name)
+				s.lockMsg = true
+			}
+			s.st = stDown
+			s.setTimer(LockRetryDelay)
+			return nil, false
+		}
+		s.spawnFailed(fmt.Sprintf("lock %s: %v", name, err), SetupRetryDelay)
+		return nil, false
+	}
+	return f, true
+}
+
+func (s *Service) spawnFailed(msg string, retry time.Duration) {
 	if msg != s.lastErr {
-		s.logQ("%s (retrying every %v)", msg, SpawnRetryDelay)
+		s.logQ("%s (retrying every %v)", msg, retry)
 		s.lastErr = msg
 	}
 	s.st = stDown
-	s.setTimer(SpawnRetryDelay)
+	s.setTimer(retry)
 }
 
-// readReady waits for a newline on the notification pipe (on a goroutine
-// of its own, which lives only until the newline or the end of the run).
+// closeNotify closes the read end of the notification pipe: its reader
+// goroutine ends, even while a background child of ./run keeps the
+// write end open.
+func (s *Service) closeNotify() {
+	if s.notify != nil {
+		s.notify.Close()
+		s.notify = nil
+	}
+}
+
+// readReady waits for a newline on the notification pipe, on a goroutine
+// of its own that lives until the newline, the end of the pipe, or the
+// death of ./run (which closes the pipe: see closeNotify).
 func (s *Service) readReady(r *os.File, gen int) {
-	defer r.Close()
 	buf := make([]byte, 512)
 	for {
 		n, err := r.Read(buf)
@@ -619,6 +801,11 @@ func (s *Service) readReady(r *os.File, gen int) {
 			}
 		}
 		if err != nil {
+			s.do(func() {
+				if gen == s.gen {
+					s.closeNotify()
+				}
+			})
 			return
 		}
 	}
@@ -628,6 +815,8 @@ func (s *Service) becameReady(gen int) {
 	if gen != s.gen || !(s.st == stUp || s.st == stLastUp) {
 		return
 	}
+	s.closeNotify()
+	s.readyAt = time.Now()
 	s.status.Ready = true
 	s.status.ReadyStamp = tai64n.Now()
 	s.announce()
@@ -662,10 +851,11 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	s.status.Ready = false
 	s.status.Paused = false
 	s.pid = 0
-	var err error
-	if s.tally, err = appendDeath(s.dfd, s.tally, deathRecord(now, ws), s.cfg.MaxDeathTally); err != nil {
-		s.logQ("write supervise/death_tally: %v", err)
-	}
+	s.closeNotify()
+	// Read now, as s6-supervise reads them when the service dies.
+	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish)
+	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish = c.MaxDeathTally, c.TimeoutFinish
+	s.recordDeath(deathRecord(now, ws))
 	last := s.st == stLastUp
 	if s.cfg.HasFinish {
 		if s.startFinish(ws, dead, last) {
@@ -677,6 +867,20 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	s.announce()
 	s.event(EventDown)
 	s.reallyDown(last, false)
+}
+
+// recordDeath adds a record to supervise/death_tally, reread first (so
+// that s6-svdt-clear works); a tally that cannot be read is started
+// afresh, with a warning.
+func (s *Service) recordDeath(rec [DeathRecordSize]byte) {
+	tally, err := readDeaths(s.dfd, s.cfg.MaxDeathTally-1)
+	if err != nil {
+		s.logQ("%s: %v: starting a new tally", tallyFile, err)
+		tally = nil
+	}
+	if _, err := appendDeath(s.dfd, tally, rec, s.cfg.MaxDeathTally); err != nil {
+		s.logQ("%v", err)
+	}
 }
 
 // startFinish spawns ./finish with s6's four arguments.
@@ -745,7 +949,12 @@ func (s *Service) reallyDown(last, perm bool) {
 		return
 	}
 	if s.status.WantUp {
-		wait := time.Until(s.spawned.Add(SpawnGap))
+		// As s6-supervise: a service that had been ready for a second
+		// restarts at once; any other waits a second.
+		wait := SpawnGap
+		if !s.readyAt.IsZero() {
+			wait = time.Until(s.readyAt.Add(SpawnGap))
+		}
 		if wait <= 0 {
 			s.tryStart()
 		} else {

@@ -349,14 +349,23 @@ func TestDeathTallyBounded(t *testing.T) {
 	if len(b) != 4*DeathRecordSize || b[12] != 6 || b[3*DeathRecordSize+12] != 9 {
 		t.Errorf("tally %x: want the last 4 records (exit codes 6..9)", b)
 	}
-	if got, err := loadDeaths(dfd); err != nil || len(got) != len(b) {
-		t.Errorf("loadDeaths: %d bytes, %v", len(got), err)
+	if got, err := readDeaths(dfd, 100); err != nil || len(got) != len(b) {
+		t.Errorf("readDeaths: %d bytes, %v", len(got), err)
 	}
-	// A torn last record (a crash mid-write of an older supervisor) is
-	// dropped.
+	if got, err := readDeaths(dfd, 2); err != nil || len(got) != 2*DeathRecordSize || got[12] != 8 {
+		t.Errorf("readDeaths of the newest 2: %x, %v", got, err)
+	}
+	// A torn tally (a crash mid-write of an older supervisor) starts
+	// afresh, as s6-supervise does.
 	os.WriteFile(filepath.Join(dir, "supervise", "death_tally"), append(b, 1, 2, 3), 0o644)
-	if got, err := loadDeaths(dfd); err != nil || len(got) != len(b) {
-		t.Errorf("loadDeaths of a torn tally: %d bytes, %v", len(got), err)
+	if got, err := readDeaths(dfd, 100); err != nil || len(got) != 0 {
+		t.Errorf("readDeaths of a torn tally: %d bytes, %v", len(got), err)
+	}
+	// Not a regular file: an error, without blocking.
+	os.Remove(filepath.Join(dir, "supervise", "death_tally"))
+	unix.Mkfifo(filepath.Join(dir, "supervise", "death_tally"), 0o644)
+	if _, err := readDeaths(dfd, 100); err == nil || !strings.Contains(err.Error(), "FIFO") {
+		t.Errorf("readDeaths of a FIFO: %v", err)
 	}
 }
 
