@@ -37,6 +37,10 @@ type Reaper struct {
 	// callbacks given to Spawn, it runs on the reaping goroutine, without
 	// the reaper's lock held (it may Spawn), and must not block for long.
 	Orphan func(Exit)
+	// NoFile, when set before the first Spawn, is the RLIMIT_NOFILE of
+	// every child (see spawn.Attr.NoFile): a supervisor that raised its
+	// own limit gives its children the one it started with.
+	NoFile *unix.Rlimit
 }
 
 // New returns a Reaper; call Run to start reaping.
@@ -85,7 +89,7 @@ func (r *Reaper) forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (
 			files[i] = -1
 		}
 	}
-	return r.spawner().Start(argv0, argv, &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid})
+	return r.spawner().Start(argv0, argv, &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid, NoFile: r.NoFile})
 }
 
 // spawner returns the Reaper's spawn.Spawner (children then copy only a

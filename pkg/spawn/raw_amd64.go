@@ -101,6 +101,9 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 			op{nr: syscall.SYS_UNSHARE, a1: cloneFiles, check: mustSucceed},
 		)
 	}
+	if attr.NoFile != nil {
+		ops = append(ops, op{nr: syscall.SYS_PRLIMIT64, a2: syscall.RLIMIT_NOFILE, a3: uintptr(unsafe.Pointer(attr.NoFile))})
+	}
 	ops = append(ops, fdMoves(files)...)
 	// Nothing else is inherited, close-on-exec or not (no-op without
 	// close_range).
@@ -119,6 +122,7 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	runtime.KeepAlive(ev)
 	runtime.KeepAlive(dir)
 	runtime.KeepAlive(ops)
+	runtime.KeepAlive(attr.NoFile)
 	if e := int(ret); e < 0 {
 		return 0, syscall.Errno(-e)
 	}

@@ -41,6 +41,13 @@ type Attr struct {
 	Files []int
 	// Setsid puts the child in a new session (and process group).
 	Setsid bool
+	// NoFile, when set, is the child's RLIMIT_NOFILE. Go's runtime
+	// raises a process's soft limit to its hard limit at start, and
+	// syscall.ForkExec gives children the original back; a supervisor
+	// that raised its own limits says here what its children get (a
+	// failure to set it is ignored, as Go ignores it). Where Start falls
+	// back to syscall.ForkExec, the child gets Go's restored limit.
+	NoFile *unix.Rlimit
 }
 
 // Start starts path with argv and returns the child's pid. The child has

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFdMoves(t *testing.T) {
@@ -452,4 +454,30 @@ func ownIgnored(t *testing.T) uint64 {
 	}
 	t.Fatal("no SigIgn in /proc/self/status")
 	return 0
+}
+
+// TestNoFile: a child gets the RLIMIT_NOFILE its Attr names, not the one
+// the Go runtime raised for the parent.
+func TestNoFile(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Max < 200 {
+		t.Fatalf("hard RLIMIT_NOFILE %d: the test needs 200", lim.Max)
+	}
+	for name, start := range starters(t) {
+		t.Run(name, func(t *testing.T) {
+			want := unix.Rlimit{Cur: 100, Max: 200}
+			out, ws := child(t, start, "ulimit -Sn; ulimit -Hn", &Attr{NoFile: &want})
+			if !ws.Exited() || ws.ExitStatus() != 0 || out != "100\n200\n" {
+				t.Errorf("child's limits: %q (%v), want 100 and 200", out, ws)
+			}
+			// Without NoFile the child has the parent's.
+			out, _ = child(t, start, "ulimit -Hn", &Attr{})
+			if out != strconv.FormatUint(lim.Max, 10)+"\n" {
+				t.Errorf("child's hard limit without NoFile: %q, want %d", out, lim.Max)
+			}
+		})
+	}
 }
