@@ -54,7 +54,8 @@ qemu:
 	@./scripts/deps.sh qemu-system-x86
 
 ## run: boot the image in QEMU on the serial console; the VM exits when the guest powers off.
-## KVM is used only when it really works here (ACCEL=tcg or ACCEL=kvm to force).
+## KVM is used only when it really works here: the kernel, booted under KVM without an
+## initramfs, reaches its panic and QEMU exits within 5 s (ACCEL=tcg or ACCEL=kvm to force).
 QEMU ?= qemu-system-x86_64
 APPEND ?=
 ACCEL ?=
@@ -64,8 +65,8 @@ run: qemu image
 	if [ -z "$$accel" ]; then \
 		accel=tcg; \
 		if [ -w /dev/kvm ]; then \
-			timeout 5 $(QEMU) -accel kvm -M q35 -cpu host -display none -S -monitor none -serial none </dev/null >/dev/null 2>&1; \
-			[ $$? -eq 124 ] && accel=kvm; \
+			timeout 5 $(QEMU) -accel kvm -cpu host -m 256 -display none -monitor none -serial none -no-reboot \
+				-kernel "$$kernel" -append "panic=-1 quiet" </dev/null >/dev/null 2>&1 && accel=kvm; \
 		fi; \
 	fi; \
 	cpu=max; [ "$$accel" = kvm ] && cpu=host; \
