@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 
 func main() { cli.Main("getty", run) }
 
-const usage = "usage: getty [-l loginprog] [-b baud] [-i issuefile] [-p passwordfile] [-w ms] [TTY]\n       getty -H [-s salt] < password"
+const usage = "usage: getty [-l loginprog] [-T term] [-b baud] [-i issuefile] [-p passwordfile] [-w ms] [TTY]\n       getty -H [-s salt] < password"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
@@ -27,7 +28,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := getty.Config{FailDelay: 2 * time.Second}
 	hash := false
 	salt := ""
-	g := getopt.New(args, "l:b:i:p:w:Hs:")
+	g := getopt.New(args, "l:T:b:i:p:w:Hs:")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -39,6 +40,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		switch o {
 		case 'l':
 			c.Login = g.Arg
+		case 'T':
+			c.Term = g.Arg
 		case 'b':
 			n, err := strconv.Atoi(g.Arg)
 			if err != nil {
@@ -89,6 +92,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := getty.Run(c); err != nil {
 		if err == getty.ErrLoginFailed {
 			return cli.Silent(cli.ExitFalse)
+		}
+		var exit getty.ShellExit
+		if errors.As(err, &exit) {
+			if exit == 0 {
+				return nil
+			}
+			return cli.Silent(int(exit))
 		}
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}

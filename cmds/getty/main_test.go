@@ -220,3 +220,134 @@ func TestHashMode(t *testing.T) {
 		t.Fatalf("out = %q", out.String())
 	}
 }
+
+// TestShellNothingLost: getty's own shell answers every command typed
+// on its terminal, with the line editor (TERM=vt102, what getty gives a
+// pseudo-terminal) and with the plain reader (-T dumb), whether the
+// commands are typed one after the other as each answer shows or all
+// at once as soon as the prompt shows (nothing read past a line's end
+// is dropped; the commands then append to a file, since the kernel's
+// echo of the lines typed ahead mixes with their output).
+func TestShellNothingLost(t *testing.T) {
+	const n = 100
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		burst bool
+	}{
+		{"editor", nil, false},
+		{"editor burst", nil, true},
+		{"plain", []string{"-T", "dumb"}, false},
+		{"plain burst", []string{"-T", "dumb"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, slave := openPty(t)
+			dir := t.TempDir()
+			args := append(append([]string{"-p", filepath.Join(dir, "none")}, tc.args...), slave)
+			_, errb, done := startGetty(t, args...)
+			var out bytes.Buffer
+			if !readUntil(m, &out, "\n"+getty.PromptMain) {
+				t.Fatalf("no prompt: %q; stderr %q", out.String(), errb.String())
+			}
+			if tc.burst {
+				marks := filepath.Join(dir, "marks")
+				var all strings.Builder
+				var want strings.Builder
+				for i := 1; i <= n; i++ {
+					fmt.Fprintf(&all, "echo mark%d >> %s\r", i, marks)
+					fmt.Fprintf(&want, "mark%d\n", i)
+				}
+				all.WriteString("exit 7\r")
+				m.Write([]byte(all.String()))
+				// Drain the terminal until getty is gone.
+				go readUntil(m, &out, "never printed")
+				checkExit(t, done, errb, 7)
+				got, err := os.ReadFile(marks)
+				if err != nil || string(got) != want.String() {
+					t.Fatalf("commands typed at once: %s holds %q (%v), want mark1 to mark%d", marks, got, err, n)
+				}
+				return
+			}
+			for i := 1; i <= n; i++ {
+				// The command text never holds its answer: $((i)) is
+				// expanded by the shell.
+				m.Write([]byte(fmt.Sprintf("echo mark$((%d))x\r", i)))
+				if !readUntil(m, &out, fmt.Sprintf("mark%dx\r\n", i)) {
+					t.Fatalf("command %d not answered; terminal output ends %q; stderr %q", i, tail(out.String()), errb.String())
+				}
+			}
+			m.Write([]byte("exit 7\r"))
+			checkExit(t, done, errb, 7)
+		})
+	}
+}
+
+func checkExit(t *testing.T, p *proc, errb *bytes.Buffer, want int) {
+	t.Helper()
+	err := p.wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != want {
+		t.Errorf("getty after exit %d: %v; stderr %q", want, err, errb.String())
+	}
+}
+
+// TestShellKeys: ^C abandons the line (and the shell, which ignores the
+// signal its command got, goes on), a command reads what is typed after
+// it, an incomplete command continues on the next line, a syntax error
+// leaves the shell running, and ^D on an empty line ends it (exit 0).
+func TestShellKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"editor", nil},
+		{"plain", []string{"-T", "dumb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, slave := openPty(t)
+			args := append(append([]string{"-p", filepath.Join(t.TempDir(), "none")}, tc.args...), slave)
+			_, errb, done := startGetty(t, args...)
+			var out bytes.Buffer
+			step := func(what, send, want string) {
+				t.Helper()
+				m.Write([]byte(send))
+				if !readUntil(m, &out, want) {
+					t.Fatalf("%s: no %q; terminal output ends %q; stderr %q", what, want, tail(out.String()), errb.String())
+				}
+			}
+			step("prompt", "", "\n"+getty.PromptMain)
+			step("^C at the prompt", "echo lost\x03echo a$((1))b\r", "a1b\r\n")
+			if strings.Contains(out.String(), "lost\r\n") {
+				t.Errorf("the line abandoned with ^C ran: %q", out.String())
+			}
+			// The shell survives the SIGINT its command gets (the
+			// kernel sends it to the whole foreground group) and shows
+			// a new prompt on a line of its own.
+			// The child says when it runs (a ^C typed before would only
+			// reach the shell); until it dies it is the one reading.
+			step("a command to interrupt", "sh -c 'echo ready$((9)); exec cat'; echo after$((2))\r", "ready9\r\n")
+			step("^C during a command", "\x03", "^C\r\n"+getty.PromptMain)
+			step("after the interrupted command", "echo c$((3))d\r", "c3d\r\n")
+			if strings.Contains(out.String(), "after2") {
+				t.Errorf("the rest of the interrupted line ran: %q", out.String())
+			}
+			step("a command reading the terminal", "read v; echo v=$v.\r", "read v")
+			step("its input", "typed\r", "v=typed.\r\n")
+			step("continuation", "for i in 1 2; do\r", getty.PromptMore)
+			step("continued", "echo e$i; done\r", "e2\r\n")
+			step("syntax error", "echo (\r", getty.PromptMain)
+			step("after the error", "echo f$((4))\r", "f4\r\n")
+			m.Write([]byte("\x04"))
+			if err := done.wait(); err != nil {
+				t.Errorf("getty after ^D: %v, want exit 0; stderr %q", err, errb.String())
+			}
+		})
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 600 {
+		s = s[len(s)-600:]
+	}
+	return s
+}

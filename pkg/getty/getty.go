@@ -197,7 +197,7 @@ func ReadPasswordFile(path string) (h Hash, ok bool, err error) {
 // Sane sets t to sane interactive settings: canonical input with echo
 // and signals, CR->NL on input, NL->CRNL on output, 8 data bits, no
 // parity, one stop bit, receiver on, modem lines ignored, the usual
-// control characters. baud 0 keeps t's speed.
+// control characters (no suspend: see below). baud 0 keeps t's speed.
 func Sane(t *unix.Termios, baud uint32) {
 	speed := t.Cflag & unix.CBAUD
 	if baud != 0 {
@@ -220,7 +220,10 @@ func Sane(t *unix.Termios, baud uint32) {
 	t.Cc[unix.VEOF] = 0x04   // ^D
 	t.Cc[unix.VSTART] = 0x11 // ^Q
 	t.Cc[unix.VSTOP] = 0x13  // ^S
-	t.Cc[unix.VSUSP] = 0x1a  // ^Z
+	// No suspend character: the console shells have no job control, so
+	// a ^Z would stop the command and the shell with it (they share the
+	// foreground group) and nothing could ever continue them.
+	t.Cc[unix.VSUSP] = 0
 	t.Cc[unix.VREPRINT] = 0x12
 	t.Cc[unix.VWERASE] = 0x17
 	t.Cc[unix.VLNEXT] = 0x16
@@ -296,4 +299,29 @@ func AskPassword(fd int, r *bufio.Reader, w io.Writer) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// Default size of a terminal the kernel knows no size for (a serial
+// line): what a serial terminal usually is.
+const (
+	DefaultRows = 24
+	DefaultCols = 80
+)
+
+// SetSize gives the terminal fd a size when it has none (0x0, as a
+// serial line has): programs that lay out text, the line editor
+// included, need a width.
+func SetSize(fd int) error {
+	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	if err != nil {
+		return fmt.Errorf("get window size: %w", err)
+	}
+	if ws.Row != 0 || ws.Col != 0 {
+		return nil
+	}
+	ws.Row, ws.Col = DefaultRows, DefaultCols
+	if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws); err != nil {
+		return fmt.Errorf("set window size %dx%d: %w", DefaultCols, DefaultRows, err)
+	}
+	return nil
 }

@@ -218,6 +218,7 @@ func TestSetTerminal(t *testing.T) {
 		{"VINTR ^C", got.Cc[unix.VINTR] == 3},
 		{"VERASE DEL", got.Cc[unix.VERASE] == 0x7f},
 		{"VMIN 1", got.Cc[unix.VMIN] == 1},
+		{"no VSUSP (no job control)", got.Cc[unix.VSUSP] == 0},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -245,5 +246,56 @@ func TestAskPassword(t *testing.T) {
 	}
 	if _, err := AskPassword(-1, bufio.NewReader(strings.NewReader("")), &out); err == nil {
 		t.Fatal("EOF not reported")
+	}
+}
+
+func TestSetSize(t *testing.T) {
+	_, slave := openPty(t)
+	fd, err := unix.Open(slave, unix.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	for _, tc := range []struct {
+		name      string
+		set, want unix.Winsize
+	}{
+		{"no size: 80x24", unix.Winsize{}, unix.Winsize{Row: DefaultRows, Col: DefaultCols}},
+		{"a size is kept", unix.Winsize{Row: 50, Col: 132}, unix.Winsize{Row: 50, Col: 132}},
+	} {
+		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &tc.set); err != nil {
+			t.Fatal(err)
+		}
+		if err := SetSize(fd); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Row != tc.want.Row || got.Col != tc.want.Col {
+			t.Errorf("%s: size %dx%d, want %dx%d", tc.name, got.Col, got.Row, tc.want.Col, tc.want.Row)
+		}
+	}
+}
+
+func TestEditor(t *testing.T) {
+	for _, tc := range []struct {
+		term string
+		tty  bool
+		want bool
+	}{
+		{"vt102", true, true},
+		{"linux", true, true},
+		{"xterm-256color", true, true},
+		{"vt102", false, false}, // not a terminal: plain lines
+		{"", true, false},       // TERM unset
+		{"dumb", true, false},
+		{"DUMB", true, false},
+		{"unknown", true, false},
+	} {
+		if got := Editor(tc.term, tc.tty); got != tc.want {
+			t.Errorf("Editor(%q, %v) = %v, want %v", tc.term, tc.tty, got, tc.want)
+		}
 	}
 }

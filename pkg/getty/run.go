@@ -16,7 +16,8 @@ import (
 // Config is what Run needs. Zero values take the defaults shown.
 type Config struct {
 	TTY          string // device path; "" = the active console
-	Login        string // program to exec on the terminal (/bin/gosh)
+	Login        string // program to exec on the terminal; "" = getty's own shell (Shell)
+	Term         string // TERM for the shell; "" = Term(TTY)
 	Baud         uint32 // termios speed code; 0 keeps the current speed
 	Issue        string // file printed instead of the built-in banner
 	PasswordFile string // /etc/svinit/getty-password
@@ -32,9 +33,6 @@ var ErrLoginFailed = errors.New("login failed")
 // Run sets up the terminal as the controlling terminal of a new session
 // and execs the login program on it. It only returns on failure.
 func Run(c Config) error {
-	if c.Login == "" {
-		c.Login = "/bin/gosh"
-	}
 	if c.PasswordFile == "" {
 		c.PasswordFile = "/etc/svinit/getty-password"
 	}
@@ -54,9 +52,12 @@ func Run(c Config) error {
 			return fmt.Errorf("find the console: %w", err)
 		}
 	}
-	login, err := exec.LookPath(c.Login)
-	if err != nil {
-		return fmt.Errorf("login program: %w", err)
+	login := ""
+	if c.Login != "" {
+		var err error
+		if login, err = exec.LookPath(c.Login); err != nil {
+			return fmt.Errorf("login program: %w", err)
+		}
 	}
 
 	// A new session, so the terminal can become ours. Under supervision
@@ -81,6 +82,10 @@ func Run(c Config) error {
 		return fmt.Errorf("%s: make it the controlling terminal: %w", tty, err)
 	}
 	if err := SetTerminal(fd, c.Baud); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("%s: %w", tty, err)
+	}
+	if err := SetSize(fd); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("%s: %w", tty, err)
 	}
@@ -144,9 +149,29 @@ func Run(c Config) error {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "TERM="+Term(tty), "HOME=/root")
+	termName := c.Term
+	if termName == "" {
+		termName = Term(tty)
+	}
+	env = append(env, "TERM="+termName, "HOME=/root")
 	if os.Chdir("/root") != nil {
 		os.Chdir("/")
 	}
+	if login == "" {
+		status, err := Shell(ShellConfig{
+			Terminal: 0, Stdin: os.NewFile(0, tty), Stdout: term, Stderr: os.NewFile(2, tty),
+			Env: env,
+		})
+		if err != nil {
+			return err
+		}
+		return ShellExit(status)
+	}
 	return fmt.Errorf("exec %s: %w", login, unix.Exec(login, []string{login}, env))
 }
+
+// ShellExit is how Run returns when getty's own shell ended: its exit
+// status (0 included), for getty to exit with.
+type ShellExit int
+
+func (s ShellExit) Error() string { return fmt.Sprintf("shell exited %d", int(s)) }

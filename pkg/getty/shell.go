@@ -1,0 +1,316 @@
+package getty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+
+	"github.com/peterh/liner"
+	"golang.org/x/sys/unix"
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// The console shell is getty's own: a POSIX shell interpreter
+// (mvdan.cc/sh, the one u-root's gosh runs) behind a line reader that
+// never sends the terminal a query and never reads past the end of the
+// line it returns, so that nothing typed is swallowed or lost and the
+// shell cannot wait for an answer that never comes. See docs/getty.md.
+
+// Prompts of the console shell.
+const (
+	PromptMain = "# "   // waiting for a command
+	PromptMore = "> "   // the command so far is incomplete (an open quote, a loop)
+	historyMax = 500    // lines kept by the editor
+	termDumb   = "dumb" // TERM of a terminal that cannot move its cursor
+)
+
+// Editor reports whether the console shell uses its line editor (cursor
+// keys, history) on a terminal with this TERM, or the plain line reader:
+// the kernel's canonical mode (erase, kill and word erase by the line
+// discipline), which works on any line, even one that is not a
+// terminal at the other end. The editor needs a terminal (isTTY) whose
+// TERM says it can move the cursor: not empty, not "dumb".
+func Editor(term string, isTTY bool) bool {
+	t := strings.ToLower(strings.TrimSpace(term))
+	return isTTY && t != "" && t != termDumb && t != "unknown"
+}
+
+// errInterrupted is a line abandoned with ^C.
+var errInterrupted = errors.New("interrupted")
+
+// lineReader reads the shell's command lines from the terminal.
+type lineReader interface {
+	// ReadLine prints prompt and returns one line without its end. It
+	// returns io.EOF at the end of input (^D on an empty line) and
+	// errInterrupted when the line was abandoned with ^C.
+	ReadLine(prompt string) (string, error)
+	// Add records a command in the history.
+	Add(line string)
+	// Close leaves the terminal in the mode commands run in.
+	Close()
+}
+
+// plainReader reads lines in canonical mode, one byte per read(2):
+// it never takes from the terminal (or pipe) a byte past the end of the
+// line, so what follows stays for the command that runs next.
+type plainReader struct {
+	fd  int
+	out io.Writer
+
+	mu      sync.Mutex
+	waiting bool   // in ReadLine: a ^C reprints the prompt
+	prompt  string // the prompt shown
+	stop    chan os.Signal
+}
+
+func newPlainReader(fd int, out io.Writer) *plainReader {
+	r := &plainReader{fd: fd, out: out, stop: make(chan os.Signal, 1)}
+	// ^C with ISIG on: the kernel drops the line typed so far and
+	// sends SIGINT (caught by Shell); here we only show a new prompt.
+	signal.Notify(r.stop, unix.SIGINT)
+	go func() {
+		for range r.stop {
+			r.mu.Lock()
+			if r.waiting {
+				io.WriteString(r.out, "\n"+r.prompt)
+			}
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+func (r *plainReader) ReadLine(prompt string) (string, error) {
+	r.mu.Lock()
+	r.waiting, r.prompt = true, prompt
+	io.WriteString(r.out, prompt)
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.waiting = false
+		r.mu.Unlock()
+	}()
+	return readLine(r.fd)
+}
+
+// readLine reads up to and including a newline, one byte at a time,
+// and returns the line without it (nor a carriage return before it).
+func readLine(fd int) (string, error) {
+	var line []byte
+	var b [1]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if n == 0 {
+			if len(line) == 0 {
+				return "", io.EOF
+			}
+			return string(line), nil
+		}
+		if b[0] == '\n' {
+			return strings.TrimSuffix(string(line), "\r"), nil
+		}
+		line = append(line, b[0])
+	}
+}
+
+func (r *plainReader) Add(string) {}
+
+func (r *plainReader) Close() {
+	signal.Stop(r.stop)
+	close(r.stop)
+}
+
+// editReader is the line editor (github.com/peterh/liner): it only
+// writes to the terminal (characters, carriage returns, cursor moves,
+// erase to end of line), never asks it anything, takes its width from
+// the kernel (TIOCGWINSZ, SIGWINCH), and stops reading at the key that
+// ends the line. The terminal is in the editor's raw mode only while a
+// line is read; commands run in the mode the shell started in.
+type editReader struct {
+	fd       int
+	ed       *liner.State
+	raw, cmd *unix.Termios
+}
+
+func newEditReader(fd int) (*editReader, error) {
+	cmd, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("terminal settings: %w", err)
+	}
+	ed := liner.NewLiner() // switches to raw mode
+	raw, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		ed.Close()
+		return nil, fmt.Errorf("terminal settings: %w", err)
+	}
+	ed.SetCtrlCAborts(true)
+	ed.SetMultiLineMode(true)
+	r := &editReader{fd: fd, ed: ed, raw: raw, cmd: cmd}
+	r.setMode(r.cmd)
+	return r, nil
+}
+
+func (r *editReader) setMode(t *unix.Termios) {
+	unix.IoctlSetTermios(r.fd, unix.TCSETS, t)
+}
+
+func (r *editReader) ReadLine(prompt string) (string, error) {
+	r.setMode(r.raw)
+	defer r.setMode(r.cmd)
+	line, err := r.ed.Prompt(prompt)
+	switch {
+	case err == liner.ErrPromptAborted:
+		return "", errInterrupted
+	case err == io.EOF:
+		return "", io.EOF
+	case err != nil:
+		return "", err
+	}
+	return line, nil
+}
+
+func (r *editReader) Add(line string) {
+	r.ed.AppendHistory(line)
+}
+
+func (r *editReader) Close() {
+	r.ed.Close()
+	r.setMode(r.cmd)
+}
+
+// ShellConfig is what the console shell needs.
+type ShellConfig struct {
+	// Terminal is the descriptor the shell reads from; stdout and stderr
+	// are descriptors 1 and 2 (the editor writes to 1).
+	Terminal int
+	Stdin    *os.File
+	Stdout   *os.File
+	Stderr   *os.File
+	Env      []string // the shell's environment (TERM chooses the reader)
+	Dir      string   // working directory ("" = the current one)
+}
+
+// Shell runs the console shell until exit or the end of input and
+// returns its exit status. It is only meant for a process whose
+// standard descriptors are the terminal (getty), since the line editor
+// works on descriptors 0 and 1.
+func Shell(c ShellConfig) (int, error) {
+	// The shell outlives its commands' keyboard signals (the kernel
+	// sends them to the whole foreground group, the shell included):
+	// caught, so that its children still get the default action.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+
+	term := ""
+	for _, kv := range c.Env {
+		if v, ok := strings.CutPrefix(kv, "TERM="); ok {
+			term = v
+		}
+	}
+	_, ttyErr := unix.IoctlGetTermios(c.Terminal, unix.TCGETS)
+	var r lineReader
+	if Editor(term, ttyErr == nil) {
+		er, err := newEditReader(c.Terminal)
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "getty: line editor: %v; reading plain lines\n", err)
+			r = newPlainReader(c.Terminal, c.Stdout)
+		} else {
+			r = er
+		}
+	} else {
+		r = newPlainReader(c.Terminal, c.Stdout)
+	}
+	defer r.Close()
+
+	opts := []interp.RunnerOption{
+		interp.StdIO(c.Stdin, c.Stdout, c.Stderr),
+		interp.Interactive(true),
+		interp.Env(expand.ListEnviron(c.Env...)),
+	}
+	if c.Dir != "" {
+		opts = append(opts, interp.Dir(c.Dir))
+	}
+	runner, err := interp.New(opts...)
+	if err != nil {
+		return 1, fmt.Errorf("shell interpreter: %w", err)
+	}
+	return repl(context.Background(), r, runner, c.Stderr), nil
+}
+
+// repl reads commands from r and runs them until exit or the end of
+// input; it returns the exit status.
+func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Writer) int {
+	parser := syntax.NewParser()
+	var src strings.Builder
+	status := 0
+	for {
+		prompt := PromptMain
+		if src.Len() > 0 {
+			prompt = PromptMore
+		}
+		line, err := r.ReadLine(prompt)
+		if errors.Is(err, errInterrupted) {
+			src.Reset()
+			continue
+		}
+		if err != nil {
+			if err != io.EOF {
+				fmt.Fprintf(stderr, "getty: read a command: %v\n", err)
+			}
+			io.WriteString(stderr, "\n")
+			return status
+		}
+		src.WriteString(line)
+		src.WriteByte('\n')
+		f, err := parser.Parse(strings.NewReader(src.String()), "")
+		if err != nil {
+			if syntax.IsIncomplete(err) {
+				continue
+			}
+			fmt.Fprintf(stderr, "%v\n", err)
+			src.Reset()
+			continue
+		}
+		if text := strings.TrimSpace(src.String()); text != "" {
+			r.Add(strings.TrimSuffix(src.String(), "\n"))
+		}
+		src.Reset()
+		for _, st := range f.Stmts {
+			err := runner.Run(ctx, st)
+			status = 0
+			if s, ok := interp.IsExitStatus(err); ok {
+				status = int(s)
+			} else if err != nil {
+				fmt.Fprintf(stderr, "%v\n", err)
+				status = 1
+			}
+			if runner.Exited() {
+				return status
+			}
+			if status == 128+int(unix.SIGINT) {
+				// Interrupted (^C): the rest of the line does not
+				// run, and the prompt starts a line of its own.
+				io.WriteString(stderr, "\n")
+				break
+			}
+		}
+	}
+}
