@@ -146,8 +146,12 @@ func (s *summary) event(e event) {
 	case "pass", "fail", "skip":
 		t.result = e.Action
 		if e.Action == "fail" {
+			// As go test without -v: the test's lines, without the
+			// === RUN/PAUSE/CONT/NAME markers.
 			for _, o := range t.out {
-				fmt.Fprint(s.w, o)
+				if !strings.HasPrefix(o, "=== ") {
+					fmt.Fprint(s.w, o)
+				}
 			}
 		}
 	}

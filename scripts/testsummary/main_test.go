@@ -68,7 +68,7 @@ func TestSummary(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "=== RUN   TestOK") || strings.Contains(got, "  FAIL ex/a TestTable\n") {
+	if strings.Contains(got, "=== RUN") || strings.Contains(got, "  FAIL ex/a TestTable\n") {
 		t.Errorf("a passing test's output, or a parent of a failed subtest, is reported:\n%s", got)
 	}
 	if !strings.HasSuffix(got, "3 passed, 2 failed, 2 skipped\n") {
