@@ -145,6 +145,9 @@ func (s *summary) event(e event) {
 		t.out = append(t.out, e.Output)
 	case "pass", "fail", "skip":
 		t.result = e.Action
+		if e.Action == "pass" {
+			t.out = nil // not needed any more
+		}
 		if e.Action == "fail" {
 			// As go test without -v: the test's lines, without the
 			// === RUN/PAUSE/CONT/NAME markers.
