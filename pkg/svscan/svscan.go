@@ -564,6 +564,9 @@ func (s *Scanner) stopAll(quit bool) {
 		p := s.pairs[k]
 		if p.main != nil {
 			p.main.Control("dx")
+		} else {
+			// No supervisor will ever write to the logger again.
+			s.closeWriter(p)
 		}
 		if p.log != nil {
 			if quit {
@@ -877,15 +880,18 @@ func explain(err error) error {
 }
 
 // validate reads a new service's configuration and makes its logger
-// pipe. retry says it failed for want of resources, not because of the
-// service directory.
+// pipe. As under s6-svscan, a service is supervised whatever its files
+// hold: its supervisor reports a malformed configuration file (and uses
+// the default) and a ./run that cannot run (and retries it). Only a
+// directory that cannot be read is refused; retry says it was for want
+// of resources, not because of the service directory.
 func (s *Scanner) validate(p *pair, dir string) (ok, retry bool) {
-	cfg, err := servicedir.Load(dir)
+	cfg, err := servicedir.Read(dir)
 	if err == nil {
 		p.cfg = &cfg
 		if cfg.HasLog {
 			var lcfg servicedir.Config
-			lcfg, err = servicedir.Load(filepath.Join(dir, "log"))
+			lcfg, err = servicedir.Read(filepath.Join(dir, "log"))
 			p.logCfg = &lcfg
 		}
 	}
