@@ -57,7 +57,7 @@ func TestNotificationFdAnyNumber(t *testing.T) {
 		t.Run(strconv.Itoa(fd), func(t *testing.T) {
 			n := strconv.Itoa(fd)
 			h := start(t, map[string]string{
-				"run": "#!/bin/sh\nt=$(readlink /proc/$$/fd/" + n + ")\necho \"$t\" > fd.target\necho ready >&" + n + "\nexec sleep 1000\n",
+				"run":             "#!/bin/sh\nt=$(readlink /proc/$$/fd/" + n + ")\necho \"$t\" > fd.target\necho ready >&" + n + "\nexec sleep 1000\n",
 				"notification-fd": n + "\n",
 			})
 			h.waitEvents("uU")
