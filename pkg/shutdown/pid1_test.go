@@ -235,8 +235,9 @@ echo "e2e: never"
 			console := <-output
 			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 			if !ws.Signaled() || ws.Signal() != tc.sig {
-				t.Fatalf("process 1 ended with %v (%v), want killed by %v, the kernel's answer to reboot(2) for %s\nstderr: %s\nconsole:\n%s",
-					cmd.ProcessState, err, tc.sig, tc.action, stderr.String(), console)
+				log, _ := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
+				t.Fatalf("process 1 ended with %v (%v), want killed by %v, the kernel's answer to reboot(2) for %s\nstderr: %s\nconsole:\n%s\ncatch-all log:\n%s",
+					cmd.ProcessState, err, tc.sig, tc.action, stderr.String(), console, log)
 			}
 			if !strings.Contains(string(console), "svinit-final: "+tc.action+": orderly shutdown took") {
 				t.Errorf("console lacks the final stage's last line:\n%s", console)
