@@ -12,10 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/shutdown"
-	"github.com/svinit/svinit/pkg/stage1"
-	"golang.org/x/sys/unix"
 )
 
 func main() { cli.Main("svinit-final", run) }
@@ -61,14 +62,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		unix.Dup3(int(out.Fd()), fd, 0)
 	}
 
-	rec, err := shutdown.ReadRecord(shutdown.RecordFile)
+	rec, err := shutdown.ReadRecord(bootfs.ShutdownRecord)
 	if err != nil {
 		fmt.Fprintf(out, "svinit-final: %v\n", err)
 	}
 	if forced != shutdown.None {
 		rec.Action = forced
 	}
-	cmdline := stage1.ReadCmdline("/")
+	cmdline := bootfs.ReadCmdline("/")
 	g := shutdown.DefaultGrace
 	if cmdline.GraceMS >= 0 {
 		g = time.Duration(cmdline.GraceMS) * time.Millisecond
@@ -78,7 +79,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	f := &shutdown.Final{
 		Action: rec.Action, Since: rec.Since, Grace: g, KillWait: shutdown.DefaultKillWait,
-		MountsFile: "/proc/mounts", Out: out, Verbose: *verbose || cmdline.Debug,
+		MountsFile: bootfs.ProcMounts, Out: out, Verbose: *verbose || cmdline.Debug,
 		Sys: shutdown.RealFinalSys(func() error { return startKiller(out) }),
 	}
 	err = f.Run()
@@ -95,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func consoleOrNull() *os.File {
-	if c, err := os.OpenFile(shutdown.Console, os.O_RDWR|unix.O_NOCTTY, 0); err == nil {
+	if c, err := os.OpenFile(bootfs.Console, os.O_RDWR|unix.O_NOCTTY, 0); err == nil {
 		return c
 	}
 	if n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {

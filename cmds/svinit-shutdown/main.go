@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/shutdown"
 )
@@ -47,7 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 // detach points fds 1 and 2 at the console (or /dev/null): off the
 // catch-all logger's FIFO, which would otherwise never see EOF.
 func detach() {
-	f, err := os.OpenFile(shutdown.Console, os.O_WRONLY|unix.O_NOCTTY, 0)
+	f, err := os.OpenFile(bootfs.Console, os.O_WRONLY|unix.O_NOCTTY, 0)
 	if err != nil {
 		if f, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
 			return

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
 
@@ -57,7 +58,7 @@ func (p *Plan) layoutBase(a *Archive) error {
 	}
 	// The kernel opens /dev/console for init before anything is mounted.
 	for _, n := range []Entry{
-		{Name: "dev/console", Mode: TypeChar | 0o600, Major: 5, Minor: 1},
+		{Name: bootfs.Rel(bootfs.Console), Mode: TypeChar | 0o600, Major: 5, Minor: 1},
 		{Name: "dev/null", Mode: TypeChar | 0o666, Major: 1, Minor: 3},
 	} {
 		n := n
@@ -75,7 +76,7 @@ func (p *Plan) layoutBase(a *Archive) error {
 		perm uint32
 		data string
 	}{
-		{"etc/hostname", 0o644, hostname + "\n"},
+		{bootfs.Rel(bootfs.HostnameFile), 0o644, hostname + "\n"},
 		{"etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
 		{"etc/group", 0o644, "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"},
 		{"etc/shells", 0o644, "/bin/sh\n"},
@@ -85,7 +86,7 @@ func (p *Plan) layoutBase(a *Archive) error {
 			name string
 			perm uint32
 			data string
-		}{CmdlinePath, 0o644, c + "\n"})
+		}{bootfs.Rel(bootfs.CmdlineFile), 0o644, c + "\n"})
 	}
 	for _, f := range etc {
 		if err := a.File(f.name, f.perm, []byte(f.data), PartBase); err != nil {
@@ -104,7 +105,7 @@ func (p *Plan) layoutCommands(a *Archive) error {
 			return err
 		}
 	}
-	if err := a.Symlink("init", "bbin/"+p.Init, PartBusybox); err != nil {
+	if err := a.Symlink(bootfs.Rel(bootfs.Init), "bbin/"+p.Init, PartBusybox); err != nil {
 		return err
 	}
 	if _, ok := a.Get("bin/sh"); !ok {
@@ -116,26 +117,27 @@ func (p *Plan) layoutCommands(a *Archive) error {
 }
 
 func (p *Plan) layoutServices(a *Archive) error {
-	if err := a.Dir(EarlyDir, 0o755, PartServices); err != nil {
+	seed, services := bootfs.Rel(bootfs.SeedScandir), bootfs.Rel(bootfs.ServicesDir)
+	if err := a.Dir(seed, 0o755, PartServices); err != nil {
 		return err
 	}
 	for _, s := range p.Early {
-		if err := a.AddTree(s.Src, EarlyDir+"/"+s.Name, PartServices); err != nil {
+		if err := a.AddTree(s.Src, seed+"/"+s.Name, PartServices); err != nil {
 			return err
 		}
 	}
 	if p.Hooks != "" {
-		if err := a.AddTree(p.Hooks, EarlyDir+"/.s6-svscan", PartServices); err != nil {
+		if err := a.AddTree(p.Hooks, seed+"/.s6-svscan", PartServices); err != nil {
 			return err
 		}
 	}
 	if len(p.Services) > 0 {
-		if err := a.Dir(ServicesDir, 0o755, PartServices); err != nil {
+		if err := a.Dir(services, 0o755, PartServices); err != nil {
 			return err
 		}
 	}
 	for _, s := range p.Services {
-		if err := a.AddTree(s.Src, ServicesDir+"/"+s.Name, PartServices); err != nil {
+		if err := a.AddTree(s.Src, services+"/"+s.Name, PartServices); err != nil {
 			return err
 		}
 	}
@@ -157,7 +159,7 @@ func (p *Plan) layoutServices(a *Archive) error {
 		}
 		stage2 = []byte(GenerateStage2(p.Def, serviceNames(p.Services), notifies))
 	}
-	if err := a.Add(&Entry{Name: Stage2Path, Mode: TypeRegular | 0o755, Data: stage2, Part: PartServices, Src: "stage2"}); err != nil {
+	if err := a.Add(&Entry{Name: bootfs.Rel(bootfs.Stage2), Mode: TypeRegular | 0o755, Data: stage2, Part: PartServices, Src: "stage2"}); err != nil {
 		return err
 	}
 	if p.ShutdownHook != "" {
@@ -165,7 +167,7 @@ func (p *Plan) layoutServices(a *Archive) error {
 		if err != nil {
 			return err
 		}
-		if err := a.Add(&Entry{Name: ShutdownPath, Mode: TypeRegular | 0o755, Data: b, Part: PartServices, Src: p.ShutdownHook}); err != nil {
+		if err := a.Add(&Entry{Name: bootfs.Rel(bootfs.ShutdownHook), Mode: TypeRegular | 0o755, Data: b, Part: PartServices, Src: p.ShutdownHook}); err != nil {
 			return err
 		}
 	}

@@ -3,17 +3,8 @@ package image
 import (
 	"fmt"
 	"strings"
-)
 
-// Paths inside the image (the contract with stage 1, stage 2 and shutdown).
-const (
-	ScanDir       = "run/service"
-	EarlyDir      = "etc/svinit/scandir"
-	ServicesDir   = "etc/svinit/services"
-	Stage2Path    = "etc/svinit/stage2"
-	ShutdownPath  = "etc/svinit/shutdown"
-	CmdlinePath   = "etc/svinit/cmdline"
-	ImageInfoPath = "etc/svinit/image"
+	"github.com/svinit/svinit/pkg/bootfs"
 )
 
 // DefaultWaitTimeout is stage 2's wait_ready timeout in milliseconds.
@@ -74,9 +65,9 @@ func GenerateStage2(d *Definition, services []string, notifies func(service stri
 	}
 	if len(services) > 0 {
 		for _, s := range services {
-			steps = append(steps, fmt.Sprintf("cp -r /%s/%s /%s/%s", ServicesDir, s, ScanDir, s))
+			steps = append(steps, fmt.Sprintf("cp -r %s/%s %s/%s", bootfs.ServicesDir, s, bootfs.Scandir, s))
 		}
-		steps = append(steps, "svscanctl -a /"+ScanDir)
+		steps = append(steps, "svscanctl -a "+bootfs.Scandir)
 	}
 	if len(d.Stage2.WaitReady) > 0 {
 		t := d.Stage2.WaitTimeout.Value
@@ -86,9 +77,9 @@ func GenerateStage2(d *Definition, services []string, notifies func(service stri
 		var ready, up string
 		for _, w := range d.Stage2.WaitReady {
 			if notifies != nil && notifies(w.Value) {
-				ready += " /" + ScanDir + "/" + w.Value
+				ready += " " + bootfs.Scandir + "/" + w.Value
 			} else {
-				up += " /" + ScanDir + "/" + w.Value
+				up += " " + bootfs.Scandir + "/" + w.Value
 			}
 		}
 		if ready != "" {

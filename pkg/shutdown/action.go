@@ -14,8 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/tai64n"
 )
 
 // An Action is how the machine ends.
@@ -32,15 +33,6 @@ const (
 // DefaultAction is what the final stage does when nobody recorded an
 // action (svscan was stopped some other way, e.g. svscanctl -t).
 const DefaultAction = Reboot
-
-// Fixed paths (see docs/boot.md).
-const (
-	StateDir   = "/run/svinit"
-	RecordFile = StateDir + "/shutdown"
-	HookFile   = "/etc/svinit/shutdown"
-	Scandir    = "/run/service"
-	Console    = "/dev/console"
-)
 
 func (a Action) String() string {
 	switch a {

@@ -7,8 +7,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/svinit/svinit/pkg/stage1"
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
 )
 
 // Defaults for the final stage.
@@ -57,7 +58,7 @@ type Final struct {
 	Since      time.Time     // when the shutdown began (zero: when Run starts)
 	Grace      time.Duration // TERM to KILL
 	KillWait   time.Duration // KILL to unmounting
-	MountsFile string        // /proc/mounts
+	MountsFile string        // bootfs.ProcMounts
 	Out        io.Writer     // the console
 	Verbose    bool          // name every file system unmounted
 	Sys        FinalSys
@@ -78,7 +79,7 @@ func (f *Final) Run() error {
 	a := f.Action
 	if a == None {
 		a = DefaultAction
-		f.logf("no shutdown action recorded in %s; default: %s", RecordFile, a)
+		f.logf("no shutdown action recorded in %s; default: %s", bootfs.ShutdownRecord, a)
 	}
 
 	// Everybody but us gets TERM (and CONT, so stopped ones see it).
@@ -145,7 +146,7 @@ func (f *Final) unmountAll() {
 		f.logf("read %s: %v; nothing unmounted", f.MountsFile, err)
 		return
 	}
-	ms, err := stage1.Mountpoints(mf)
+	ms, err := bootfs.ParseMounts(mf)
 	mf.Close()
 	if err != nil {
 		f.logf("read %s: %v", f.MountsFile, err)

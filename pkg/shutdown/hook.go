@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/svinit/svinit/pkg/cli"
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/cli"
 )
 
 // DefaultHookTimeout bounds the image's shutdown hook.
@@ -26,9 +28,9 @@ const DefaultAbortAfter = 10 * time.Second
 // .s6-svscan/SIG* hooks run.
 type Hook struct {
 	Action  Action
-	Record  string        // RecordFile
-	Hook    string        // HookFile; run if it is an executable file
-	Scandir string        // Scandir: where .s6-svscan/control is
+	Record  string        // bootfs.ShutdownRecord
+	Hook    string        // bootfs.ShutdownHook; run if it is an executable file
+	Scandir string        // bootfs.Scandir: where .s6-svscan/control is
 	Timeout time.Duration // for Hook; 0 = no limit
 	Stdout  io.Writer     // the hook's stdout and stderr, and our messages
 	Now     func() time.Time
@@ -47,7 +49,7 @@ type Hook struct {
 
 // NewHook returns a Hook with the image's paths.
 func NewHook(a Action, stdout io.Writer) *Hook {
-	return &Hook{Action: a, Record: RecordFile, Hook: HookFile, Scandir: Scandir,
+	return &Hook{Action: a, Record: bootfs.ShutdownRecord, Hook: bootfs.ShutdownHook, Scandir: bootfs.Scandir,
 		Timeout: DefaultHookTimeout, Stdout: stdout, Now: time.Now,
 		AbortAfter: DefaultAbortAfter, Sleep: time.Sleep}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
 )
 
 // Boot runs stage 1 as process 1 and ends by exec'ing svscan. It never
@@ -40,8 +42,8 @@ func Boot() {
 // ends in the rescue shell; Run returns only if that returns (tests).
 func (s *Stage1) Run(env []string) {
 	s.Sys.Umask(0o022)
-	procErr := s.mountOne(EarlyMounts[0])
-	s.Cmdline = ReadCmdline(s.Root)
+	procErr := s.mountOne(bootfs.EarlyMounts[0])
+	s.Cmdline = bootfs.ReadCmdline(s.Root)
 	mountErr := s.MountAll()
 	if mountErr == nil {
 		mountErr = procErr
@@ -74,12 +76,12 @@ func (s *Stage1) Run(env []string) {
 	if !s.HaveLogger() {
 		// No catch-all logger: nobody would ever read the FIFO, so stage
 		// 2 would wait forever. Keep every output on the console instead.
-		s.Logf("%s: no catch-all logger service; output stays on the console", LoggerService)
+		s.Logf("%s: no catch-all logger service; output stays on the console", bootfs.LoggerService)
 		if err := s.startChild("", env); err != nil {
 			s.Logf("stage 2: %v", err)
 		}
 		s.disableCAD()
-		s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), Svscan, Scandir)
+		s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), bootfs.Svscan, bootfs.Scandir)
 		s.execSvscan(env)
 		return
 	}
@@ -90,17 +92,17 @@ func (s *Stage1) Run(env []string) {
 	// Open our own writer before starting the stage-2 child: the trick
 	// holds a reader open for an instant, and a child opening meanwhile
 	// would not wait for the logger.
-	fd, err := s.Sys.OpenFIFOWriter(s.P(LoggerFIFO))
+	fd, err := s.Sys.OpenFIFOWriter(s.P(bootfs.LoggerFIFO))
 	if err != nil {
 		s.rescue("catch-all logger FIFO: " + err.Error())
 		return
 	}
-	if err := s.startChild(LoggerFIFO, env); err != nil {
+	if err := s.startChild(bootfs.LoggerFIFO, env); err != nil {
 		s.Logf("stage 2: %v", err)
 	}
 	s.Sys.IgnoreSIGPIPE()
 	s.disableCAD()
-	s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), Svscan, Scandir)
+	s.Debugf("stage 1 done in %v; handing over to %s %s", time.Since(start).Round(time.Microsecond), bootfs.Svscan, bootfs.Scandir)
 	for _, t := range []int{1, 2} {
 		if err := s.Sys.Dup2(fd, t); err != nil {
 			unix.Close(fd)
@@ -157,10 +159,10 @@ func (s *Stage1) consoleBack() {
 // execSvscan execs svscan on the scan directory, or falls into the
 // rescue shell.
 func (s *Stage1) execSvscan(env []string) {
-	err := s.Sys.Exec(s.P(Svscan), []string{"svscan", Scandir}, env)
+	err := s.Sys.Exec(s.P(bootfs.Svscan), []string{"svscan", bootfs.Scandir}, env)
 	// Still here: put the console back on 1 and 2 so the message shows.
 	s.consoleBack()
-	s.rescue(fmt.Sprintf("exec %s %s: %v", Svscan, Scandir, err))
+	s.rescue(fmt.Sprintf("exec %s %s: %v", bootfs.Svscan, bootfs.Scandir, err))
 }
 
 // BaseEnv returns env with PATH set to the image's PATH and svinit's
@@ -178,7 +180,7 @@ func BaseEnv(env []string) []string {
 		}
 		out = append(out, e)
 	}
-	return append(out, "PATH="+DefaultPath)
+	return append(out, "PATH="+bootfs.DefaultPath)
 }
 
 // StartStage2 starts the stage-2 child: this program again (same argv[0],
@@ -226,7 +228,7 @@ func Stage2Child() int {
 	prog := os.Getenv(EnvStage2Prog)
 	env := BaseEnv(os.Environ())
 	if prog == "" {
-		prog = DefaultStage2
+		prog = bootfs.Stage2
 	}
 	if fifoPath != "" {
 		fd, err := OpenFIFOBlocking(fifoPath)
@@ -241,7 +243,7 @@ func Stage2Child() int {
 	err := unix.Exec(prog, []string{prog}, env)
 	msg := fmt.Sprintf("uinit: stage 2: cannot run %s: %v; nothing beyond the early services will start (put an executable there, or name one with svinit.stage2= on the kernel command line)\n", prog, err)
 	os.Stderr.WriteString(msg)
-	if c, cerr := os.OpenFile(Console, os.O_WRONLY|unix.O_NOCTTY, 0); cerr == nil && fifoPath != "" {
+	if c, cerr := os.OpenFile(bootfs.Console, os.O_WRONLY|unix.O_NOCTTY, 0); cerr == nil && fifoPath != "" {
 		c.WriteString(msg)
 		c.Close()
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/fifo"
 	"golang.org/x/sys/unix"
 )
@@ -131,7 +132,7 @@ func TestStage2ChildWaitsForLogger(t *testing.T) {
 	if err := <-waited; err != nil {
 		t.Fatalf("stage-2 child: %v\n%s", err, stderr.String())
 	}
-	want := []string{"stage2 ran, PATH=" + DefaultPath, "to-stderr"}
+	want := []string{"stage2 ran, PATH=" + bootfs.DefaultPath, "to-stderr"}
 	if strings.Join(lines, "|") != strings.Join(want, "|") {
 		t.Fatalf("logger read %q, want %q", lines, want)
 	}

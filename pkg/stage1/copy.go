@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
 )
 
 // CopyScandir creates the scan directory /run/service from the image's
@@ -17,17 +19,17 @@ import (
 // and sticky included); anything else is skipped with a message. A
 // missing seed directory leaves an empty scan directory.
 func (s *Stage1) CopyScandir() error {
-	dst := s.P(Scandir)
+	dst := s.P(bootfs.Scandir)
 	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return fmt.Errorf("create the scan directory %s: %w", Scandir, err)
+		return fmt.Errorf("create the scan directory %s: %w", bootfs.Scandir, err)
 	}
-	src := s.P(SeedScandir)
+	src := s.P(bootfs.SeedScandir)
 	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
-		s.Logf("%s: missing; the scan directory %s starts empty", SeedScandir, Scandir)
+		s.Logf("%s: missing; the scan directory %s starts empty", bootfs.SeedScandir, bootfs.Scandir)
 		return nil
 	}
 	return CopyTree(src, dst, func(rel string, err error) {
-		s.Logf("copy %s/%s to %s: %v", SeedScandir, rel, Scandir, err)
+		s.Logf("copy %s/%s to %s: %v", bootfs.SeedScandir, rel, bootfs.Scandir, err)
 	})
 }
 

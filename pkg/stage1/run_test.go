@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/fifo"
 )
 
@@ -65,9 +66,9 @@ func (r *runRoot) stage1(t *testing.T, tc runCase) *Stage1 {
 	}
 	write("/etc/hostname", "box\n", 0o644)
 	write("/dev/null", "", 0o644)
-	write(SeedScandir+"/early-getty/run", "#!/bin/execlineb -P\ngetty\n", 0o755)
+	write(bootfs.SeedScandir+"/early-getty/run", "#!/bin/execlineb -P\ngetty\n", 0o755)
 	if !tc.noLogger {
-		write(SeedScandir+"/svscan-log/run", "#!/bin/execlineb -P\nsvlog\n", 0o755)
+		write(bootfs.SeedScandir+"/svscan-log/run", "#!/bin/execlineb -P\nsvlog\n", 0o755)
 	}
 	write("/proc/cmdline.next", tc.cmdline+"\n", 0o644)
 	return &Stage1{
@@ -149,7 +150,7 @@ func TestRun(t *testing.T) {
 		{
 			name:   "normal boot",
 			want:   cat(mounts, console, []string{"sethostname box"}, handover),
-			stage2: DefaultStage2,
+			stage2: bootfs.Stage2,
 		},
 		{
 			name:   "kernel knobs: svinit.stage2, svinit.debug, hostname",
@@ -177,7 +178,7 @@ func TestRun(t *testing.T) {
 			name:   "no catch-all logger: output stays on the console",
 			c:      runCase{noLogger: true},
 			want:   cat(mounts, console, []string{"sethostname box", `start stage 2 (fifo "")`, "reboot 0x0", `exec /bin/svscan ["svscan" "/run/service"]`}),
-			stage2: DefaultStage2,
+			stage2: bootfs.Stage2,
 			out:    []string{"/run/service/svscan-log: no catch-all logger service; output stays on the console"},
 		},
 		{
@@ -192,7 +193,7 @@ func TestRun(t *testing.T) {
 			want: cat(mounts, console, []string{"sethostname box"}, handover,
 				[]string{"dup2 /dev/console 1", "dup2 /dev/console 2"}),
 			rescue: "exec /bin/svscan /run/service: no such file or directory",
-			stage2: DefaultStage2,
+			stage2: bootfs.Stage2,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,7 +213,7 @@ func TestRun(t *testing.T) {
 						panic(v)
 					}
 				}()
-				s.Run([]string{"PATH=" + DefaultPath})
+				s.Run([]string{"PATH=" + bootfs.DefaultPath})
 			}()
 			if c, ok := s.Console.(*os.File); ok {
 				c.Close()
@@ -224,7 +225,7 @@ func TestRun(t *testing.T) {
 				t.Errorf("rescue shell for %q, want %q", reason, tc.rescue)
 			}
 			// Messages go to the console file once it is set up.
-			con, _ := os.ReadFile(s.P(Console))
+			con, _ := os.ReadFile(s.P(bootfs.Console))
 			all := r.out.String() + string(con)
 			for _, w := range tc.out {
 				if !strings.Contains(all, w) {
@@ -234,7 +235,7 @@ func TestRun(t *testing.T) {
 			if tc.stage2 != "" && s.Stage2Path() != tc.stage2 {
 				t.Errorf("stage 2 is %s, want %s", s.Stage2Path(), tc.stage2)
 			}
-			_, err := os.Stat(s.P(Scandir + "/early-getty/run"))
+			_, err := os.Stat(s.P(bootfs.Scandir + "/early-getty/run"))
 			if tc.noFiles != errors.Is(err, os.ErrNotExist) {
 				t.Errorf("scan directory copied: %v, want %v", err == nil, !tc.noFiles)
 			}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
 )
 
 type mountCall struct{ Source, Target, FSType, Data string }
@@ -22,7 +24,7 @@ func fakeRoot(t *testing.T, errs map[string]error) (*Stage1, *[]mountCall, *byte
 	root := t.TempDir()
 	var calls []mountCall
 	var out bytes.Buffer
-	s := &Stage1{Root: root, Console: &out, Cmdline: Cmdline{GraceMS: -1, Debug: true}}
+	s := &Stage1{Root: root, Console: &out, Cmdline: bootfs.Cmdline{GraceMS: -1, Debug: true}}
 	s.Sys = Sys{
 		Mount: func(source, target, fstype string, flags uintptr, data string) error {
 			rel := "/" + strings.TrimPrefix(strings.TrimPrefix(target, root), "/")
@@ -98,17 +100,6 @@ func TestMountAll(t *testing.T) {
 	}
 }
 
-func TestMountpointsUnescape(t *testing.T) {
-	ms, err := Mountpoints(strings.NewReader("a /mnt/with\\040space tmpfs rw 0 0\nshort line\nb /x\\134y ext4 ro 0 0\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []MountEntry{{"a", "/mnt/with space", "tmpfs"}, {"b", `/x\y`, "ext4"}}
-	if !reflect.DeepEqual(ms, want) {
-		t.Fatalf("got %q, want %q", ms, want)
-	}
-}
-
 func TestSetupConsole(t *testing.T) {
 	s, _, _ := fakeRoot(t, nil)
 	os.MkdirAll(s.P("/dev"), 0o755)
@@ -172,7 +163,7 @@ func TestHostname(t *testing.T) {
 
 func TestCopyScandir(t *testing.T) {
 	s, _, out := fakeRoot(t, nil)
-	seed := s.P(SeedScandir)
+	seed := s.P(bootfs.SeedScandir)
 	mk := func(p string, mode os.FileMode, data string) {
 		t.Helper()
 		p = filepath.Join(seed, p)
@@ -198,7 +189,7 @@ func TestCopyScandir(t *testing.T) {
 	if err := s.CopyScandir(); err != nil {
 		t.Fatal(err)
 	}
-	dst := s.P(Scandir)
+	dst := s.P(bootfs.Scandir)
 	check := func(p string, want os.FileMode) {
 		t.Helper()
 		fi, err := os.Lstat(filepath.Join(dst, p))
@@ -244,7 +235,7 @@ func TestCopyScandirMissingSeed(t *testing.T) {
 	if err := s.CopyScandir(); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(s.P(Scandir)); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(s.P(bootfs.Scandir)); err != nil || !fi.IsDir() {
 		t.Fatalf("scan dir not created: %v", err)
 	}
 	if !strings.Contains(out.String(), "missing") || s.HaveLogger() {
@@ -254,7 +245,7 @@ func TestCopyScandirMissingSeed(t *testing.T) {
 
 func TestMakeFIFO(t *testing.T) {
 	s, _, _ := fakeRoot(t, nil)
-	os.MkdirAll(s.P(LoggerService), 0o755)
+	os.MkdirAll(s.P(bootfs.LoggerService), 0o755)
 	old := unix.Umask(0o077)
 	defer unix.Umask(old)
 	for i, prep := range []func(string){
@@ -262,7 +253,7 @@ func TestMakeFIFO(t *testing.T) {
 		func(p string) { os.Remove(p); os.WriteFile(p, []byte("stale"), 0o644) },
 		func(p string) { os.Remove(p); unix.Mkfifo(p, 0o644) },
 	} {
-		p := s.P(LoggerFIFO)
+		p := s.P(bootfs.LoggerFIFO)
 		prep(p)
 		if err := s.MakeFIFO(); err != nil {
 			t.Fatalf("case %d: %v", i, err)
@@ -276,7 +267,7 @@ func TestMakeFIFO(t *testing.T) {
 
 func TestBaseEnv(t *testing.T) {
 	got := BaseEnv([]string{"HOME=/", "PATH=/usr/bin", EnvStage2 + "=1", EnvStage2FIFO + "=/x", "svinit.grace=5", "TERM=linux"})
-	want := []string{"HOME=/", "TERM=linux", "PATH=" + DefaultPath}
+	want := []string{"HOME=/", "TERM=linux", "PATH=" + bootfs.DefaultPath}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}

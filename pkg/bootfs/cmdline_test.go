@@ -1,4 +1,4 @@
-package stage1
+package bootfs
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/kcmdline"
 )
 
 func TestParseCmdline(t *testing.T) {
@@ -55,29 +57,11 @@ func FuzzParseCmdline(f *testing.F) {
 		if c.GraceMS < -1 {
 			t.Fatalf("grace %d", c.GraceMS)
 		}
-		for _, p := range SplitCmdline(s) {
+		for _, p := range kcmdline.Split(s) {
 			if p == "--" {
 				t.Fatalf("-- returned as a parameter")
 			}
 		}
-	})
-}
-
-func FuzzMountpoints(f *testing.F) {
-	for _, s := range []string{"", "proc /proc proc rw 0 0\n", `a /b\040c tmpfs rw 0 0`, `x \12 y`, `\777\`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ms, err := Mountpoints(strings.NewReader(s))
-		if err != nil {
-			return
-		}
-		for _, m := range ms {
-			if m.Target == "" && !strings.Contains(s, "\\") {
-				t.Fatalf("empty target from %q", s)
-			}
-		}
-		Unescape(s)
 	})
 }
 
@@ -88,7 +72,7 @@ func TestReadCmdline(t *testing.T) {
 	if c := ReadCmdline(root); c.Debug || c.GraceMS != -1 {
 		t.Fatalf("nothing to read: %+v", c)
 	}
-	os.WriteFile(filepath.Join(root, DefaultsFile), []byte("svinit.debug=1 svinit.grace=500 hostname=img --\n"), 0o644)
+	os.WriteFile(filepath.Join(root, CmdlineFile), []byte("svinit.debug=1 svinit.grace=500 hostname=img --\n"), 0o644)
 	c := ReadCmdline(root)
 	if !c.Debug || c.GraceMS != 500 || c.Hostname != "img" {
 		t.Fatalf("defaults only: %+v", c)
