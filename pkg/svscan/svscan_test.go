@@ -51,6 +51,8 @@ type scan struct {
 	out    *outFile
 	done   chan error
 	exited bool
+	// timeout bounds each wait (default 30 s).
+	timeout time.Duration
 }
 
 // service writes a service directory; files ending in "run" or "finish"
@@ -125,13 +127,20 @@ func (s *scan) control(letters string) {
 // subscribe to before a service is supervised) until it holds.
 func (s *scan) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(s.wait())
 	for !cond() {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("timed out waiting for %s; svscan output:\n%s", what, s.out)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func (s *scan) wait() time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return 30 * time.Second
 }
 
 func status(dir string) (s6status.Status, bool) {
@@ -152,7 +161,7 @@ func (s *scan) waitExit() {
 	select {
 	case <-s.done:
 		s.exited = true
-	case <-time.After(30 * time.Second):
+	case <-time.After(s.wait()):
 		s.t.Fatalf("svscan did not exit; output:\n%s", s.out)
 	}
 }
