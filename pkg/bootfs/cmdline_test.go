@@ -83,3 +83,13 @@ func TestReadCmdline(t *testing.T) {
 		t.Fatalf("kernel must win over the defaults: %+v", c)
 	}
 }
+
+func TestParamsOnceEach(t *testing.T) {
+	seen := map[string]bool{}
+	for _, p := range params {
+		if p.name == "" || strings.Contains(p.name, "=") || seen[p.name] {
+			t.Errorf("parameter %q: empty, with '=' or listed twice", p.name)
+		}
+		seen[p.name] = true
+	}
+}

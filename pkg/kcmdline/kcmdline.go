@@ -1,5 +1,7 @@
 // Package kcmdline splits a Linux kernel command line into parameters
 // the way the kernel does, for the few programs that read /proc/cmdline.
+// What the parameters mean is their readers' business: svinit's own in
+// pkg/bootfs, module options in pkg/kmod.
 package kcmdline
 
 import "strings"
