@@ -1,0 +1,272 @@
+package rc
+
+// Host tests: svrc's engine against the real svscan binary on a
+// temporary scan directory, oneshots run by the real execlineb.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svinit/svinit/pkg/s6status"
+)
+
+var svscanBin, execlinebBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rc-test")
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range []string{"svscan", "execlineb"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/svinit/svinit/cmds/"+c).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", c, err, out)
+			os.Exit(1)
+		}
+	}
+	svscanBin, execlinebBin = filepath.Join(dir, "svscan"), filepath.Join(dir, "execlineb")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// scanner runs svscan on a fresh scan directory until the test ends.
+func scanner(t testing.TB) (scan string, out func() string) {
+	t.Helper()
+	scan = t.TempDir()
+	f, err := os.Create(filepath.Join(t.TempDir(), "svscan.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(svscanBin, scan)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	out = func() string { b, _ := os.ReadFile(f.Name()); return string(b) }
+	t.Cleanup(func() {
+		if c, err := os.OpenFile(filepath.Join(scan, ".s6-svscan", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			c.WriteString("q")
+			c.Close()
+		}
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("svscan did not exit on q; output:\n%s", out())
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	// Ready when its control FIFO has a reader.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := os.OpenFile(filepath.Join(scan, ".s6-svscan", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("svscan did not start: %v\n%s", err, out())
+		}
+		time.Sleep(2 * time.Millisecond) // nothing to subscribe to before it exists
+	}
+	return scan, out
+}
+
+type env struct {
+	t    *testing.T
+	db   *DB
+	live *Live
+	out  func() string
+	tmp  string
+}
+
+func setup(t *testing.T, files map[string]string) *env {
+	t.Helper()
+	tmp := t.TempDir()
+	for k, v := range files {
+		delete(files, k)
+		files[k] = strings.ReplaceAll(v, "$T", tmp)
+	}
+	root := defs(t, t.TempDir(), files)
+	db, probs := Load(root)
+	if probs != nil {
+		t.Fatal(probs)
+	}
+	scan, out := scanner(t)
+	live, err := OpenLive(scan, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Close() })
+	return &env{t: t, db: db, live: live, out: out, tmp: tmp}
+}
+
+func (e *env) change(up, force bool, timeout time.Duration, names ...string) Outcome {
+	e.t.Helper()
+	sel, err := e.db.Resolve(names)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := e.db.Plan(sel, up, force, func(id int) bool { return e.live.IsUp(e.db.atoms[id]) })
+	return e.live.Execute(e.db, p, Options{Execlineb: execlinebBin, Timeout: timeout})
+}
+
+func (e *env) mustChange(up bool, names ...string) {
+	e.t.Helper()
+	if out := e.change(up, false, 60*time.Second, names...); len(out.Failed) > 0 {
+		e.t.Fatalf("change failed: %+v\nsvscan output:\n%s", out.Failed, e.out())
+	}
+}
+
+func (e *env) lines(file string) []string {
+	b, _ := os.ReadFile(filepath.Join(e.tmp, file))
+	return strings.Fields(string(b))
+}
+
+func (e *env) isUp(name string) bool { return e.live.IsUp(e.db.Services[name]) }
+
+func before(list []string, a, b string) bool {
+	ia, ib := indexOf(list, a), indexOf(list, b)
+	return ia >= 0 && ib >= 0 && ia < ib
+}
+
+const sh = "#!/bin/sh\n"
+
+func TestGraphUnderSvscan(t *testing.T) {
+	e := setup(t, map[string]string{
+		// A oneshot, a longrun needing it, a longrun with readiness
+		// and a oneshot that checks that one really was ready.
+		"mnt/type": "oneshot\n",
+		"mnt/up":   "/bin/sh -c \"echo mnt-up >> $T/order\"\n",
+		"mnt/down": "/bin/sh -c \"echo mnt-down >> $T/order\"\n",
+		"db/type":  "longrun\n", "db/dependencies.d/mnt": "",
+		"db/run":    sh + "grep -q mnt-up $T/order || exit 1\necho db-up >> $T/order\nexec sleep 1000\n",
+		"db/finish": sh + "echo db-down >> $T/order\n",
+		"rdy/type":  "longrun\n", "rdy/notification-fd": "3\n",
+		"rdy/run": sh + "sleep 0.3\necho rdy-ready >> $T/order\necho >&3\nexec sleep 1000\n",
+		"chk/type": "oneshot\n", "chk/dependencies.d/rdy": "",
+		"chk/up":       "/bin/sh -c \"grep -q rdy-ready $T/order && echo chk-$RC_NAME >> $T/order\"\n",
+		"all/type":     "bundle\n", "all/contents.d/db": "", "all/contents.d/inner": "",
+		"inner/type":   "bundle\n", "inner/contents.d/chk": "",
+		"solo/type":    "longrun\n", "solo/run": sh + "exec sleep 1000\n",
+		"solo/data/cf": "copied\n",
+	})
+	e.mustChange(true, "all")
+	order := e.lines("order")
+	if !before(order, "mnt-up", "db-up") || !before(order, "rdy-ready", "chk-chk") {
+		t.Fatalf("order %q: a service started before what it needs", order)
+	}
+	for _, n := range []string{"mnt", "db", "rdy", "chk"} {
+		if !e.isUp(n) {
+			t.Errorf("%s not up", n)
+		}
+	}
+	st, err := s6status.Read(e.live.ServiceDir("rdy"))
+	if err != nil || !st.Up() || !st.Ready {
+		t.Fatalf("rdy status %+v %v: want up and ready", st, err)
+	}
+	// No runner service is left in the scan directory.
+	ents, _ := os.ReadDir(e.live.Scan)
+	for _, en := range ents {
+		if strings.HasPrefix(en.Name(), RunnerPrefix) {
+			t.Errorf("runner %s left in the scan directory", en.Name())
+		}
+	}
+	e.mustChange(true, "solo")
+	if b, err := os.ReadFile(filepath.Join(e.live.ServiceDir("solo"), "data", "cf")); err != nil || string(b) != "copied\n" {
+		t.Errorf("data/ not copied: %q %v", b, err)
+	}
+
+	// Partial stop: mnt's dependents go down first.
+	e.mustChange(false, "mnt")
+	order = e.lines("order")
+	if !before(order, "db-down", "mnt-down") {
+		t.Fatalf("order %q: mnt went down before its dependent db", order)
+	}
+	if e.isUp("db") || e.isUp("mnt") || !e.isUp("rdy") || !e.isUp("chk") {
+		t.Fatalf("after -d change mnt: db %v mnt %v rdy %v chk %v", e.isUp("db"), e.isUp("mnt"), e.isUp("rdy"), e.isUp("chk"))
+	}
+	if st, err := s6status.Read(e.live.ServiceDir("db")); err != nil || st.Up() {
+		t.Fatalf("db still running: %+v %v", st, err)
+	}
+
+	// Full stop of what is up (svrc -da change).
+	all := map[int]bool{}
+	for id, s := range e.db.atoms {
+		if e.live.IsUp(s) {
+			all[id] = true
+		}
+	}
+	p := e.db.Plan(all, false, false, func(id int) bool { return e.live.IsUp(e.db.atoms[id]) })
+	if out := e.live.Execute(e.db, p, Options{Execlineb: execlinebBin}); len(out.Failed) > 0 {
+		t.Fatalf("full stop: %+v", out.Failed)
+	}
+	for _, s := range e.db.atoms {
+		if e.live.IsUp(s) {
+			t.Errorf("%s still up after the full stop", s.Name)
+		}
+	}
+	rows := e.live.Status(e.db)
+	if len(rows) != len(e.db.names) {
+		t.Fatalf("%d status rows for %d services", len(rows), len(e.db.names))
+	}
+}
+
+func TestFailuresUnderSvscan(t *testing.T) {
+	e := setup(t, map[string]string{
+		"bad/type": "oneshot\n", "bad/up": "/bin/sh -c \"exit 3\"\n",
+		"after/type": "longrun\n", "after/run": sh + "exec sleep 1000\n", "after/dependencies.d/bad": "",
+		"later/type": "oneshot\n", "later/up": "/bin/true\n", "later/dependencies.d/after": "",
+		"indep/type": "oneshot\n", "indep/up": "/bin/sh -c \"echo indep >> $T/order\"\n",
+		"hang/type": "oneshot\n", "hang/up": "/bin/sh -c \"echo $$ > $T/hang.pid; exec sleep 1000\"\n",
+		"hang/timeout-up": "300\n",
+		"slow/type":       "longrun\n", "slow/notification-fd": "3\n", "slow/timeout-up": "300\n",
+		"slow/run": sh + "exec sleep 1000\n",
+		"grp/type": "bundle\n", "grp/contents.d/later": "", "grp/contents.d/indep": "",
+	})
+	out := e.change(true, false, 0, "grp")
+	if len(out.Failed) != 1 || out.Failed[0].Name != "bad" || !strings.Contains(out.Failed[0].Reason, "exit 3") ||
+		strings.Join(out.Failed[0].Blocked, ",") != "after,later" {
+		t.Fatalf("failed %+v: want bad (exit 3) blocking after and later", out.Failed)
+	}
+	if e.isUp("after") || e.isUp("later") || e.isUp("bad") || !e.isUp("indep") {
+		t.Fatalf("after %v later %v bad %v indep %v", e.isUp("after"), e.isUp("later"), e.isUp("bad"), e.isUp("indep"))
+	}
+	if r := e.live.Failed("bad"); !strings.Contains(r, "exit 3") {
+		t.Errorf("recorded reason %q", r)
+	}
+
+	// A hung oneshot is killed at its timeout.
+	out = e.change(true, false, 0, "hang")
+	if len(out.Failed) != 1 || !strings.Contains(out.Failed[0].Reason, "killed") {
+		t.Fatalf("hang: %+v", out.Failed)
+	}
+	b, _ := os.ReadFile(filepath.Join(e.tmp, "hang.pid"))
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	if pid == 0 {
+		t.Fatal("hang never ran")
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("hung oneshot %d still alive", pid)
+	}
+
+	// A longrun that never notifies readiness fails at its timeout
+	// and is left down.
+	out = e.change(true, false, 0, "slow")
+	if len(out.Failed) != 1 || !strings.Contains(out.Failed[0].Reason, "not ready in time") {
+		t.Fatalf("slow: %+v", out.Failed)
+	}
+	if e.isUp("slow") {
+		t.Error("slow counted up")
+	}
+}
