@@ -152,12 +152,12 @@ func TestGraphUnderSvscan(t *testing.T) {
 		"db/run":    sh + "grep -q mnt-up $T/order || exit 1\necho db-up >> $T/order\nexec sleep 1000\n",
 		"db/finish": sh + "echo db-down >> $T/order\n",
 		"rdy/type":  "longrun\n", "rdy/notification-fd": "3\n",
-		"rdy/run": sh + "sleep 0.3\necho rdy-ready >> $T/order\necho >&3\nexec sleep 1000\n",
+		"rdy/run":  sh + "sleep 0.3\necho rdy-ready >> $T/order\necho >&3\nexec sleep 1000\n",
 		"chk/type": "oneshot\n", "chk/dependencies.d/rdy": "",
-		"chk/up":       "/bin/sh -c \"grep -q rdy-ready $T/order && echo chk-$RC_NAME >> $T/order\"\n",
-		"all/type":     "bundle\n", "all/contents.d/db": "", "all/contents.d/inner": "",
-		"inner/type":   "bundle\n", "inner/contents.d/chk": "",
-		"solo/type":    "longrun\n", "solo/run": sh + "exec sleep 1000\n",
+		"chk/up":   "/bin/sh -c \"grep -q rdy-ready $T/order && echo chk-$RC_NAME >> $T/order\"\n",
+		"all/type": "bundle\n", "all/contents.d/db": "", "all/contents.d/inner": "",
+		"inner/type": "bundle\n", "inner/contents.d/chk": "",
+		"solo/type": "longrun\n", "solo/run": sh + "exec sleep 1000\n",
 		"solo/data/cf": "copied\n",
 	})
 	e.mustChange(true, "all")

@@ -21,7 +21,7 @@ type Row struct {
 	Pid        int    // 0: none
 	Uptime     time.Duration
 	Ready      string // yes, no, "-" (no readiness notification or not a longrun)
-	Restarts   int    // deaths since the supervisor started; -1 unknown
+	Restarts   int    // deaths of run since its supervisor started (restarts and stops); -1 unknown
 	LastExit   string // how the last run ended, "" if it never did
 	Reason     string // why the last transition failed
 }
@@ -95,7 +95,7 @@ func (l *Live) Status(db *DB) []Row {
 // PrintStatus writes rows as an aligned table.
 func PrintStatus(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST-EXIT\tREASON")
+	fmt.Fprintln(tw, "NAME\tTYPE\tSTATE\tPID\tUPTIME\tREADY\tDEATHS\tLAST-EXIT\tREASON")
 	for _, r := range rows {
 		pid, upt, rs, le, why := "-", "-", "-", r.LastExit, r.Reason
 		if r.Pid != 0 {
