@@ -123,7 +123,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "list", "listall":
 		return list(o, db, verb == "listall", names, stdout)
 	case "status":
-		live, err := rc.OpenLive(o.scan, false, false)
+		live, err := rc.OpenLive(o.scan, db, false, false)
 		if err != nil {
 			return cli.Exitf(cli.ExitSystem, "%v", err)
 		}
@@ -167,7 +167,7 @@ func selection(o opts, db *rc.DB, live *rc.Live, names []string) (map[int]bool, 
 }
 
 func list(o opts, db *rc.DB, closed bool, names []string, stdout io.Writer) error {
-	live, err := rc.OpenLive(o.scan, false, false)
+	live, err := rc.OpenLive(o.scan, db, false, false)
 	if err != nil && o.all {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
@@ -202,7 +202,7 @@ func list(o opts, db *rc.DB, closed bool, names []string, stdout io.Writer) erro
 }
 
 func change(o opts, db *rc.DB, names []string, stdout, stderr io.Writer) error {
-	live, err := rc.OpenLive(o.scan, !o.dry, o.block)
+	live, err := rc.OpenLive(o.scan, db, !o.dry, o.block)
 	if err != nil {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}

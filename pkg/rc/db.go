@@ -22,7 +22,18 @@ type DB struct {
 	// Consumer maps a producer longrun to the longrun reading its
 	// output (producer-for, checked against consumer-for).
 	Consumer map[string]string
+	// LoggerOf maps the consumer of a two-service pipeline (one
+	// producer, one consumer) to its producer: the consumer's service
+	// directory is the producer's log/, so the scanner holds the pipe.
+	LoggerOf map[string]string
+	// Unpiped names the services of longer pipelines or funnels, and
+	// why svrc cannot run them (see docs/svrc.md).
+	Unpiped map[string]string
 }
+
+// unpipedReason is why only two-service pipelines run.
+const unpipedReason = "part of a pipeline of more than two services or with several producers: " +
+	"svscan holds a pipe only between a service and its log/ (make it a producer and one consumer)"
 
 // Load reads the definitions under every dir and builds their graph.
 // Problems found while reading are returned with the graph's; the DB
@@ -48,7 +59,8 @@ func Load(dirs ...string) (*DB, Problems) {
 // bundles or dependencies, pipelines declared on both ends.
 func Build(svcs []*Service) (*DB, Problems) {
 	db := &DB{Services: map[string]*Service{}, index: map[string]int{},
-		members: map[string][]int{}, Consumer: map[string]string{}}
+		members: map[string][]int{}, Consumer: map[string]string{},
+		LoggerOf: map[string]string{}, Unpiped: map[string]string{}}
 	var probs Problems
 	bad := func(s *Service, file, format string, a ...any) {
 		probs = append(probs, Problem{filepath.Join(s.Dir, file), fmt.Sprintf(format, a...)})
@@ -62,6 +74,14 @@ func Build(svcs []*Service) (*DB, Problems) {
 	}
 	// Pipeline bundles are services too.
 	pipeBundles := pipelines(db, bad)
+	for p, c := range db.Consumer {
+		ps, cs := db.Services[p], db.Services[c]
+		if len(cs.ConsumerFor) == 1 && cs.ProducerFor == "" && len(ps.ConsumerFor) == 0 {
+			db.LoggerOf[c] = p
+			continue
+		}
+		db.Unpiped[p], db.Unpiped[c] = unpipedReason, unpipedReason
+	}
 	for _, s := range pipeBundles {
 		if o, dup := db.Services[s.Name]; dup {
 			bad(o, "", "the pipeline-name of %s names a pipeline bundle %s that is already a service: rename one", s.Dir, s.Name)

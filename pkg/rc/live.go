@@ -37,12 +37,13 @@ type Live struct {
 	Scan  string
 	state string
 	lock  *os.File
+	db    *DB
 }
 
-// OpenLive opens (creating it if needed) the live state on scan.
-// With lock, it takes the state lock, waiting for another svrc if
+// OpenLive opens (creating it if needed) the live state of db's
+// services on scan. With lock, it takes the state lock, waiting for another svrc if
 // block is set and failing at once if not.
-func OpenLive(scan string, lock, block bool) (*Live, error) {
+func OpenLive(scan string, db *DB, lock, block bool) (*Live, error) {
 	st, err := os.Stat(scan)
 	if err != nil {
 		return nil, fmt.Errorf("scan directory %s: %v (start svscan on it, or give it with -l)", scan, unwrapPath(err))
@@ -50,7 +51,7 @@ func OpenLive(scan string, lock, block bool) (*Live, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("scan directory %s: not a directory (give svscan's scan directory with -l)", scan)
 	}
-	l := &Live{Scan: scan, state: filepath.Join(scan, StateDir)}
+	l := &Live{Scan: scan, state: filepath.Join(scan, StateDir), db: db}
 	for _, d := range []string{"", "oneshot", "failed", "tmp"} {
 		if err := os.Mkdir(filepath.Join(l.state, d), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			if !lock && errors.Is(err, fs.ErrPermission) {
@@ -89,8 +90,16 @@ func (l *Live) Close() error {
 	return nil
 }
 
-// ServiceDir is where longrun name lives in the scan directory.
-func (l *Live) ServiceDir(name string) string { return filepath.Join(l.Scan, name) }
+// ServiceDir is where longrun name lives in the scan directory: its own
+// directory, or its producer's log/ if it consumes a producer's output.
+func (l *Live) ServiceDir(name string) string {
+	if l.db != nil {
+		if p, ok := l.db.LoggerOf[name]; ok {
+			return filepath.Join(l.Scan, p, "log")
+		}
+	}
+	return filepath.Join(l.Scan, name)
+}
 
 // IsUp tells whether svrc counts the atomic service s as up.
 func (l *Live) IsUp(s *Service) bool {
@@ -192,6 +201,32 @@ func (w *watch) next(deadline time.Time) (byte, error) {
 func (w *watch) close() { w.l.Close() }
 
 var errTimeout = errors.New("timed out")
+
+// send sends letters to dir's supervisor, watched by w. If it is not
+// listening yet (a scan is due, or its supervisor is starting), the
+// scanner is asked to scan and the letters go once the supervisor
+// announces itself ('s', which follows the opening of its control).
+func (l *Live) send(w *watch, dir, letters string, deadline time.Time) error {
+	err := control(dir, letters)
+	if !errors.Is(err, svclient.ErrNotListening) && !errors.Is(err, svclient.ErrBadControlDir) {
+		return err
+	}
+	if err := l.rescan(); err != nil {
+		return err
+	}
+	for {
+		c, err := w.next(deadline)
+		if errors.Is(err, errTimeout) {
+			return fmt.Errorf("%s was not supervised in time (is svscan running on %s?)", dir, l.Scan)
+		}
+		if err != nil {
+			return err
+		}
+		if c == 's' {
+			return control(dir, letters)
+		}
+	}
+}
 
 // control sends letters to dir's supervisor.
 func control(dir, letters string) error {

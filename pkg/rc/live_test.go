@@ -102,7 +102,7 @@ func setup(t *testing.T, files map[string]string) *env {
 		t.Fatal(probs)
 	}
 	scan, out := scanner(t)
-	live, err := OpenLive(scan, true, false)
+	live, err := OpenLive(scan, db, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,5 +268,67 @@ func TestFailuresUnderSvscan(t *testing.T) {
 	}
 	if e.isUp("slow") {
 		t.Error("slow counted up")
+	}
+}
+
+// waitFor polls a file the services write (there is nothing to
+// subscribe to) until cond holds.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s; svscan output:\n%s", what, e.out())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A two-service pipeline: the consumer is installed as the producer's
+// log/, so the scanner holds the pipe, and either side can be killed
+// while lines flow without losing one.
+func TestPipelineUnderSvscan(t *testing.T) {
+	const last = 400
+	e := setup(t, map[string]string{
+		"prod/type": "longrun\n", "prod/producer-for": "sink\n",
+		"prod/run": sh + "n=$(cat $T/cnt 2>/dev/null || echo 0)\n" +
+			fmt.Sprintf("while [ \"$n\" -lt %d ]; do n=$((n+1)); echo $n; echo $n > $T/cnt; sleep 0.005; done\n", last) +
+			"exec sleep 1000\n",
+		"sink/type": "longrun\n", "sink/consumer-for": "prod\n", "sink/pipeline-name": "logged\n",
+		"sink/run": sh + "exec cat >> $T/out\n",
+	})
+	e.mustChange(true, "logged")
+	if got := e.live.ServiceDir("sink"); got != filepath.Join(e.live.Scan, "prod", "log") {
+		t.Fatalf("sink lives in %s, want prod/log", got)
+	}
+	count := func(n int) func() bool { return func() bool { return len(e.lines("out")) >= n } }
+	e.waitFor("50 lines", count(50))
+	if err := control(e.live.ServiceDir("prod"), "k"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("150 lines", count(150))
+	if err := control(e.live.ServiceDir("sink"), "k"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the last line", func() bool { return indexOf(e.lines("out"), fmt.Sprint(last)) >= 0 })
+	got := map[string]bool{}
+	for _, l := range e.lines("out") {
+		got[l] = true
+	}
+	for i := 1; i <= last; i++ {
+		if !got[fmt.Sprint(i)] {
+			t.Fatalf("line %d lost (a restart broke the pipe)", i)
+		}
+	}
+	for _, n := range []string{"prod", "sink"} {
+		fi, err := os.Stat(filepath.Join(e.live.ServiceDir(n), "supervise", "death_tally"))
+		if err != nil || fi.Size() == 0 {
+			t.Fatalf("%s was not killed and restarted: %v", n, err)
+		}
+	}
+	// Down: the producer first, then its consumer.
+	e.mustChange(false, "sink")
+	if e.isUp("prod") || e.isUp("sink") {
+		t.Fatal("pipeline still up")
 	}
 }

@@ -62,6 +62,47 @@ func (l *Live) install(tmp, name string) error {
 	return nil
 }
 
+// installFor installs longrun s (to be started) into the scan
+// directory. The two services of a pipeline go in together, the
+// consumer as the producer's log/, the one not started with ./down:
+// the scanner makes the pipe between them only for a new directory.
+func (l *Live) installFor(s *Service) error {
+	if l.db != nil {
+		if why, ok := l.db.Unpiped[s.Name]; ok {
+			return errors.New(why)
+		}
+	}
+	top, logger := s, (*Service)(nil)
+	if l.db != nil {
+		if p, ok := l.db.LoggerOf[s.Name]; ok {
+			top, logger = l.db.Services[p], s
+			if _, err := os.Stat(filepath.Join(l.Scan, p)); err == nil {
+				return fmt.Errorf("its producer %s is installed without it as log/: bring %s down (svrc -d change %s), remove %s, and change again",
+					p, p, p, filepath.Join(l.Scan, p))
+			}
+		} else if c, ok := l.db.Consumer[s.Name]; ok && l.db.LoggerOf[c] == s.Name {
+			logger = l.db.Services[c]
+		}
+	}
+	tmp, err := l.build(top, top == s)
+	if err != nil {
+		return err
+	}
+	if logger != nil {
+		ltmp, err := l.build(logger, logger == s)
+		if err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+		if err := os.Rename(ltmp, filepath.Join(tmp, "log")); err != nil {
+			os.RemoveAll(tmp)
+			os.RemoveAll(ltmp)
+			return err
+		}
+	}
+	return l.install(tmp, top.Name)
+}
+
 // longrunUp brings longrun s up: installed if it is not yet (then the
 // scanner starts it), else its ./down removed and 'u' sent. It waits
 // until the service is up, and ready if it has a notification-fd.
@@ -69,11 +110,7 @@ func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 	dir := l.ServiceDir(s.Name)
 	fresh := false
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		tmp, err := l.build(s, true)
-		if err != nil {
-			return err
-		}
-		if err := l.install(tmp, s.Name); err != nil {
+		if err := l.installFor(s); err != nil {
 			return err
 		}
 		fresh = true
@@ -96,11 +133,7 @@ func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 	if fresh {
 		err = l.rescan()
 	} else {
-		err = control(dir, "u")
-		if errors.Is(err, svclient.ErrNotListening) {
-			// Installed but not supervised yet (or any more).
-			err = l.rescan()
-		}
+		err = l.send(w, dir, "u", deadline)
 	}
 	if err != nil {
 		return err
@@ -172,8 +205,8 @@ func (l *Live) longrunDown(s *Service, deadline time.Time) error {
 		return nil
 	}
 	if err := control(dir, "d"); err != nil {
-		if errors.Is(err, svclient.ErrNotListening) {
-			return nil // no supervisor: nothing runs
+		if errors.Is(err, svclient.ErrNotListening) || errors.Is(err, svclient.ErrBadControlDir) {
+			return nil // no supervisor yet: it will read ./down
 		}
 		return err
 	}

@@ -78,22 +78,7 @@ func (l *Live) oneshot(s *Service, up bool, execlineb string, deadline time.Time
 		return err
 	}
 	defer w.close()
-	if ok, _ := svclient.Supervised(dir); !ok {
-		if err := l.rescan(); err != nil {
-			return err
-		}
-		for ok := false; !ok; {
-			c, err := w.next(deadline)
-			if errors.Is(err, errTimeout) {
-				return errors.New("its runner was not supervised in time (is svscan running?)")
-			}
-			if err != nil {
-				return err
-			}
-			ok = c == 's'
-		}
-	}
-	if err := control(dir, "o"); err != nil {
+	if err := l.send(w, dir, "o", deadline); err != nil {
 		return err
 	}
 	for started := false; ; {
