@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +39,12 @@ func TestMain(m *testing.M) {
 
 // scanner runs svscan on a fresh scan directory until the test ends.
 func scanner(t testing.TB) (scan string, out func() string) {
+	scan, out, _ = scannerStop(t)
+	return scan, out
+}
+
+// scannerStop is scanner with a function that stops it early.
+func scannerStop(t testing.TB) (scan string, out func() string, stop func()) {
 	t.Helper()
 	scan = t.TempDir()
 	f, err := os.Create(filepath.Join(t.TempDir(), "svscan.out"))
@@ -53,18 +60,9 @@ func scanner(t testing.TB) (scan string, out func() string) {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	out = func() string { b, _ := os.ReadFile(f.Name()); return string(b) }
-	t.Cleanup(func() {
-		if c, err := os.OpenFile(filepath.Join(scan, ".s6-svscan", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			c.WriteString("q")
-			c.Close()
-		}
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("svscan did not exit on q; output:\n%s", out())
-		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	})
+	var once sync.Once
+	stop = func() { once.Do(func() { quit(t, scan, cmd, done, out) }) }
+	t.Cleanup(stop)
 	// Ready when its control FIFO has a reader.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -78,7 +76,21 @@ func scanner(t testing.TB) (scan string, out func() string) {
 		}
 		time.Sleep(2 * time.Millisecond) // nothing to subscribe to before it exists
 	}
-	return scan, out
+	return scan, out, stop
+}
+
+// quit stops a scanner with q, then kills what is left of its group.
+func quit(t testing.TB, scan string, cmd *exec.Cmd, done chan struct{}, out func() string) {
+	if c, err := os.OpenFile(filepath.Join(scan, ".s6-svscan", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		c.WriteString("q")
+		c.Close()
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Errorf("svscan did not exit on q; output:\n%s", out())
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 }
 
 type env struct {
