@@ -14,7 +14,6 @@ package rc
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -224,11 +223,17 @@ func Read(dir string) (*Service, Problems) {
 	if err != nil {
 		bad(s.DepsFile, "%v", err)
 	}
-	s.TimeoutUp = readTimeout(dir, FileTimeoutUp, bad)
-	s.TimeoutDown = readTimeout(dir, FileTimeoutDown, bad)
+	if _, ok := has[FileTimeoutUp]; ok {
+		s.TimeoutUp = readTimeout(dir, FileTimeoutUp, bad)
+	}
+	if _, ok := has[FileTimeoutDown]; ok {
+		s.TimeoutDown = readTimeout(dir, FileTimeoutDown, bad)
+	}
 	if s.Type == Oneshot {
 		s.Up = readScript(dir, FileUp, true, bad)
-		s.Down = readScript(dir, FileDown, false, bad)
+		if _, ok := has[FileDown]; ok {
+			s.Down = readScript(dir, FileDown, false, bad)
+		}
 		if _, ok := has[servicedir.Run]; ok {
 			bad(servicedir.Run, "ignored: a oneshot runs up and down, not run (write type longrun for a daemon)")
 		}
@@ -378,27 +383,49 @@ func readScript(dir, file string, required bool, bad func(string, string, ...any
 	return b
 }
 
-// readFile reads a small regular file without blocking on a FIFO.
+// readFile reads a small regular file without blocking on a FIFO, in
+// raw system calls (svrc reads a few files of every definition on
+// every run).
 func readFile(dir, name string, max int) ([]byte, error) {
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, unwrapPath(err)
+	var fd int
+	var err error
+	for {
+		fd, err = syscall.Open(filepath.Join(dir, name), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			break
+		}
 	}
-	defer f.Close()
-	st, err := f.Stat()
 	if err != nil {
+		if err == syscall.ENOENT {
+			return nil, fs.ErrNotExist
+		}
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, fmt.Errorf("not a regular file: replace it with one")
 	}
-	if st.Size() > int64(max) {
-		return nil, fmt.Errorf("too big (%d bytes, at most %d)", st.Size(), max)
+	if st.Size > int64(max) {
+		return nil, fmt.Errorf("too big (%d bytes, at most %d)", st.Size, max)
 	}
-	b := make([]byte, st.Size())
-	n, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
+	b := make([]byte, st.Size)
+	n := 0
+	for n < len(b) {
+		k, err := syscall.Read(fd, b[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if k == 0 {
+			break
+		}
+		n += k
 	}
 	return b[:n], nil
 }
