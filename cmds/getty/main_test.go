@@ -85,6 +85,20 @@ func readUntil(m *os.File, got *bytes.Buffer, want string) bool {
 	return true
 }
 
+// readUntilFrom is readUntil looking at the output from offset from on.
+func readUntilFrom(m *os.File, got *bytes.Buffer, from int, want string) bool {
+	m.SetReadDeadline(time.Now().Add(60 * time.Second))
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String()[from:], want) {
+		n, err := m.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			return strings.Contains(got.String()[from:], want)
+		}
+	}
+	return true
+}
+
 type proc struct {
 	done chan struct{}
 	err  error
@@ -308,10 +322,13 @@ func TestShellKeys(t *testing.T) {
 			args := append(append([]string{"-p", filepath.Join(t.TempDir(), "none")}, tc.args...), slave)
 			_, errb, done := startGetty(t, args...)
 			var out bytes.Buffer
+			// step types send and waits for want in what the terminal
+			// shows from then on.
 			step := func(what, send, want string) {
 				t.Helper()
+				from := out.Len()
 				m.Write([]byte(send))
-				if !readUntil(m, &out, want) {
+				if !readUntilFrom(m, &out, from, want) {
 					t.Fatalf("%s: no %q; terminal output ends %q; stderr %q", what, want, tail(out.String()), errb.String())
 				}
 			}
@@ -333,10 +350,18 @@ func TestShellKeys(t *testing.T) {
 			}
 			step("a command reading the terminal", "read v; echo v=$v.\r", "read v")
 			step("its input", "typed\r", "v=typed.\r\n")
+			// A command gets what is typed right after its line, even
+			// in the same write: the shell read nothing past the Enter.
+			step("typed ahead to a command", "head -n 1; echo h$((5))\rfor-head\r", "h5\r\n")
+			if !strings.Contains(out.String(), "for-head\r\nh5\r\n") {
+				t.Errorf("head did not print the line typed after its own: %q", tail(out.String()))
+			}
 			step("continuation", "for i in 1 2; do\r", getty.PromptMore)
 			step("continued", "echo e$i; done\r", "e2\r\n")
 			step("syntax error", "echo (\r", getty.PromptMain)
-			step("after the error", "echo f$((4))\r", "f4\r\n")
+			// ^D once the prompt shows (typed while a command runs, it
+			// would be the end of that command's input).
+			step("after the error", "echo f$((4))\r", "f4\r\n"+getty.PromptMain)
 			m.Write([]byte("\x04"))
 			if err := done.wait(); err != nil {
 				t.Errorf("getty after ^D: %v, want exit 0; stderr %q", err, errb.String())

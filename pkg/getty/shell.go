@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/peterh/liner"
 	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -133,68 +132,9 @@ func (r *plainReader) Close() {
 	close(r.stop)
 }
 
-// editReader is the line editor (github.com/peterh/liner): it only
-// writes to the terminal (characters, carriage returns, cursor moves,
-// erase to end of line), never asks it anything, takes its width from
-// the kernel (TIOCGWINSZ, SIGWINCH), and stops reading at the key that
-// ends the line. The terminal is in the editor's raw mode only while a
-// line is read; commands run in the mode the shell started in.
-type editReader struct {
-	fd       int
-	ed       *liner.State
-	raw, cmd *unix.Termios
-}
-
-func newEditReader(fd int) (*editReader, error) {
-	cmd, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return nil, fmt.Errorf("terminal settings: %w", err)
-	}
-	ed := liner.NewLiner() // switches to raw mode
-	raw, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		ed.Close()
-		return nil, fmt.Errorf("terminal settings: %w", err)
-	}
-	ed.SetCtrlCAborts(true)
-	ed.SetMultiLineMode(true)
-	r := &editReader{fd: fd, ed: ed, raw: raw, cmd: cmd}
-	r.setMode(r.cmd)
-	return r, nil
-}
-
-func (r *editReader) setMode(t *unix.Termios) {
-	unix.IoctlSetTermios(r.fd, unix.TCSETS, t)
-}
-
-func (r *editReader) ReadLine(prompt string) (string, error) {
-	r.setMode(r.raw)
-	defer r.setMode(r.cmd)
-	line, err := r.ed.Prompt(prompt)
-	switch {
-	case err == liner.ErrPromptAborted:
-		return "", errInterrupted
-	case err == io.EOF:
-		return "", io.EOF
-	case err != nil:
-		return "", err
-	}
-	return line, nil
-}
-
-func (r *editReader) Add(line string) {
-	r.ed.AppendHistory(line)
-}
-
-func (r *editReader) Close() {
-	r.ed.Close()
-	r.setMode(r.cmd)
-}
-
 // ShellConfig is what the console shell needs.
 type ShellConfig struct {
-	// Terminal is the descriptor the shell reads from; stdout and stderr
-	// are descriptors 1 and 2 (the editor writes to 1).
+	// Terminal is the descriptor the shell reads its commands from.
 	Terminal int
 	Stdin    *os.File
 	Stdout   *os.File
@@ -204,9 +144,7 @@ type ShellConfig struct {
 }
 
 // Shell runs the console shell until exit or the end of input and
-// returns its exit status. It is only meant for a process whose
-// standard descriptors are the terminal (getty), since the line editor
-// works on descriptors 0 and 1.
+// returns its exit status.
 func Shell(c ShellConfig) (int, error) {
 	// The shell outlives its commands' keyboard signals (the kernel
 	// sends them to the whole foreground group, the shell included):
@@ -228,7 +166,7 @@ func Shell(c ShellConfig) (int, error) {
 	_, ttyErr := unix.IoctlGetTermios(c.Terminal, unix.TCGETS)
 	var r lineReader
 	if Editor(term, ttyErr == nil) {
-		er, err := newEditReader(c.Terminal)
+		er, err := newLineEditor(c.Terminal, c.Stdout)
 		if err != nil {
 			fmt.Fprintf(c.Stderr, "getty: line editor: %v; reading plain lines\n", err)
 			r = newPlainReader(c.Terminal, c.Stdout)
