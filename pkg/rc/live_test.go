@@ -244,6 +244,8 @@ func TestFailuresUnderSvscan(t *testing.T) {
 		"slow/type":       "longrun\n", "slow/notification-fd": "3\n", "slow/timeout-up": "300\n",
 		"slow/run": sh + "exec sleep 1000\n",
 		"grp/type": "bundle\n", "grp/contents.d/later": "", "grp/contents.d/indep": "",
+		"stuck/type": "oneshot\n", "stuck/up": "/bin/sleep 1000\n",
+		"next/type": "oneshot\n", "next/up": "/bin/true\n", "next/dependencies.d/stuck": "",
 	})
 	out := e.change(true, false, 0, "grp")
 	if len(out.Failed) != 1 || out.Failed[0].Name != "bad" || !strings.Contains(out.Failed[0].Reason, "exit 3") ||
@@ -270,6 +272,13 @@ func TestFailuresUnderSvscan(t *testing.T) {
 	}
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("hung oneshot %d still alive", pid)
+	}
+
+	// The overall timeout (svrc -t) ends the change: exit 2.
+	out = e.change(true, false, 300*time.Millisecond, "next")
+	if !out.TimedOut || len(out.Failed) != 1 || out.Failed[0].Name != "stuck" ||
+		strings.Join(out.Failed[0].Blocked, ",") != "next" {
+		t.Fatalf("stuck: %+v", out)
 	}
 
 	// A longrun that never notifies readiness fails at its timeout
