@@ -199,6 +199,8 @@ func TestFileLimit(t *testing.T) {
 			for i := 0; i < tc.n; i++ {
 				files[fmt.Sprintf("s%03d/run", i)] = sleeper
 			}
+			limits := filepath.Join(d, "limits.out")
+			files["limits/run"] = "#!/bin/sh\necho $(ulimit -Sn) $(ulimit -Hn) > " + limits + ".new\nmv " + limits + ".new " + limits + "\nexec sleep 1000\n"
 			service(t, d, files)
 			var s *scan
 			if tc.pid1 {
@@ -226,6 +228,24 @@ func TestFileLimit(t *testing.T) {
 				}
 				return true
 			})
+			// svscan's soft limit is its hard limit.
+			var own unix.Rlimit
+			if err := unix.Prlimit(s.cmd.Process.Pid, unix.RLIMIT_NOFILE, nil, &own); err != nil {
+				t.Fatal(err)
+			}
+			if own.Cur != own.Max {
+				t.Errorf("svscan's RLIMIT_NOFILE is %d:%d, want the soft limit raised to the hard one", own.Cur, own.Max)
+			}
+			if !tc.pid1 {
+				return
+			}
+			// Under process 1, services get the kernel's soft limit for
+			// init (1024) and the raised hard limit.
+			var b []byte
+			s.waitFor("the service's limits", func() bool { b, _ = os.ReadFile(limits); return len(b) > 0 })
+			if want := fmt.Sprintf("%d %d\n", min(1024, own.Max), own.Max); string(b) != want {
+				t.Errorf("a service's soft and hard limits: %q, want %q", b, want)
+			}
 		})
 	}
 }

@@ -153,9 +153,7 @@ func New(opts Options) (*Scanner, error) {
 		ctlKick: make(chan struct{}, 1), logq: make(chan string, 4096), kick: make(chan struct{}, 1),
 		logDone: make(chan struct{})}
 	s.errw.w = opts.Stderr
-	if err := RaiseFileLimit(os.Getpid() == 1); err != nil {
-		s.logf("cannot raise the open-file limit (RLIMIT_NOFILE): %v", err)
-	}
+	s.reaper.NoFile = raiseFileLimit(os.Getpid() == 1, s.logf)
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
 	if err := os.Mkdir(ctl, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("scan dir %s: cannot create .s6-svscan: %w", opts.Dir, err)
@@ -184,13 +182,43 @@ func New(opts Options) (*Scanner, error) {
 	return s, nil
 }
 
-// RaiseFileLimit raises the soft limit on open descriptors
-// (RLIMIT_NOFILE) to the hard limit: the scanner holds 3 per service, 8
-// per service with a logger. With hard set (process 1, which has no
-// parent to have chosen a limit for it and inherits the kernel's 1024
-// and 4096), it first raises the hard limit to the most the kernel
-// allows (fs.nr_open).
-func RaiseFileLimit(hard bool) error {
+// childNoFile is the soft descriptor limit services get under process 1:
+// the kernel's default for init (INR_OPEN_CUR), which is what they get
+// under s6-svscan; FD_SETSIZE, for programs that still use select(2).
+const childNoFile = 1024
+
+// raiseFileLimit raises the scanner's limits on open descriptors and
+// returns the limit its children must get instead (nil: the same as
+// the scanner's). Failures are reported through logf.
+func raiseFileLimit(pid1 bool, logf func(string, ...any)) *unix.Rlimit {
+	var start, now unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &start); err != nil {
+		logf("cannot read the open-file limit (RLIMIT_NOFILE): %v", err)
+		return nil
+	}
+	if err := setFileLimit(pid1); err != nil {
+		logf("cannot raise the open-file limit (RLIMIT_NOFILE): %v", err)
+	}
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &now) != nil {
+		return nil
+	}
+	child := start // as it was (Go's runtime has already raised the soft one)
+	if pid1 {
+		child = unix.Rlimit{Cur: min(childNoFile, now.Max), Max: now.Max}
+	}
+	if child == now {
+		return nil
+	}
+	return &child
+}
+
+// setFileLimit raises the soft limit on open descriptors (RLIMIT_NOFILE)
+// to the hard limit: the scanner holds 3 per service, 8 per service
+// with a logger. With hard set (process 1, which has no parent to have
+// chosen a limit for it and inherits the kernel's 1024 and 4096), it
+// first raises the hard limit to the most the kernel allows
+// (fs.nr_open).
+func setFileLimit(hard bool) error {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		return err
@@ -250,10 +278,10 @@ func (s *Scanner) writeLogs() {
 }
 
 func (s *Scanner) readControl() {
-	// One read takes what a writer can have queued (a pipe holds 64
-	// KiB), and whatever it holds is folded into pend at once: the
-	// reader never waits for the scanner.
-	buf := make([]byte, 64<<10)
+	// Whatever a read brings is folded into pend at once: the reader
+	// never waits for the scanner, and any number of letters read while
+	// a scan runs costs one more scan at most.
+	buf := make([]byte, 4096)
 	for {
 		n, err := s.control.Read(buf)
 		if n > 0 {
@@ -284,8 +312,6 @@ type pending struct {
 	abort   bool // b, SIGABRT
 	unknown int  // bytes that are not commands
 }
-
-func (p *pending) empty() bool { return *p == pending{} }
 
 // post folds letters into the pending commands and wakes Run.
 func (s *Scanner) post(letters []byte) {
