@@ -26,10 +26,6 @@ const (
        svrc [ -c defdir ] check [ defdir... ]
        svrc help`
 
-	// DefaultDefs and DefaultScan are the defaults of -c and -l.
-	DefaultDefs = "/etc/svinit/rc"
-	DefaultScan = "/run/service"
-
 	exitFailed  = 1
 	exitTimeout = 2
 	exitUnknown = 3
@@ -51,7 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	o := opts{defs: DefaultDefs, scan: DefaultScan, verbosity: 1}
+	o := opts{defs: rc.DefaultDefs, scan: rc.DefaultScan, verbosity: 1}
 	g := getopt.New(args, "c:l:baudDpev:n:t:")
 	for {
 		c, ok, err := g.Next()

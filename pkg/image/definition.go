@@ -33,6 +33,7 @@ type Definition struct {
 	Output        Word      `yaml:"output"`
 	Stage2        Stage2    `yaml:"stage2"`
 	ShutdownHook  Word      `yaml:"shutdown_hook"`
+	Rc            Rc        `yaml:"rc"`
 
 	// File is the definition's file name (for messages).
 	File string `yaml:"-"`
@@ -148,6 +149,14 @@ type Stage2 struct {
 	Run         []Word  `yaml:"run"`          // then run these execline command lines
 	WaitReady   []Word  `yaml:"wait_ready"`   // after starting services, wait for these to be ready
 	WaitTimeout Word    `yaml:"wait_timeout"` // milliseconds, default 10000
+}
+
+// Rc declares services in s6-rc's source format (docs/writing-services.md):
+// every definition directory under the From directories goes to
+// /etc/svinit/rc, and stage 2 runs svrc -u change Bundle.
+type Rc struct {
+	From   []Word `yaml:"from"`   // directories of definitions, relative to the repository root
+	Bundle Word   `yaml:"bundle"` // what stage 2 brings up; default "default"
 }
 
 // Mount is one filesystem stage 2 mounts.
@@ -406,6 +415,9 @@ func (d *Definition) check() *Error {
 		if _, ok := seenSvc[s.Value]; !ok {
 			return errf(s.Line, "stage2: wait_ready: %q is not one of the image's services", s.Value)
 		}
+	}
+	if b := d.Rc.Bundle; b.Value != "" && len(d.Rc.From) == 0 {
+		return errf(b.Line, "rc: bundle %q without from: name the directories of service definitions", b.Value)
 	}
 	if w := d.Stage2.WaitTimeout; w.Value != "" {
 		if n, err := strconv.ParseUint(w.Value, 10, 31); err != nil || n == 0 {

@@ -26,7 +26,7 @@ const (
 // indexes, /etc files and the definition's extra files.
 func (p *Plan) Layout(a *Archive) error {
 	d := p.Def
-	steps := []func(*Archive) error{p.layoutBase, p.layoutCommands, p.layoutServices, p.layoutModules, p.layoutFiles}
+	steps := []func(*Archive) error{p.layoutBase, p.layoutCommands, p.layoutServices, p.layoutRc, p.layoutModules, p.layoutFiles}
 	for _, s := range steps {
 		if err := s(a); err != nil {
 			if _, ok := err.(*Error); ok {

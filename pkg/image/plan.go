@@ -34,6 +34,10 @@ type Plan struct {
 	AllAliases   bool
 	ShutdownHook string // host file
 	Stage2Script string // host file replacing the generated stage 2
+	// Rc lists the service definitions (s6-rc format) to install in
+	// rc.DefaultDefs, by name; RcBundle is what stage 2 brings up.
+	Rc       []ServiceDir
+	RcBundle string
 
 	cleanup []string
 }
@@ -202,6 +206,10 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 			return nil, defErr(h.Line, "scandir_hooks: no directory %s", src)
 		}
 		p.Hooks = src
+	}
+
+	if err := p.resolveRc(); err != nil {
+		return nil, err
 	}
 
 	// Files, hooks.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/rc"
 )
 
 // DefaultWaitTimeout is stage 2's wait_ready timeout in milliseconds.
@@ -22,8 +23,10 @@ func execlineQuote(s string) string {
 // GenerateStage2 returns the execline script stage 2 runs: load modules,
 // mount filesystems, run the definition's extra commands, copy the
 // non-early services into the scan directory and make svscan pick them up,
-// then wait for the services named in wait_ready: up and ready (svwait -U)
-// for those whose directory has a notification-fd, up (svwait -u) for the
+// bring the rc: bundle up with svrc (svrc -u change BUNDLE, which waits
+// for readiness itself), then wait for the services named in wait_ready:
+// up and ready (svwait -U) for those whose directory has a notification-fd,
+// up (svwait -u) for the
 // others, which never report readiness (as with s6). Every step but the
 // last runs under foreground, so one failing step does not stop the
 // others; its error lands in the catch-all log. The exit code is the last
@@ -68,6 +71,19 @@ func GenerateStage2(d *Definition, services []string, notifies func(service stri
 			steps = append(steps, fmt.Sprintf("cp -r %s/%s %s/%s", bootfs.ServicesDir, s, bootfs.Scandir, s))
 		}
 		steps = append(steps, "svscanctl -a "+bootfs.Scandir)
+	}
+	if len(d.Rc.From) > 0 {
+		// svrc waits for each longrun's readiness itself; -t only
+		// when the definition bounds stage 2's waits.
+		s := "svrc -c " + rc.DefaultDefs + " -l " + bootfs.Scandir
+		if t := d.Stage2.WaitTimeout.Value; t != "" {
+			s += " -t " + t
+		}
+		b := d.Rc.Bundle.Value
+		if b == "" {
+			b = DefaultRcBundle
+		}
+		steps = append(steps, s+" -u change "+execlineQuote(b))
 	}
 	if len(d.Stage2.WaitReady) > 0 {
 		t := d.Stage2.WaitTimeout.Value

@@ -16,6 +16,13 @@ import (
 	"github.com/svinit/svinit/pkg/svclient"
 )
 
+// Defaults of svrc -c and -l: where the definitions are, and the scan
+// directory svscan watches.
+const (
+	DefaultDefs = "/etc/svinit/rc"
+	DefaultScan = "/run/service"
+)
+
 // StateDir is svrc's own directory in the scan directory; the scanner
 // ignores it (its name starts with a dot). It holds:
 //

@@ -1,0 +1,72 @@
+package image
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/svinit/svinit/pkg/rc"
+)
+
+// DefaultRcBundle is the bundle stage 2 brings up when rc: names none.
+const DefaultRcBundle = "default"
+
+func (p *Plan) defErr(line int, format string, a ...any) error {
+	return &Error{File: p.Def.File, Line: line, Msg: fmt.Sprintf(format, a...)}
+}
+
+// resolveRc reads and checks the definitions of rc: from, as svrc check
+// would at boot, and records them.
+func (p *Plan) resolveRc() error {
+	d := p.Def
+	if len(d.Rc.From) == 0 {
+		return nil
+	}
+	var dirs []string
+	for _, w := range d.Rc.From {
+		dir := w.Value
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(p.Root, dir)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return p.defErr(w.Line, "rc: from: no directory %s", dir)
+		}
+		dirs = append(dirs, dir)
+	}
+	db, probs := rc.Load(dirs...)
+	if probs != nil {
+		return p.defErr(d.Rc.From[0].Line, "rc: invalid service definitions (svrc check says the same):\n%v", probs)
+	}
+	p.RcBundle = d.Rc.Bundle.Value
+	line := d.Rc.Bundle.Line
+	if p.RcBundle == "" {
+		p.RcBundle, line = DefaultRcBundle, d.Rc.From[0].Line
+	}
+	if _, err := db.Resolve([]string{p.RcBundle}); err != nil {
+		return p.defErr(line, "rc: bundle: %v", err)
+	}
+	for _, n := range db.Names() {
+		if s := db.Services[n]; s.Dir != "" && filepath.Base(s.Dir) == n {
+			p.Rc = append(p.Rc, ServiceDir{Name: n, Src: s.Dir})
+		}
+	}
+	return nil
+}
+
+// layoutRc installs the definitions in rc.DefaultDefs.
+func (p *Plan) layoutRc(a *Archive) error {
+	if len(p.Rc) == 0 {
+		return nil
+	}
+	dst := strings.TrimPrefix(rc.DefaultDefs, "/")
+	if err := a.Dir(dst, 0o755, PartServices); err != nil {
+		return err
+	}
+	for _, s := range p.Rc {
+		if err := a.AddTree(s.Src, dst+"/"+s.Name, PartServices); err != nil {
+			return err
+		}
+	}
+	return nil
+}
