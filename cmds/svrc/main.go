@@ -210,20 +210,7 @@ func change(o opts, db *rc.DB, names []string, stdout, stderr io.Writer) error {
 	isUp := func(id int) bool { return live.IsUp(db.Atoms()[id]) }
 	var plans []*rc.Plan
 	if o.prune {
-		// Up: exactly the selection and what it needs; down: the
-		// most that does not hold the selection. First down, then up.
-		keep := db.Closure(sel, !o.down)
-		other := map[int]bool{}
-		for id := range db.Atoms() {
-			if !keep[id] {
-				other[id] = true
-			}
-		}
-		if o.down {
-			keep, other = other, keep
-		}
-		plans = append(plans, db.Plan(other, false, o.force, isUp))
-		plans = append(plans, db.Plan(keep, true, false, func(id int) bool { return isUp(id) && !other[id] }))
+		plans = db.PrunePlans(sel, !o.down, o.force, isUp)
 	} else {
 		plans = append(plans, db.Plan(sel, !o.down, o.force, isUp))
 	}

@@ -216,6 +216,33 @@ func TestPlanLayers(t *testing.T) {
 	}
 }
 
+func TestPrunePlans(t *testing.T) {
+	db := graph(t, "a:o:", "b:l:a", "c:l:b", "x:o:", "y:l:x")
+	isUp := func(ups ...string) func(int) bool {
+		return func(id int) bool { return indexOf(ups, db.atoms[id].Name) >= 0 }
+	}
+	tests := []struct {
+		sel       string
+		up        bool
+		ups       []string
+		down, rup string
+	}{
+		{"b", true, []string{"x", "y", "c"}, "c,y | x", "a | b"},
+		{"b", false, []string{"a", "b", "c"}, "c | b", "x | y"},
+		{"y", true, nil, "", "x | y"},
+	}
+	for _, tt := range tests {
+		sel, _ := db.Resolve([]string{tt.sel})
+		ps := db.PrunePlans(sel, tt.up, false, isUp(tt.ups...))
+		if got := names(db, ps[0].Layers); got != tt.down {
+			t.Errorf("-p %s up=%v: down %q, want %q", tt.sel, tt.up, got, tt.down)
+		}
+		if got := names(db, ps[1].Layers); got != tt.rup {
+			t.Errorf("-p %s up=%v: up %q, want %q", tt.sel, tt.up, got, tt.rup)
+		}
+	}
+}
+
 func TestResolveUnknown(t *testing.T) {
 	db := graph(t, "database:l:", "web:l:database")
 	_, err := db.Resolve([]string{"web", "databse"})

@@ -186,6 +186,15 @@ func TestGraphUnderSvscan(t *testing.T) {
 	if err != nil || !st.Up() || !st.Ready {
 		t.Fatalf("rdy status %+v %v: want up and ready", st, err)
 	}
+	// s6's own tools see the services svrc started.
+	s6svstat, err := exec.LookPath("s6-svstat")
+	if err != nil {
+		t.Fatalf("s6-svstat not found: apt-get install s6 (%v)", err)
+	}
+	if b, err := exec.Command(s6svstat, e.live.ServiceDir("rdy")).CombinedOutput(); err != nil ||
+		!strings.HasPrefix(string(b), "up (pid ") || !strings.Contains(string(b), ", ready ") {
+		t.Errorf("s6-svstat rdy: %q %v", b, err)
+	}
 	// No runner service is left in the scan directory.
 	ents, _ := os.ReadDir(e.live.Scan)
 	for _, en := range ents {

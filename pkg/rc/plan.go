@@ -54,6 +54,28 @@ func (db *DB) Plan(sel map[int]bool, up, force bool, isUp func(id int) bool) *Pl
 	return p
 }
 
+// PrunePlans returns the two plans of a pruning change (svrc -p),
+// carried out in order: first everything unwanted down, then the wanted
+// up. Going up, the wanted state is exactly the selection and what it
+// needs; going down, the most that holds no service of the selection
+// (the selection and its dependents down, everything else up).
+func (db *DB) PrunePlans(sel map[int]bool, up, force bool, isUp func(id int) bool) []*Plan {
+	keep := db.Closure(sel, up)
+	other := map[int]bool{}
+	for id := range db.atoms {
+		if !keep[id] {
+			other[id] = true
+		}
+	}
+	if !up {
+		keep, other = other, keep
+	}
+	down := db.Plan(other, false, force, isUp)
+	// What the first plan stops counts as down for the second.
+	after := func(id int) bool { return isUp(id) && !down.Set[id] }
+	return []*Plan{down, db.Plan(keep, true, false, after)}
+}
+
 // Print writes the plan, one transition a line, layer by layer:
 // "LAYER up|down TYPE NAME", with what each waits for.
 func (p *Plan) Print(w io.Writer, db *DB) {
