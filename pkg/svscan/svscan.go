@@ -399,10 +399,9 @@ var defaultAction = map[syscall.Signal]string{
 // Run scans and supervises until told to exit, then execs
 // .s6-svscan/finish when it is executable. It returns only on exit.
 func (s *Scanner) Run() error {
-	go s.writeLogs()
-	stop := make(chan struct{})
-	go s.reaper.Run(stop, s.kick)
-	go s.readControl()
+	// Signals first: a message New queued may meet a broken pipe (as
+	// process 1 the catch-all FIFO has no reader yet), and an EPIPE on
+	// descriptor 2 raises SIGPIPE, which must be caught by then.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, hooked...)
 	// Broken pipes must not kill the scanner; the handler (unlike an
@@ -419,6 +418,10 @@ func (s *Scanner) Run() error {
 		for range pipes {
 		}
 	}()
+	go s.writeLogs()
+	stop := make(chan struct{})
+	go s.reaper.Run(stop, s.kick)
+	go s.readControl()
 	var tick <-chan time.Time
 	if s.opts.Poll > 0 {
 		t := time.NewTicker(s.opts.Poll)
