@@ -86,11 +86,19 @@ func NotifyAt(dirfd int, name string, ev []byte) (int, error) {
 		if !strings.HasPrefix(name, Prefix) {
 			continue
 		}
-		w, err := unix.Openat(fd, name, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		// Only a FIFO, never through a link: event/ is writable by the
+		// supervisor's group, and a planted link must not make the
+		// supervisor write to what it points to.
+		w, err := unix.Openat(fd, name, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			if err == unix.ENXIO {
 				unix.Unlinkat(fd, name, 0)
 			}
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(w, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			unix.Close(w)
 			continue
 		}
 		n, err := unix.Write(w, ev)
