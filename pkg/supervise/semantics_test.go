@@ -237,23 +237,23 @@ func TestDeathTallyReread(t *testing.T) {
 	}
 }
 
-// TestRestartDelay: as s6-supervise, a service that had been ready for a
-// second restarts at once; any other waits a second.
+// TestRestartDelay: a service started more than a second ago restarts
+// at once; one started less than a second ago waits for that second.
 func TestRestartDelay(t *testing.T) {
 	h := start(t, map[string]string{"run": sleeper, "down": ""})
 	s := h.svc
 	s.Start()
 	for _, tc := range []struct {
-		readyAt time.Time
+		spawned time.Time
 		now     bool
 	}{
-		{time.Time{}, false},
+		{time.Time{}, true},
 		{time.Now().Add(-2 * time.Second), true},
 		{time.Now(), false},
 	} {
 		s.mu.Lock()
 		s.status.WantUp = true
-		s.readyAt = tc.readyAt
+		s.spawned = tc.spawned
 		s.reallyDown(false, false)
 		st := s.st
 		if st == stUp {
@@ -263,7 +263,7 @@ func TestRestartDelay(t *testing.T) {
 		s.stopTimer()
 		s.mu.Unlock()
 		if (st == stUp) != tc.now {
-			t.Errorf("ready at %v: restarted at once = %v, want %v", tc.readyAt, st == stUp, tc.now)
+			t.Errorf("started at %v: restarted at once = %v, want %v", tc.spawned, st == stUp, tc.now)
 		}
 		if st == stUp {
 			h.waitEvents("dD")
