@@ -55,10 +55,10 @@ func TestStage1Knobs(t *testing.T) {
 
 	t.Run("Rescue", func(t *testing.T) {
 		reason := "uinit: svinit.rescue on the kernel command line"
-		g := bootWith(t, e, "stage1-rescue", img, bootOpts{append: []string{"svinit.rescue"}, watch: []string{reason}},
+		g := bootGosh(t, e, "stage1-rescue", img, bootOpts{append: []string{"svinit.rescue"}, watch: []string{reason}},
 			func(g *guest) {
 				g.expect(g.wait4shell(), "uinit: starting the rescue shell /bin/gosh")
-				g.prompt()
+				g.goshShell()
 			})
 		g.step(t, "RescueShell", func(t *testing.T) {
 			if _, ok := g.rec.at(reason); !ok {

@@ -197,17 +197,15 @@ func TestEarlyGettyPassword(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, gettyPasswordImage)
 	var seen strings.Builder
-	g := bootWith(t, e, "gettypw", img, bootOpts{}, func(g *guest) {
-		seen.Reset()
-		seen.WriteString(g.expect(g.wait4shell(), "svinit on "))
-		seen.WriteString(g.expect(g.wait4shell(), "Password: "))
-		g.send("wrong-password\r")
-		seen.WriteString(g.expect(60*time.Second, "Login incorrect"))
-		seen.WriteString(g.expect(60*time.Second, "Password: "))
-		g.send(gettyPassword + "\r")
-		g.prompt()
-		g.run("echo 1 > /proc/sys/kernel/printk")
-	})
+	g := boot(t, e, "gettypw", img, bootOpts{})
+	seen.WriteString(g.expect(g.wait4shell(), "svinit on "))
+	seen.WriteString(g.expect(g.wait4shell(), "Password: "))
+	g.send("wrong-password\r")
+	seen.WriteString(g.expect(60*time.Second, "Login incorrect"))
+	seen.WriteString(g.expect(60*time.Second, "Password: "))
+	g.send(gettyPassword + "\r")
+	g.prompt()
+	g.run("echo 1 > /proc/sys/kernel/printk")
 	for _, pw := range []string{"wrong-password", gettyPassword} {
 		if strings.Contains(seen.String(), pw) {
 			t.Errorf("the console echoed the password %q", pw)

@@ -14,9 +14,6 @@ import (
 	"github.com/svinit/svinit/pkg/image"
 )
 
-// promptSeq starts the line editor's prompt (gosh), in both images.
-const promptSeq = "\x1b[?25l> "
-
 // sample is one boot's timing, on the guest's clocks (seconds since
 // boot) except prompt, taken on the host from the serial stream.
 type sample struct {
@@ -57,7 +54,7 @@ func (s sample) String() string {
 
 // commonSample reads what both images have: the kernel's hand-off time
 // and the shell's start time; and the host's view of the prompt.
-func commonSample(t *testing.T, g *guest, s *sample) {
+func commonSample(t *testing.T, g *guest, s *sample, promptSeq string) {
 	out := g.run(`dmesg | grep "Run /init"`)
 	var err error
 	if s.runInit, err = dmesgTime(out, "Run /init"); err != nil {
@@ -83,7 +80,7 @@ func commonSample(t *testing.T, g *guest, s *sample) {
 func svinitSample(t *testing.T, g *guest) sample {
 	s := sample{image: "svinit", services: map[string]float64{}, readies: map[string]float64{}}
 	settle(t, g, []string{"svscan-log", "udev", "early-getty"})
-	commonSample(t, g, &s)
+	commonSample(t, g, &s, gettyPromptSeq)
 	tag := fmt.Sprintf("boottest-clock-%d", g.seq)
 	g.run(fmt.Sprintf("echo %s > /dev/kmsg; echo %s > /run/service/svscan-log/fifo", tag, tag))
 	mono, err := dmesgTime(g.run("dmesg | grep "+tag), tag)
@@ -140,7 +137,7 @@ func svinitSample(t *testing.T, g *guest) sample {
 
 func urootSample(t *testing.T, g *guest) sample {
 	s := sample{image: "u-root"}
-	commonSample(t, g, &s)
+	commonSample(t, g, &s, goshPromptSeq)
 	return s
 }
 
@@ -224,18 +221,14 @@ func TestBootTime(t *testing.T) {
 	}
 	var sv, ur []sample
 	for i := 0; i < rounds; i++ {
-		s := measureBoot(t, e, fmt.Sprintf("svinit-%d", i), svImg, func(g *guest) sample {
-			g.shell()
-			return svinitSample(t, g)
-		})
+		g := boot(t, e, fmt.Sprintf("svinit-%d", i), svImg, bootOpts{qemuArg: qemuDevices, watch: []string{gettyPromptSeq}})
+		g.shell()
+		s := svinitSample(t, g)
+		g.kill()
 		t.Logf("svinit boot %d: %s", i, s)
 		sv = append(sv, s)
 
-		s = measureBoot(t, e, fmt.Sprintf("uroot-%d", i), urImg, func(g *guest) sample {
-			g.prompt()
-			g.run("echo 1 > /proc/sys/kernel/printk")
-			return urootSample(t, g)
-		})
+		s = measureUroot(t, e, fmt.Sprintf("uroot-%d", i), urImg)
 		t.Logf("u-root boot %d: %s", i, s)
 		ur = append(ur, s)
 	}
@@ -288,14 +281,16 @@ func TestBootTime(t *testing.T) {
 	writeResult(t, e, "boot-time.txt", report)
 }
 
-// measureBoot boots img and takes a sample with f, then stops the VM. A
-// boot whose console cannot be driven is not a measurement: it is made
-// again (bootWith). The boot tests proper still fail if every attempt
-// does.
-func measureBoot(t *testing.T, e *env, name, img string, f func(*guest) sample) sample {
+// measureUroot boots u-root's image, takes a sample, then stops the VM.
+// Its console is gosh: a boot whose console cannot be driven is made
+// again (bootGosh).
+func measureUroot(t *testing.T, e *env, name, img string) sample {
 	t.Helper()
 	var s sample
-	g := bootWith(t, e, name, img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}}, func(g *guest) { s = f(g) })
+	g := bootGosh(t, e, name, img, bootOpts{qemuArg: qemuDevices, watch: []string{goshPromptSeq}}, func(g *guest) {
+		g.goshShell()
+		s = urootSample(t, g)
+	})
 	g.kill()
 	return s
 }

@@ -25,7 +25,7 @@ var defaultImage = imageSpec{name: "default", def: "images/default.yaml"}
 func TestDefaultImage(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, defaultImage)
-	g := bootShell(t, e, "default", img, bootOpts{qemuArg: qemuDevices, watch: []string{promptSeq}}) // the early getty's shell answers on the console
+	g := bootShell(t, e, "default", img, bootOpts{qemuArg: qemuDevices, watch: []string{gettyPromptSeq}}) // the early getty's shell answers on the console
 
 	g.step(t, "EarlyServices", func(t *testing.T) {
 		checkEarlyServices(t, g, []string{"svscan-log", "udev", "early-getty"})

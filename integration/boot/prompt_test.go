@@ -2,9 +2,9 @@ package boot
 
 import "testing"
 
-// TestPromptRe: the prompt is recognised even with kernel messages
+// TestGoshPromptRe: gosh's prompt is recognised even with kernel messages
 // printed inside it (a boot test once waited 4 minutes for it).
-func TestPromptRe(t *testing.T) {
+func TestGoshPromptRe(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want bool
@@ -18,7 +18,7 @@ func TestPromptRe(t *testing.T) {
 		{"\x1b[?25lfoo> ", false},
 		{"> ", false},
 	} {
-		if got := promptRe.MatchString(tc.in); got != tc.want {
+		if got := goshPromptRe.MatchString(tc.in); got != tc.want {
 			t.Errorf("%q: match %v, want %v", tc.in, got, tc.want)
 		}
 	}
