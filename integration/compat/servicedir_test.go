@@ -109,14 +109,16 @@ var (
 	sdStat = sdStep{what: "svstat"}
 	// sdPaused is sdStat once the status says paused (there is no event
 	// for it: the supervisor applies svc -p after s6-svc returns).
-	sdPaused = sdStep{"svstat", []string{"true"}}
+	sdPaused = sdStep{"svstat", []string{"4", "true"}}
 	// sdResumed: once it says not paused.
-	sdResumed = sdStep{"svstat", []string{"false"}}
-	sdDT      = sdStep{what: "svdt"}
-	sdOK      = sdStep{what: "svok"}
-	sdPerms   = sdStep{what: "svperms"}
-	sdRestart = sdStep{what: "restart"} // the supervisor exits (svc -dx) and starts again
-	sdClear   = sdStep{what: "clear"}   // s6-svdt-clear
+	sdResumed = sdStep{"svstat", []string{"4", "false"}}
+	// sdWantedDown: once it says wanted down.
+	sdWantedDown = sdStep{"svstat", []string{"1", "false"}}
+	sdDT         = sdStep{what: "svdt"}
+	sdOK         = sdStep{what: "svok"}
+	sdPerms      = sdStep{what: "svperms"}
+	sdRestart    = sdStep{what: "restart"} // the supervisor exits (svc -dx) and starts again
+	sdClear      = sdStep{what: "clear"}   // s6-svdt-clear
 )
 
 const (
@@ -137,6 +139,8 @@ var sdCases = []sdCase{
 		[]sdStep{sdWait("-u"), sdStat}},
 	{"svc -D and -U", map[string]string{"run": sdSleeper}, nil,
 		[]sdStep{sdWait("-u"), sdSvc("-D"), sdWait("-D"), sdFile("down"), sdStat, sdSvc("-U"), sdWait("-u"), sdStat}},
+	{"svc -Q", map[string]string{"run": sdSleeper}, nil,
+		[]sdStep{sdWait("-u"), sdSvc("-Q"), sdWantedDown, sdFile("down")}},
 	{"notification-fd 3", map[string]string{"run": "#!/bin/sh\necho >&3\nexec sleep 100000\n", "notification-fd": "3\n"}, nil,
 		[]sdStep{sdWait("-U"), sdStat}},
 	{"notification-fd 1", map[string]string{"run": "#!/bin/sh\necho >&1\nexec sleep 100000\n", "notification-fd": "1"}, nil,
@@ -303,7 +307,11 @@ func sdPlay(t *testing.T, bin string, c sdCase) []string {
 			for {
 				code, o := sdRun(t, parent, "s6-svstat", "-o", "up,wantedup,normallyup,ready,paused,exitcode,signal", "svc")
 				out = fmt.Sprintf("svstat: %d %s", code, o)
-				if f := strings.Fields(o); len(st.args) == 0 || len(f) == 7 && f[4] == st.args[0] || time.Now().After(deadline) {
+				i := 0
+				if len(st.args) == 2 {
+					i, _ = strconv.Atoi(st.args[0])
+				}
+				if f := strings.Fields(o); len(st.args) == 0 || len(f) == 7 && f[i] == st.args[1] || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)

@@ -520,15 +520,7 @@ func (s *Service) command(c byte) {
 		// Neither follows a link nor waits on a FIFO found there: the
 		// poller's goroutine is every service's.
 		if c == 'D' {
-			fd, err := unix.Openat(s.dfd, "down", unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
-			switch err {
-			case nil:
-				unix.Close(fd)
-			case unix.ELOOP, unix.ENXIO, unix.EISDIR, unix.ETXTBSY:
-				// Something is there already (a link, a FIFO, a directory).
-			default:
-				s.logQ("create ./down: %v", err)
-			}
+			s.createDown()
 			s.command('d')
 		} else {
 			if err := unix.Unlinkat(s.dfd, "down", 0); err != nil && err != unix.ENOENT {
@@ -536,11 +528,31 @@ func (s *Service) command(c byte) {
 			}
 			s.command('u')
 		}
-	case 's', 'X', 'Q', 'T', 'w', '\n':
+	case 'Q':
+		// s6-supervise 2.11: once at most, and ./down: like D without
+		// stopping the service.
+		s.createDown()
+		s.status.WantUp = false
+		s.announce()
+	case 's', 'X', 'T', 'w', '\n':
 		// s6-svc options that act on the client side, or newer s6
 		// letters this supervisor ignores harmlessly.
 	default:
 		s.unknown++
+	}
+}
+
+// createDown creates ./down, never through a link nor waiting on a FIFO
+// (the poller's goroutine is every service's).
+func (s *Service) createDown() {
+	fd, err := unix.Openat(s.dfd, "down", unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+	switch err {
+	case nil:
+		unix.Close(fd)
+	case unix.ELOOP, unix.ENXIO, unix.EISDIR, unix.ETXTBSY:
+		// Something is there already (a link, a FIFO, a directory).
+	default:
+		s.logQ("create ./down: %v", err)
 	}
 }
 

@@ -223,6 +223,11 @@ func TestControl(t *testing.T) {
 				t.Errorf("wait status %#x: want SIGKILL after timeout-kill", st.Wstat)
 			}
 		}},
+		{"Q: once at most and ./down, not stopped", map[string]string{"run": sleeper}, "u", "Q", "", func(t *testing.T, st s6status.Status) {
+			if !st.Up() || st.WantUp {
+				t.Errorf("%+v: want up, wanted down", st)
+			}
+		}},
 		{"garbage then up", map[string]string{"run": sleeper, "down": ""}, "", "\x00ZZ\xff\n@u", "u", func(t *testing.T, st s6status.Status) {
 			if !st.Up() {
 				t.Errorf("%+v: want up", st)
@@ -243,8 +248,14 @@ func TestControl(t *testing.T) {
 			if tc.events != "" {
 				h.waitEvents(tc.events)
 			} else {
+				// No event: wait for the status to change (paused, or
+				// wanted down with ./down made).
 				deadline := time.Now().Add(20 * time.Second)
-				for !h.status().Paused && time.Now().Before(deadline) {
+				for time.Now().Before(deadline) {
+					st := h.status()
+					if _, err := os.Stat(filepath.Join(h.dir, "down")); st.Paused || err == nil && !st.WantUp {
+						break
+					}
 					time.Sleep(10 * time.Millisecond)
 				}
 			}
