@@ -131,6 +131,8 @@ var sdCases = []sdCase{
 		[]sdStep{sdWait("-u"), sdFile("args"), sdStat}},
 	{"finish arguments", map[string]string{"run": sdSleeper, "finish": "#!/bin/sh\necho \"$1 $2 $3\" > args\n"}, nil,
 		[]sdStep{sdWait("-u"), sdSvc("-d"), sdWait("-D"), sdFile("args"), sdStat}},
+	{"finish added while up", map[string]string{"run": sdSleeper}, nil,
+		[]sdStep{sdWait("-u"), {"write", []string{"finish", "#!/bin/sh\necho \"$1 $2 $3\" > args\n"}}, sdSvc("-d"), sdWait("-D"), sdFile("args")}},
 	{"finish exit 125", map[string]string{"run": sdFailer, "finish": "#!/bin/sh\nexit 125\n", "down": ""}, nil,
 		sdSteps(sdOnce(1), []sdStep{sdStat})},
 	{"down", map[string]string{"run": sdSleeper, "down": ""}, nil,
@@ -358,6 +360,11 @@ func sdPlay(t *testing.T, bin string, c sdCase) []string {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
+		case "write":
+			if err := os.WriteFile(filepath.Join(dir, st.args[0]), []byte(st.args[1]), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out = "wrote " + st.args[0]
 		case "svok":
 			code, o := sdRun(t, parent, "s6-svok", "svc")
 			out = fmt.Sprintf("svok: %d %s", code, o)

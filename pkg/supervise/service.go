@@ -862,8 +862,9 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	s.pid = 0
 	s.closeNotify()
 	// Read now, as s6-supervise reads them when the service dies.
-	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish)
-	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish = c.MaxDeathTally, c.TimeoutFinish
+	// ./finish too: s6-supervise tries it at each death.
+	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish, servicedir.Finish)
+	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish, s.cfg.HasFinish = c.MaxDeathTally, c.TimeoutFinish, c.HasFinish
 	s.recordDeath(deathRecord(now, ws))
 	last := s.st == stLastUp
 	if s.cfg.HasFinish {
