@@ -214,6 +214,26 @@ func TestFileLimit(t *testing.T) {
 					return strings.Contains(o, "too many open files: svscan has reached its limit of 128 open descriptors (RLIMIT_NOFILE") &&
 						strings.Contains(o, "ulimit -Hn")
 				})
+				// A service that cannot be supervised is reported once,
+				// not at each try (every second, or at each rescan): the
+				// report of a service added later shows a later scan ran.
+				service(t, d, map[string]string{"zz-late/run": sleeper})
+				s.control("a")
+				s.waitFor("a later scan", func() bool { return strings.Contains(s.out.String(), "/zz-late") })
+				counts := map[string]int{}
+				for _, l := range strings.Split(s.out.String(), "\n") {
+					for _, f := range strings.Fields(l) {
+						if strings.HasPrefix(f, d+"/") {
+							counts[strings.TrimSuffix(f, ":")]++
+							break
+						}
+					}
+				}
+				for svc, n := range counts {
+					if n > 1 {
+						t.Errorf("%s reported %d times, want once", svc, n)
+					}
+				}
 				// The services that fit are supervised.
 				s.waitFor("a service up", func() bool {
 					for i := 0; i < tc.n; i++ {

@@ -90,6 +90,9 @@ type Scanner struct {
 	restartT  *time.Timer
 	restartAt time.Time
 	rescanAt  time.Time
+	// refused holds what the last scan reported for each service it
+	// could not supervise, so that a rescan reports it only if it changed.
+	refused map[key]string
 	// scans counts the scans performed, reads the reads of the control
 	// FIFO that brought letters (tests read them).
 	scans, reads atomic.Int64
@@ -778,9 +781,11 @@ func (s *Scanner) scan() {
 	type todo struct {
 		p     *pair
 		dir   string
-		fresh bool // not in s.pairs yet: validate first
-		ok    bool // fresh and valid
-		retry bool // fresh, and invalid for want of resources
+		fresh bool   // not in s.pairs yet: validate first
+		ok    bool   // fresh and valid
+		retry bool   // fresh, and invalid for want of resources
+		why   string // fresh and invalid: the report
+		key   string // and its reportKey
 	}
 	var starts []todo
 	for _, e := range ents {
@@ -820,7 +825,7 @@ func (s *Scanner) scan() {
 	}
 	one := func(t *todo) {
 		if t.fresh {
-			if t.ok, t.retry = s.validate(t.p, t.dir); !t.ok {
+			if t.ok, t.retry, t.why, t.key = s.validate(t.p, t.dir); !t.ok {
 				return
 			}
 		}
@@ -855,6 +860,7 @@ func (s *Scanner) scan() {
 		}
 		wg.Wait()
 	}
+	refused := map[key]string{}
 	for _, t := range starts {
 		if t.ok {
 			s.pairs[t.p.key] = t.p
@@ -864,10 +870,17 @@ func (s *Scanner) scan() {
 		if t.retry {
 			s.rescanLater()
 		}
+		if t.why != "" {
+			if s.refused[t.p.key] != t.key {
+				s.logf("%s", t.why) // once until it changes
+			}
+			refused[t.p.key] = t.key
+		}
 		if t.ok || !t.fresh {
 			s.schedule(t.p) // a supervisor that could not be set up
 		}
 	}
+	s.refused = refused
 	if added >= 16 {
 		// Starting many services leaves garbage the collector would only
 		// reclaim once the heap doubled: give it back now they are up.
@@ -892,6 +905,19 @@ func resourceError(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM)
 }
 
+// reportKey says when a failure to supervise a service is news: a want
+// of descriptors or memory is the same news wherever it struck (a file
+// of supervise/, the logger pipe...); anything else, when its message
+// changes.
+func reportKey(err error) string {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return err.Error()
+}
+
 // explain adds to a want of descriptors which limit was reached and
 // what raises it.
 func explain(err error) error {
@@ -914,7 +940,7 @@ func explain(err error) error {
 // the default) and a ./run that cannot run (and retries it). Only a
 // directory that cannot be read is refused; retry says it was for want
 // of resources, not because of the service directory.
-func (s *Scanner) validate(p *pair, dir string) (ok, retry bool) {
+func (s *Scanner) validate(p *pair, dir string) (ok, retry bool, why, key string) {
 	cfg, err := servicedir.Read(dir)
 	if err == nil {
 		p.cfg = &cfg
@@ -925,18 +951,16 @@ func (s *Scanner) validate(p *pair, dir string) (ok, retry bool) {
 		}
 	}
 	if err != nil {
-		s.logf("service %s not supervised: %v", dir, explain(err))
-		return false, resourceError(err)
+		return false, resourceError(err), fmt.Sprintf("service %s not supervised: %v", dir, explain(err)), reportKey(err)
 	}
 	if cfg.HasLog {
 		r, w, err := os.Pipe()
 		if err != nil {
-			s.logf("service %s not supervised: cannot create the pipe to its logger: %v", dir, explain(err))
-			return false, resourceError(err)
+			return false, resourceError(err), fmt.Sprintf("service %s not supervised: cannot create the pipe to its logger: %v", dir, explain(err)), reportKey(err)
 		}
 		p.pipeR, p.pipeW = r, w
 	}
-	return true, false
+	return true, false, "", ""
 }
 
 // start (re)creates the supervisors a pair lacks.
@@ -956,9 +980,9 @@ func (s *Scanner) start(p *pair, dir string) {
 func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, cfg *servicedir.Config, isLog bool) *supervise.Service {
 	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf})
 	if err != nil {
-		if p.reported != err.Error() {
+		if k := reportKey(err); p.reported != k {
 			s.logf("%v (trying again every %v)", explain(err), restartGap)
-			p.reported = err.Error()
+			p.reported = k
 		}
 		return nil
 	}
