@@ -220,18 +220,23 @@ func TestFileLimit(t *testing.T) {
 				service(t, d, map[string]string{"zz-late/run": sleeper})
 				s.control("a")
 				s.waitFor("a later scan", func() bool { return strings.Contains(s.out.String(), "/zz-late") })
-				counts := map[string]int{}
+				// The scanner's reports ("service X not supervised: ...",
+				// "service dir X: ..." when its supervisor cannot be set
+				// up), not what running supervisors say.
+				counts := map[string][]string{}
 				for _, l := range strings.Split(s.out.String(), "\n") {
-					for _, f := range strings.Fields(l) {
-						if strings.HasPrefix(f, d+"/") {
-							counts[strings.TrimSuffix(f, ":")]++
-							break
-						}
+					f := strings.Fields(l)
+					switch {
+					case len(f) > 3 && f[1] == "service" && f[3] == "not":
+						counts[f[2]] = append(counts[f[2]], l)
+					case len(f) > 3 && f[1] == "service" && f[2] == "dir":
+						svc := strings.TrimSuffix(f[3], ":")
+						counts[svc] = append(counts[svc], l)
 					}
 				}
-				for svc, n := range counts {
-					if n > 1 {
-						t.Errorf("%s reported %d times, want once", svc, n)
+				for svc, ls := range counts {
+					if len(ls) > 1 {
+						t.Errorf("%s reported %d times, want once:\n%s", svc, len(ls), strings.Join(ls, "\n"))
 					}
 				}
 				// The services that fit are supervised.

@@ -828,6 +828,9 @@ func (s *Scanner) scan() {
 			if t.ok, t.retry, t.why, t.key = s.validate(t.p, t.dir); !t.ok {
 				return
 			}
+			// What the last scan said of it is not news (s.refused is
+			// only read while the workers run).
+			t.p.reported = s.refused[t.p.key]
 		}
 		s.start(t.p, t.dir)
 	}
