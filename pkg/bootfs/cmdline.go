@@ -3,6 +3,7 @@ package bootfs
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,9 @@ type Cmdline struct {
 	Rescue   bool   // svinit.rescue: a rescue shell instead of the normal boot
 	Hostname string // svinit.hostname= (wins) or hostname=
 	GraceMS  int    // svinit.grace=MS for the final stage; -1 when not given
+
+	// The real root (docs/booting-a-real-root.md); see Root.
+	Root Root
 
 	// Warnings lists parameters svinit recognised but could not use.
 	Warnings []string
@@ -60,6 +64,35 @@ var params = []param{
 	}},
 	{"hostname", func(p *parser, val string, _ bool) { p.plainHost = val }},
 	{"svinit.hostname", func(p *parser, val string, _ bool) { p.svHost, p.haveSvHost = val, true }},
+	// The kernel's own root parameters, read as the kernel reads them
+	// (docs/booting-a-real-root.md).
+	{"root", func(p *parser, val string, _ bool) {
+		if err := ValidRootSpec(val); err != nil {
+			p.warn("root=" + val + ": " + err.Error() + "; ignored")
+			return
+		}
+		p.c.Root.Spec = val
+	}},
+	{"rootfstype", func(p *parser, val string, _ bool) { p.c.Root.FSType = val }},
+	{"rootflags", func(p *parser, val string, _ bool) { p.c.Root.Flags = val }},
+	{"ro", func(p *parser, _ string, _ bool) { p.c.Root.ReadWrite = false }},
+	{"rw", func(p *parser, _ string, _ bool) { p.c.Root.ReadWrite = true }},
+	{"rootwait", func(p *parser, val string, hasVal bool) { p.c.Root.Wait = p.flag("rootwait", val, hasVal) }},
+	{"rootdelay", func(p *parser, val string, _ bool) {
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 || n > MaxRootDelay {
+			p.warn(fmt.Sprintf("rootdelay=%q: want seconds between 0 and %d; ignored", val, MaxRootDelay))
+			return
+		}
+		p.c.Root.Delay, p.c.Root.HasDelay = n, true
+	}},
+	{"init", func(p *parser, val string, _ bool) {
+		if !strings.HasPrefix(val, "/") {
+			p.warn(fmt.Sprintf("init=%q: want an absolute path in the real root; ignored", val))
+			return
+		}
+		p.c.Root.Init = val
+	}},
 }
 
 // parser is the state of one ParseParams.
@@ -114,11 +147,8 @@ func ParseParams(args []string) Cmdline {
 	p := parser{c: Cmdline{GraceMS: -1}}
 	for _, a := range args {
 		key, val, hasVal := strings.Cut(a, "=")
-		for _, pm := range params {
-			if pm.name == key {
-				pm.set(&p, val, hasVal)
-				break
-			}
+		if i := slices.IndexFunc(params, func(pm param) bool { return pm.name == key }); i >= 0 {
+			params[i].set(&p, val, hasVal)
 		}
 	}
 	return p.done()

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/svinit/svinit/pkg/kcmdline"
 )
@@ -91,5 +92,46 @@ func TestParamsOnceEach(t *testing.T) {
 			t.Errorf("parameter %q: empty, with '=' or listed twice", p.name)
 		}
 		seen[p.name] = true
+	}
+}
+
+func TestParseRoot(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		want     Root
+		warnings int
+		timeout  time.Duration
+		init     string
+	}{
+		{"console=ttyS0", Root{}, 0, DefaultRootTimeout, DefaultInit},
+		{"root=/dev/vda1", Root{Spec: "/dev/vda1"}, 0, DefaultRootTimeout, DefaultInit},
+		{"root=UUID=0a1b rootfstype=ext4 rootflags=noatime rw", Root{Spec: "UUID=0a1b", FSType: "ext4", Flags: "noatime", ReadWrite: true}, 0, DefaultRootTimeout, DefaultInit},
+		{"rw ro root=LABEL=sys", Root{Spec: "LABEL=sys"}, 0, DefaultRootTimeout, DefaultInit},
+		{"root=PARTUUID=1234abcd-02 rootwait", Root{Spec: "PARTUUID=1234abcd-02", Wait: true}, 0, 0, DefaultInit},
+		{"root=PARTLABEL=root rootdelay=5", Root{Spec: "PARTLABEL=root", Delay: 5, HasDelay: true}, 0, 5 * time.Second, DefaultInit},
+		{"rootdelay=5 rootwait", Root{Delay: 5, HasDelay: true, Wait: true}, 0, 0, DefaultInit},
+		{"rootdelay=soon", Root{}, 1, DefaultRootTimeout, DefaultInit},
+		{"rootdelay=-1", Root{}, 1, DefaultRootTimeout, DefaultInit},
+		{"init=/bin/sh", Root{Init: "/bin/sh"}, 0, DefaultRootTimeout, "/bin/sh"},
+		{"init=sh", Root{}, 1, DefaultRootTimeout, DefaultInit},
+		{"root=UUID=", Root{}, 1, DefaultRootTimeout, DefaultInit},
+		{"root=/dev/", Root{}, 1, DefaultRootTimeout, DefaultInit},
+		{"root=fe01", Root{}, 1, DefaultRootTimeout, DefaultInit},
+		{"root=/dev/sda1 root=/dev/sdb1", Root{Spec: "/dev/sdb1"}, 0, DefaultRootTimeout, DefaultInit},
+		{"root=/dev/sda1 -- root=/dev/sdb1", Root{Spec: "/dev/sda1"}, 0, DefaultRootTimeout, DefaultInit},
+	} {
+		got := ParseCmdline(tc.in)
+		if len(got.Warnings) != tc.warnings {
+			t.Errorf("ParseCmdline(%q): warnings %q, want %d", tc.in, got.Warnings, tc.warnings)
+		}
+		if got.Root != tc.want {
+			t.Errorf("ParseCmdline(%q).Root = %+v, want %+v", tc.in, got.Root, tc.want)
+		}
+		if d := got.Root.Timeout(); d != tc.timeout {
+			t.Errorf("ParseCmdline(%q).Root.Timeout() = %v, want %v", tc.in, d, tc.timeout)
+		}
+		if i := got.Root.InitPath(); i != tc.init {
+			t.Errorf("ParseCmdline(%q).Root.InitPath() = %q, want %q", tc.in, i, tc.init)
+		}
 	}
 }
