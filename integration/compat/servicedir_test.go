@@ -225,10 +225,16 @@ func sdStart(t *testing.T, bin, parent string) *sdSupervisor {
 	dir := filepath.Join(parent, "svc")
 	deadline := time.Now().Add(clientsLong)
 	for {
-		// The lock first, then the status: both before the tools.
+		// The lock, the status, and a reader on the control FIFO (after
+		// a restart, the FIFO and the status of the previous supervisor
+		// are there before the new one has opened the FIFO: s6-svc would
+		// find no reader).
 		code, _ := sdRun(t, parent, "s6-svok", "svc")
 		if _, err := os.Stat(filepath.Join(dir, "supervise", "status")); code == 0 && err == nil {
-			return s
+			if f, err := os.OpenFile(filepath.Join(dir, "supervise", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+				return s
+			}
 		}
 		select {
 		case err := <-s.done:
@@ -245,7 +251,9 @@ func sdStart(t *testing.T, bin, parent string) *sdSupervisor {
 // stop makes the supervisor exit with its service down.
 func (s *sdSupervisor) stop(t *testing.T, parent string) {
 	t.Helper()
-	sdRun(t, parent, "s6-svc", "-dx", "svc")
+	if code, out := sdRun(t, parent, "s6-svc", "-dx", "svc"); code != 0 {
+		t.Errorf("s6-svc -dx: exit %d %s", code, out)
+	}
 	select {
 	case <-s.done:
 	case <-time.After(clientsLong):
