@@ -90,7 +90,11 @@ func Defaults(dir string) Config {
 // with problems (a scanner validating a new service): it fails, naming
 // the file and the fix, when ./run is missing or not executable or a
 // configuration file was ignored (Config.Warnings). Read is what a
-// supervisor uses: it never refuses.
+// supervisor uses: it never refuses. s6-svscan does not validate either:
+// it supervises every subdirectory, and s6-supervise warns, uses the
+// defaults and retries a ./run that cannot run; a scanner that matches it
+// calls Read and passes the Config to supervise.Options, which reports
+// Warnings and RunErr itself.
 func Load(dir string) (Config, error) {
 	c, err := Read(dir)
 	if err != nil {
