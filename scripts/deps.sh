@@ -13,10 +13,13 @@
 #   cpio xz-utils zstd lz4  checking images with the reference tools
 #   kmod                 depmod, to check our modules.dep against it
 #   util-linux procps    mount, kill, ps in host and benchmark scripts
+#   e2fsprogs dosfstools xfsprogs btrfs-progs gdisk fdisk busybox-static
+#                        disk images for the real-root tests (pkg/rootfs,
+#                        integration/boot TestRealRoot), built unprivileged
 # dpkg, apt, coreutils, dash and gzip are essential on Debian: always there.
 set -eu
 
-PACKAGES="s6 execline runit qemu-system-x86 cpio xz-utils zstd lz4 kmod util-linux procps"
+PACKAGES="s6 execline runit qemu-system-x86 cpio xz-utils zstd lz4 kmod util-linux procps e2fsprogs dosfstools xfsprogs btrfs-progs gdisk fdisk busybox-static"
 # With arguments: those packages only (make run: qemu-system-x86).
 [ $# -gt 0 ] && PACKAGES="$*"
 
