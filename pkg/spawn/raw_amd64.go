@@ -46,10 +46,13 @@ const (
 // catches (svscan: HUP INT QUIT USR1 USR2 TERM WINCH PWR; ALRM). Any
 // other Go handler in that window either ignores the signal or kills the
 // child, which is what the signal would do after execve anyway.
-func resetSignals() [9]syscall.Signal {
+// The fault signals follow: svscan as process 1 ignores them (SIG_IGN,
+// which execve would keep), and its children must not.
+func resetSignals() [15]syscall.Signal {
 	return [...]syscall.Signal{
 		syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
 		syscall.SIGALRM, syscall.SIGTERM, syscall.SIGWINCH, syscall.SIGPWR,
+		syscall.SIGILL, syscall.SIGTRAP, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGSTKFLT, syscall.SIGSYS,
 	}
 }
 

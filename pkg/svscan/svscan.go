@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/servicedir"
@@ -416,6 +417,17 @@ func (s *Scanner) Run() error {
 		// is the default; but Go catches these seven to crash with a
 		// stack dump. Caught here, one sent by kill(2) is dropped too.
 		signal.Notify(pipes, fatal...)
+		// Sent with sigqueue(3) (si_code SI_QUEUE, not SI_USER), the
+		// runtime takes them for real faults and crashes before any
+		// channel sees them. Six of them Go has no use for: ignored,
+		// the kernel drops them whoever sends them (a real fault is
+		// still fatal: the kernel then restores the default action).
+		// SIGSEGV stays: nil pointer panics need the runtime's handler.
+		// Only where package spawn starts the children (amd64): it sets
+		// their action back to the default, syscall.ForkExec would not.
+		if runtime.GOARCH == "amd64" {
+			ignoreFaults()
+		}
 	}
 	go func() {
 		for range pipes {
@@ -470,6 +482,21 @@ func (s *Scanner) Run() error {
 // sent by another process and not caught (synchronous faults and traps).
 var fatal = []os.Signal{syscall.SIGILL, syscall.SIGTRAP, syscall.SIGBUS, syscall.SIGFPE,
 	syscall.SIGSEGV, syscall.SIGSTKFLT, syscall.SIGSYS}
+
+// ignored are the fault signals process 1 ignores (see Run); package
+// spawn gives children their default action back.
+var ignored = []syscall.Signal{syscall.SIGILL, syscall.SIGTRAP, syscall.SIGBUS, syscall.SIGFPE,
+	syscall.SIGSTKFLT, syscall.SIGSYS}
+
+// ignoreFaults sets the signals in ignored to SIG_IGN behind the Go
+// runtime's back (signal.Ignore only marks them, for SI_USER senders).
+func ignoreFaults() {
+	// struct sigaction: handler, flags, restorer, mask; SIG_IGN is 1.
+	act := [4]uint64{1}
+	for _, sig := range ignored {
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+	}
+}
 
 // restartGap is the least time between two starts of one supervisor, as
 // s6-svscan spaces the s6-supervise processes it restarts.
