@@ -321,8 +321,9 @@ func TestPipelineUnderSvscan(t *testing.T) {
 	const last = 400
 	e := setup(t, map[string]string{
 		"prod/type": "longrun\n", "prod/producer-for": "sink\n",
-		"prod/run": sh + "n=$(cat $T/cnt 2>/dev/null || echo 0)\n" +
-			fmt.Sprintf("while [ \"$n\" -lt %d ]; do n=$((n+1)); echo $n; echo $n > $T/cnt; sleep 0.005; done\n", last) +
+		// The count survives a kill: written aside, then renamed.
+		"prod/run": sh + "n=$(cat $T/cnt 2>/dev/null); n=${n:-0}\n" +
+			fmt.Sprintf("while [ \"$n\" -lt %d ]; do n=$((n+1)); echo $n; echo $n > $T/cnt.new; mv $T/cnt.new $T/cnt; sleep 0.005; done\n", last) +
 			"exec sleep 1000\n",
 		"sink/type": "longrun\n", "sink/consumer-for": "prod\n", "sink/pipeline-name": "logged\n",
 		"sink/run": sh + "exec cat >> $T/out\n",
