@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 
 	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/rootfs"
 	"github.com/svinit/svinit/pkg/shutdown"
+	"github.com/svinit/svinit/pkg/stage1"
 )
 
 func main() { cli.Main("svinit-final", run) }
@@ -24,7 +27,7 @@ func main() { cli.Main("svinit-final", run) }
 // envKiller marks the child that sends kill(-1, SIGKILL).
 const envKiller = "SVINIT_FINAL_KILL"
 
-const usage = "usage: svinit-final [-g grace_ms] [-a poweroff|reboot|halt] [-v]"
+const usage = "usage: svinit-final [-g grace_ms] [-a poweroff|reboot|halt|switch] [-v]"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if os.Getenv(envKiller) == "1" {
@@ -82,7 +85,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		MountsFile: bootfs.ProcMounts, Out: out, Verbose: *verbose || cmdline.Debug,
 		Sys: shutdown.RealFinalSys(func() error { return startKiller(out) }),
 	}
+	f.Sys.SwitchRoot = func() error { return switchRoot(out, cmdline.Root.InitPath(), rec.Since) }
 	err = f.Run()
+	if rec.Action == shutdown.Switch {
+		// The switch failed: the services are gone; a shell is what is left.
+		(&stage1.Stage1{Root: "/", Console: out}).Rescue(fmt.Sprintf("svinit-final: switch to the real root failed: %v", err))
+	}
 	a := rec.Action
 	if a == shutdown.None {
 		a = shutdown.DefaultAction
@@ -93,6 +101,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		time.Sleep(30 * time.Second)
 		err = f.Sys.Reboot(a.RebootCmd())
 	}
+}
+
+// switchRoot makes bootfs.RootMount the root and execs init there as
+// process 1, saying what it did and how long it took. It returns only
+// on failure.
+func switchRoot(out io.Writer, init string, since time.Time) error {
+	start := time.Now()
+	st, err := rootfs.Switch(bootfs.RootMount, init)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	fmt.Fprintf(out, "svinit-final: switched to the real root in %v: moved %s; %d initramfs files deleted, %s freed\n",
+		now.Sub(start).Round(time.Microsecond), strings.Join(st.Moved, " "), st.Files, rootfs.HumanSize(st.Freed))
+	if len(st.Detached) > 0 {
+		fmt.Fprintf(out, "svinit-final: the real root has no directory for %s: detached\n", strings.Join(st.Detached, " "))
+	}
+	if !since.IsZero() {
+		fmt.Fprintf(out, "svinit-final: hand-over took %v from the switch request; exec %s\n", now.Sub(since).Round(time.Microsecond), init)
+	}
+	return rootfs.ExecInit(init, initEnv())
+}
+
+// initEnv is the environment the kernel gives init: HOME, TERM.
+func initEnv() []string {
+	term := os.Getenv("TERM")
+	if term == "" {
+		term = "linux"
+	}
+	return []string{"HOME=/", "TERM=" + term}
 }
 
 func consoleOrNull() *os.File {

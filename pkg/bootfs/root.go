@@ -20,6 +20,11 @@ const (
 	MaxRootDelay = 3600
 )
 
+// SwitchMounts are the file systems of EarlyMounts that a switch to the
+// real root moves there (those mounted under them move along); the
+// initramfs's other mounts are unmounted before the switch.
+var SwitchMounts = []string{"/dev", "/proc", "/sys", "/run"}
+
 // Root is the real root as the kernel command line describes it: the
 // parameters the kernel itself reads (root=, rootfstype=, rootflags=,
 // ro, rw, rootwait, rootdelay=, init=), which svinit reads in their place
@@ -61,8 +66,7 @@ func (r Root) InitPath() string {
 var rootKeys = []string{"UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="}
 
 // ValidRootSpec reports whether s is a root= value svinit can look for:
-// /dev/NAME, UUID=, LABEL=, PARTUUID= (with an optional /PARTNROFF=N
-// suffix, as the kernel reads it) or PARTLABEL=, each with a value.
+// /dev/NAME, UUID=, LABEL=, PARTUUID= or PARTLABEL=, each with a value.
 func ValidRootSpec(s string) error {
 	if name, ok := strings.CutPrefix(s, "/dev/"); ok {
 		if name == "" || strings.Contains(name, "..") {

@@ -8,12 +8,9 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-)
 
-// KernelMounts are the file systems the switch moves into the new root
-// (those of bootfs.EarlyMounts mounted directly under "/"; the ones
-// below them move along).
-var KernelMounts = []string{"/dev", "/proc", "/sys", "/run"}
+	"github.com/svinit/svinit/pkg/bootfs"
+)
 
 // SwitchStats says what a switch did.
 type SwitchStats struct {
@@ -79,7 +76,7 @@ func Switch(newRoot, init string) (SwitchStats, error) {
 		return stats, err
 	}
 
-	for _, m := range KernelMounts {
+	for _, m := range bootfs.SwitchMounts {
 		var st unix.Stat_t
 		if err := unix.Stat(m, &st); err != nil || st.Dev == rootSt.Dev {
 			continue // not mounted

@@ -28,6 +28,11 @@ const (
 	Poweroff
 	Reboot
 	Halt
+	// Switch hands the machine over to the real root mounted at
+	// bootfs.RootMount: the final stage moves the kernel file systems
+	// there, deletes the initramfs and execs the real root's init
+	// (FinalSys.SwitchRoot) instead of calling reboot(2).
+	Switch
 )
 
 // DefaultAction is what the final stage does when nobody recorded an
@@ -42,11 +47,13 @@ func (a Action) String() string {
 		return "reboot"
 	case Halt:
 		return "halt"
+	case Switch:
+		return "switch"
 	}
 	return "none"
 }
 
-// ParseAction parses "poweroff", "reboot" or "halt".
+// ParseAction parses "poweroff", "reboot", "halt" or "switch".
 func ParseAction(s string) (Action, error) {
 	switch s {
 	case "poweroff":
@@ -55,12 +62,15 @@ func ParseAction(s string) (Action, error) {
 		return Reboot, nil
 	case "halt":
 		return Halt, nil
+	case "switch":
+		return Switch, nil
 	}
-	return None, fmt.Errorf("unknown action %q: want poweroff, reboot or halt", s)
+	return None, fmt.Errorf("unknown action %q: want poweroff, reboot, halt or switch", s)
 }
 
 // Signal is the signal that asks process 1 for the action, the way
-// s6-linux-init does it.
+// s6-linux-init does it (none for Switch, which svinit-switch-root asks
+// for through svinit-shutdown's Hook).
 func (a Action) Signal() unix.Signal {
 	switch a {
 	case Poweroff:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,9 @@ type FinalSys struct {
 	RemountRO   func(target string) error
 	Reboot      func(cmd int) error
 	Now         func() time.Time
+	// SwitchRoot carries a Switch out: it makes bootfs.RootMount the
+	// root and execs the real root's init, returning only on failure.
+	SwitchRoot func() error
 }
 
 // RealFinalSys returns the system's own calls. startKiller is how the
@@ -102,10 +106,36 @@ func (f *Final) Run() error {
 	}
 
 	f.Sys.Sync()
-	f.unmountAll()
+	if a == Switch {
+		// What the real root does not take along is unmounted: the
+		// file systems the initramfs mounted for itself.
+		f.unmountAll(func(t string) bool { return !keptBySwitch(t) })
+		f.Sys.Sync()
+		f.logf("switch: the initramfs ended %v after the request; handing over to the real root", round(f.Sys.Now().Sub(since)))
+		if f.Sys.SwitchRoot == nil {
+			return errors.New("switch: no way to switch roots here")
+		}
+		return f.Sys.SwitchRoot()
+	}
+	f.unmountAll(func(string) bool { return true })
 	f.Sys.Sync()
 	f.logf("%s: orderly shutdown took %v", a, round(f.Sys.Now().Sub(since)))
 	return f.Sys.Reboot(a.RebootCmd())
+}
+
+// keptBySwitch reports whether the mount at target survives a switch:
+// "/" (the switch deletes its contents itself), the real root and what
+// is mounted under it, and the kernel file systems the switch moves.
+func keptBySwitch(target string) bool {
+	if target == "/" {
+		return true
+	}
+	for _, k := range append([]string{bootfs.RootMount}, bootfs.SwitchMounts...) {
+		if target == k || strings.HasPrefix(target, k+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // waitEmpty reaps children until none is left (true) or d passes
@@ -138,9 +168,10 @@ func (f *Final) waitEmpty(d time.Duration) bool {
 	}
 }
 
-// unmountAll unmounts every file system in reverse /proc/mounts order,
-// remounting read-only the ones that will not unmount.
-func (f *Final) unmountAll() {
+// unmountAll unmounts every file system that want selects in reverse
+// /proc/mounts order, remounting read-only the ones that will not
+// unmount.
+func (f *Final) unmountAll(want func(target string) bool) {
 	mf, err := os.Open(f.MountsFile)
 	if err != nil {
 		f.logf("read %s: %v; nothing unmounted", f.MountsFile, err)
@@ -154,6 +185,9 @@ func (f *Final) unmountAll() {
 	var unmounted, readonly, left int
 	for i := len(ms) - 1; i >= 0; i-- {
 		t := ms[i].Target
+		if !want(t) {
+			continue
+		}
 		if err := f.Sys.Unmount(t); err == nil {
 			unmounted++
 			if f.Verbose {

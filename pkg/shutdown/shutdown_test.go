@@ -429,3 +429,43 @@ func TestFinal(t *testing.T) {
 		})
 	}
 }
+
+// TestFinalSwitch: a switch ends every process as a shutdown does, then
+// unmounts only what the real root does not take along, and hands over
+// to SwitchRoot instead of calling reboot(2).
+func TestFinalSwitch(t *testing.T) {
+	mounts := "rootfs / rootfs rw 0 0\nproc /proc proc rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\ndevpts /dev/pts devpts rw 0 0\n" +
+		"tmpfs /run tmpfs rw 0 0\n9p /mnt/host 9p rw 0 0\n/dev/vda1 /sysroot ext4 ro 0 0\n/dev/vda2 /sysroot/boot vfat rw 0 0\ntmpfs /sysrootx tmpfs rw 0 0\n"
+	for _, tc := range []struct {
+		name      string
+		switchErr error
+		want      []string
+	}{
+		{"handed over", nil, []string{"sync", "kill -1 SIGTERM", "kill -1 SIGCONT", "sync", "umount /sysrootx", "umount /mnt/host", "sync", "switch"}},
+		{"switch fails", errors.New("no init"), []string{"sync", "kill -1 SIGTERM", "kill -1 SIGCONT", "sync", "umount /sysrootx", "umount /mnt/host", "sync", "switch"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mf := filepath.Join(t.TempDir(), "mounts")
+			os.WriteFile(mf, []byte(mounts), 0o644)
+			r := &finalRec{wait: make(chan error, 16), gone: make(chan struct{})}
+			r.wait <- unix.ECHILD
+			sys := r.sys(false, false, nil)
+			sys.SwitchRoot = func() error { r.add("switch"); return tc.switchErr }
+			var out bytes.Buffer
+			f := &Final{Action: Switch, Grace: DefaultGrace, KillWait: DefaultKillWait, MountsFile: mf, Out: &out, Sys: sys}
+			if err := f.Run(); err != tc.switchErr {
+				t.Errorf("Run = %v, want %v", err, tc.switchErr)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if !reflect.DeepEqual(r.calls, tc.want) {
+				t.Errorf("calls:\n%q\nwant:\n%q\noutput:\n%s", r.calls, tc.want, out.String())
+			}
+			for _, w := range []string{"file systems: 2 unmounted, 0 remounted read-only, 0 left", "switch: the initramfs ended"} {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
