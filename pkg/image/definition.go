@@ -34,6 +34,7 @@ type Definition struct {
 	Stage2        Stage2    `yaml:"stage2"`
 	ShutdownHook  Word      `yaml:"shutdown_hook"`
 	Rc            Rc        `yaml:"rc"`
+	Root          RootDef   `yaml:"root"`
 
 	// File is the definition's file name (for messages).
 	File string `yaml:"-"`
@@ -453,6 +454,9 @@ func (d *Definition) check() *Error {
 	}
 	if c := d.Cmdline; strings.ContainsAny(c.Value, "\n\x00") {
 		return errf(c.Line, "cmdline: must be one line")
+	}
+	if err := d.Root.validate(errf); err != nil {
+		return err
 	}
 	seenDst := map[string]int{}
 	for _, f := range d.Files {

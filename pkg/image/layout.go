@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
@@ -81,7 +80,7 @@ func (p *Plan) layoutBase(a *Archive) error {
 		{"etc/group", 0o644, "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"},
 		{"etc/shells", 0o644, "/bin/sh\n"},
 	}
-	if c := strings.TrimSpace(p.Def.Cmdline.Value); c != "" {
+	if c := p.Def.CmdlineDefaults(); c != "" {
 		etc = append(etc, struct {
 			name string
 			perm uint32
