@@ -47,7 +47,7 @@ func TestRcStage2AndLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "svrc -c /etc/svinit/rc -l /run/service -t 20000 -u change web\n"
+	want := "foreground { svrc -c /etc/svinit/rc -l /run/service -t 20000 -u change web }\nsvinit-switch-root\n"
 	if got := GenerateStage2(d, nil, nil); !strings.HasSuffix(got, want) {
 		t.Errorf("stage 2:\n%s\nwant ending with %q", got, want)
 	}
@@ -75,7 +75,7 @@ func TestRcStage2AndLayout(t *testing.T) {
 
 	// Without bundle: default.
 	d, _ = ParseDefinition([]byte("commands: [gosh]\nrc: {from: [rc]}\n"), "test.yaml")
-	if got := GenerateStage2(d, nil, nil); !strings.HasSuffix(got, "\nsvrc -c /etc/svinit/rc -l /run/service -u change default\n") {
+	if got := GenerateStage2(d, nil, nil); !strings.HasSuffix(got, "\nforeground { svrc -c /etc/svinit/rc -l /run/service -u change default }\nsvinit-switch-root\n") {
 		t.Errorf("default bundle:\n%s", got)
 	}
 }

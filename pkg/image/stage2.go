@@ -11,6 +11,10 @@ import (
 // DefaultWaitTimeout is stage 2's wait_ready timeout in milliseconds.
 const DefaultWaitTimeout = "10000"
 
+// SwitchRootCommand is stage 2's last step: the hand-over to the real
+// root when root= names one.
+const SwitchRootCommand = "svinit-switch-root"
+
 // execlineQuote quotes a word for execlineb when needed.
 func execlineQuote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\n\"\\{}#$;") {
@@ -27,7 +31,8 @@ func execlineQuote(s string) string {
 // for readiness itself), then wait for the services named in wait_ready:
 // up and ready (svwait -U) for those whose directory has a notification-fd,
 // up (svwait -u) for the
-// others, which never report readiness (as with s6). Every step but the
+// others, which never report readiness (as with s6), and last the
+// hand-over to the real root (SwitchRootCommand). Every step but the
 // last runs under foreground, so one failing step does not stop the
 // others; its error lands in the catch-all log. The exit code is the last
 // step's. notifies may be nil (no service notifies).
@@ -105,9 +110,10 @@ func GenerateStage2(d *Definition, services []string, notifies func(service stri
 			steps = append(steps, "svwait -u -t "+t+up)
 		}
 	}
-	if len(steps) == 0 {
-		steps = append(steps, "true")
-	}
+	// Last, the real root when root= names one (a no-op otherwise):
+	// svinit-switch-root waits for it, mounts it and asks for the
+	// switch (docs/booting-a-real-root.md).
+	steps = append(steps, SwitchRootCommand)
 	for i, s := range steps {
 		if i < len(steps)-1 {
 			fmt.Fprintf(&b, "foreground { %s }\n", s)

@@ -13,9 +13,9 @@ func TestGenerateStage2(t *testing.T) {
 		services  []string
 		want      string
 	}{
-		{"empty", "hostname: x\n", nil, "true\n"},
+		{"empty", "hostname: x\n", nil, "svinit-switch-root\n"},
 		{"services only", "services: [a, b]\n", []string{"a", "b"},
-			"foreground { cp -r /etc/svinit/services/a /run/service/a }\nforeground { cp -r /etc/svinit/services/b /run/service/b }\nsvscanctl -a /run/service\n"},
+			"foreground { cp -r /etc/svinit/services/a /run/service/a }\nforeground { cp -r /etc/svinit/services/b /run/service/b }\nforeground { svscanctl -a /run/service }\nsvinit-switch-root\n"},
 		{"everything", `kernel: k
 early_services: [log]
 services: [net]
@@ -37,7 +37,8 @@ foreground { hostname box }
 foreground { cp -r /etc/svinit/services/net /run/service/net }
 foreground { svscanctl -a /run/service }
 foreground { svwait -U -t 3000 /run/service/log }
-svwait -u -t 3000 /run/service/net
+foreground { svwait -u -t 3000 /run/service/net }
+svinit-switch-root
 `},
 	} {
 		d, err := ParseDefinition([]byte(tc.def), "s.yaml")

@@ -1,0 +1,112 @@
+// Command svinit-switch-root hands the machine over to the real root:
+// stage 2 runs it last. Without root= it does nothing. With root= it
+// waits for the device, mounts it on /sysroot and asks for the switch,
+// which the final stage carries out once every service is down. See
+// docs/svinit-switch-root.md.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/cli"
+	"github.com/svinit/svinit/pkg/rootfs"
+	"github.com/svinit/svinit/pkg/shutdown"
+	"github.com/svinit/svinit/pkg/stage1"
+)
+
+func main() { cli.Main("svinit-switch-root", run) }
+
+const usage = "usage: svinit-switch-root [-n]"
+
+// consoleGetty is the early service (templates/early-getty) whose
+// console shell serves as the rescue shell when the root is not found.
+const consoleGetty = "early-getty"
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("svinit-switch-root", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	noSwitch := fs.Bool("n", false, "")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+		return cli.Usagef("%v\n%s", err, usage)
+	}
+	c := bootfs.ReadCmdline("/")
+	if c.Root.Spec == "" {
+		// The usual initramfs-only boot: nothing to say but with svinit.debug.
+		if c.Debug {
+			fmt.Fprintln(stdout, "svinit-switch-root: no root= (kernel command line or the image's root:): the initramfs stays the root")
+		}
+		return nil
+	}
+	out := withConsole(stdout)
+	f := rootfs.NewFinder(c.Root, out, func(t string) error {
+		return rootfs.LoadFSModule(t, "/proc/filesystems", "/lib/modules", "/sys")
+	})
+	if _, err := f.Find(); err != nil {
+		if !errors.Is(err, rootfs.ErrNotFound) {
+			fmt.Fprintf(out, "svinit-switch-root: %v\n", err)
+		}
+		return rescue(out, err)
+	}
+	if *noSwitch {
+		return nil
+	}
+	h := shutdown.NewHook(shutdown.Switch, stdout)
+	h.Detach = detach
+	return h.Run()
+}
+
+// rescue leaves the console to the early getty's shell when there is
+// one; else it runs stage 1's rescue shell on the console itself.
+func rescue(out io.Writer, err error) error {
+	if _, serr := os.Stat(filepath.Join(bootfs.Scandir, consoleGetty)); serr == nil {
+		fmt.Fprintf(out, "svinit-switch-root: staying in the initramfs; the console's shell (%s) is the rescue shell\n", consoleGetty)
+		return cli.Exitf(1, "%v", err)
+	}
+	con, cerr := os.OpenFile(bootfs.Console, os.O_RDWR, 0)
+	if cerr != nil {
+		return cli.Exitf(1, "%v; and no console for a rescue shell: %v", err, cerr)
+	}
+	for fd := 0; fd < 3; fd++ {
+		unix.Dup3(int(con.Fd()), fd, 0)
+	}
+	unix.Setsid()
+	(&stage1.Stage1{Root: "/", Console: con}).Rescue("svinit-switch-root: " + err.Error())
+	return nil
+}
+
+// withConsole returns stdout and the console both, unless stdout is the
+// console.
+func withConsole(stdout io.Writer) io.Writer {
+	con, err := os.OpenFile(bootfs.Console, os.O_WRONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		return stdout
+	}
+	var a, b unix.Stat_t
+	if f, ok := stdout.(*os.File); ok && unix.Fstat(int(f.Fd()), &a) == nil && unix.Fstat(int(con.Fd()), &b) == nil && a.Rdev == b.Rdev && a.Mode&unix.S_IFMT == unix.S_IFCHR {
+		con.Close()
+		return stdout
+	}
+	return io.MultiWriter(stdout, con)
+}
+
+// detach points fds 1 and 2 at the console (or /dev/null): off the
+// catch-all logger's FIFO, which must see EOF before the switch.
+func detach() {
+	f, err := os.OpenFile(bootfs.Console, os.O_WRONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		if f, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+			return
+		}
+	}
+	unix.Dup3(int(f.Fd()), 1, 0)
+	unix.Dup3(int(f.Fd()), 2, 0)
+	f.Close()
+}
