@@ -345,6 +345,13 @@ func TestShellKeys(t *testing.T) {
 			step("a command to interrupt", "sh -c 'echo ready$((9)); exec cat'; echo after$((2))\r", "ready9\r\n")
 			step("^C during a command", "\x03", "^C\r\n"+getty.PromptMain)
 			step("after the interrupted command", "echo c$((3))d\r", "c3d\r\n")
+			// ^C stops a loop the shell itself runs.
+			step("a loop in the shell", "echo loop$((8)); while true; do :; done; echo after$((6))\r", "loop8\r\n")
+			step("^C during the loop", "\x03", "^C\r\n"+getty.PromptMain)
+			step("after the loop", "echo g$((7))\r", "g7\r\n")
+			if strings.Contains(out.String(), "after6") {
+				t.Errorf("the rest of the interrupted line ran: %q", out.String())
+			}
 			if strings.Contains(out.String(), "after2") {
 				t.Errorf("the rest of the interrupted line ran: %q", out.String())
 			}

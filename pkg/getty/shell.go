@@ -58,45 +58,45 @@ type lineReader interface {
 
 // plainReader reads lines in canonical mode, one byte per read(2):
 // it never takes from the terminal (or pipe) a byte past the end of the
-// line, so what follows stays for the command that runs next.
+// line, so what follows stays for the command that runs next. While it
+// reads, ^C is not a signal but a character (ISIG off): what was typed
+// before it on the line is dropped. So the only SIGINTs the shell gets
+// come while its commands run.
 type plainReader struct {
-	fd  int
-	out io.Writer
-
-	mu      sync.Mutex
-	waiting bool   // in ReadLine: a ^C reprints the prompt
-	prompt  string // the prompt shown
-	stop    chan os.Signal
+	fd        int
+	out       io.Writer
+	read, cmd *unix.Termios // nil: not a terminal
 }
 
 func newPlainReader(fd int, out io.Writer) *plainReader {
-	r := &plainReader{fd: fd, out: out, stop: make(chan os.Signal, 1)}
-	// ^C with ISIG on: the kernel drops the line typed so far and
-	// sends SIGINT (caught by Shell); here we only show a new prompt.
-	signal.Notify(r.stop, unix.SIGINT)
-	go func() {
-		for range r.stop {
-			r.mu.Lock()
-			if r.waiting {
-				io.WriteString(r.out, "\n"+r.prompt)
-			}
-			r.mu.Unlock()
-		}
-	}()
+	r := &plainReader{fd: fd, out: out}
+	if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+		read := *t
+		read.Lflag &^= unix.ISIG
+		r.read, r.cmd = &read, t
+	}
 	return r
 }
 
 func (r *plainReader) ReadLine(prompt string) (string, error) {
-	r.mu.Lock()
-	r.waiting, r.prompt = true, prompt
+	if r.read != nil {
+		if err := unix.IoctlSetTermios(r.fd, unix.TCSETS, r.read); err != nil {
+			return "", err
+		}
+		defer unix.IoctlSetTermios(r.fd, unix.TCSETS, r.cmd)
+	}
 	io.WriteString(r.out, prompt)
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.waiting = false
-		r.mu.Unlock()
-	}()
-	return readLine(r.fd)
+	line, err := readLine(r.fd)
+	if err != nil {
+		return "", err
+	}
+	if i := strings.LastIndexByte(line, keyCtrlC); i >= 0 {
+		line = line[i+1:]
+		if strings.TrimSpace(line) == "" {
+			return "", errInterrupted
+		}
+	}
+	return line, nil
 }
 
 // readLine reads up to and including a newline, one byte at a time,
@@ -128,8 +128,9 @@ func readLine(fd int) (string, error) {
 func (r *plainReader) Add(string) {}
 
 func (r *plainReader) Close() {
-	signal.Stop(r.stop)
-	close(r.stop)
+	if r.cmd != nil {
+		unix.IoctlSetTermios(r.fd, unix.TCSETS, r.cmd)
+	}
 }
 
 // ShellConfig is what the console shell needs.
@@ -149,11 +150,17 @@ func Shell(c ShellConfig) (int, error) {
 	// The shell outlives its commands' keyboard signals (the kernel
 	// sends them to the whole foreground group, the shell included):
 	// caught, so that its children still get the default action.
+	// A SIGINT also stops what the shell itself runs (a loop, a
+	// built-in between two commands).
+	var intr interrupter
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU)
 	defer signal.Stop(sigs)
 	go func() {
-		for range sigs {
+		for sig := range sigs {
+			if sig == unix.SIGINT {
+				intr.interrupt()
+			}
 		}
 	}()
 
@@ -190,12 +197,32 @@ func Shell(c ShellConfig) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("shell interpreter: %w", err)
 	}
-	return repl(context.Background(), r, runner, c.Stderr), nil
+	return repl(context.Background(), r, runner, c.Stderr, &intr), nil
+}
+
+// interrupter cancels the command line running, if any, on ^C.
+type interrupter struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+func (i *interrupter) set(cancel context.CancelFunc) {
+	i.mu.Lock()
+	i.cancel = cancel
+	i.mu.Unlock()
+}
+
+func (i *interrupter) interrupt() {
+	i.mu.Lock()
+	if i.cancel != nil {
+		i.cancel()
+	}
+	i.mu.Unlock()
 }
 
 // repl reads commands from r and runs them until exit or the end of
 // input; it returns the exit status.
-func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Writer) int {
+func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Writer, intr *interrupter) int {
 	parser := syntax.NewParser()
 	var src strings.Builder
 	status := 0
@@ -231,24 +258,31 @@ func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Wr
 			r.Add(strings.TrimSuffix(src.String(), "\n"))
 		}
 		src.Reset()
+		lineCtx, cancel := context.WithCancel(ctx)
+		intr.set(cancel)
 		for _, st := range f.Stmts {
-			err := runner.Run(ctx, st)
+			err := runner.Run(lineCtx, st)
 			status = 0
 			if s, ok := interp.IsExitStatus(err); ok {
 				status = int(s)
-			} else if err != nil {
+			} else if err != nil && lineCtx.Err() == nil {
 				fmt.Fprintf(stderr, "%v\n", err)
 				status = 1
 			}
 			if runner.Exited() {
+				intr.set(nil)
+				cancel()
 				return status
 			}
-			if status == 128+int(unix.SIGINT) {
+			if lineCtx.Err() != nil || status == 128+int(unix.SIGINT) {
 				// Interrupted (^C): the rest of the line does not
 				// run, and the prompt starts a line of its own.
+				status = 128 + int(unix.SIGINT)
 				io.WriteString(stderr, "\n")
 				break
 			}
 		}
+		intr.set(nil)
+		cancel()
 	}
 }
