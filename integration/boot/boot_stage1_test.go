@@ -55,11 +55,9 @@ func TestStage1Knobs(t *testing.T) {
 
 	t.Run("Rescue", func(t *testing.T) {
 		reason := "uinit: svinit.rescue on the kernel command line"
-		g := bootGosh(t, e, "stage1-rescue", img, bootOpts{append: []string{"svinit.rescue"}, watch: []string{reason}},
-			func(g *guest) {
-				g.expect(g.wait4shell(), "uinit: starting the rescue shell /bin/gosh")
-				g.goshShell()
-			})
+		g := boot(t, e, "stage1-rescue", img, bootOpts{append: []string{"svinit.rescue"}, watch: []string{reason}})
+		g.expect(g.wait4shell(), "uinit: starting the rescue shell /bin/getty")
+		g.shell()
 		g.step(t, "RescueShell", func(t *testing.T) {
 			if _, ok := g.rec.at(reason); !ok {
 				t.Errorf("%q not on the console", reason)

@@ -175,9 +175,8 @@ func bootShell(t *testing.T, e *env, name, img string, o bootOpts) *guest {
 // goshAttempts is how many boots bootGosh tries.
 const goshAttempts = 3
 
-// bootGosh boots an image whose console shell is u-root's gosh (the
-// rescue shell of stage 1, u-root's own init for the boot time
-// comparison) and runs ready on it. gosh's line editor is bubbline on
+// bootGosh boots an image whose console shell is u-root's gosh (u-root's
+// own init, for the boot time comparison) and runs ready on it. gosh's line editor is bubbline on
 // bubbletea v0.24.1, whose renderer can deadlock at the end of a line
 // (its stop sends on a channel while holding the mutex the ticker's
 // flush waits for; fixed upstream in v0.24.2, which u-root's bubbline
@@ -322,7 +321,7 @@ func (g *guest) goshShell() {
 // its prompt (which starts by hiding the cursor) even when kernel
 // messages were printed between the two halves: the console log level
 // is only lowered once the shell answers. Colour codes may come before
-// the "> " (the rescue shell, started without TERM, colours its prompt).
+// the "> " (gosh started without TERM colours its prompt).
 var goshPromptRe = regexp.MustCompile(`\x1b\[6n|\x1b\[\?25l(?:\x1b\[[0-9;]*m|\[[ 0-9.]+\][^\n]*\n)*\r?> `)
 
 // goshPromptSeq starts gosh's prompt (u-root's init's console).

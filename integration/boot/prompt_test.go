@@ -13,7 +13,7 @@ func TestGoshPromptRe(t *testing.T) {
 		{"\x1b[6n", true},
 		{"\x1b[?25l[    3.006361] 9pnet: Installing 9P2000 support\r\n> ", true},
 		{"\x1b[?25l[    3.0] a\r\n[    3.1] b\r\n> ", true},
-		{"\x1b[?25l\x1b[40m\x1b[37m> ", true}, // the rescue shell's
+		{"\x1b[?25l\x1b[40m\x1b[37m> ", true}, // gosh without TERM
 		{"\x1b[?25l\x1b[40mfoo> ", false},
 		{"\x1b[?25lfoo> ", false},
 		{"> ", false},

@@ -26,8 +26,12 @@ const (
 	EnvStage2Prog = "SVINIT_STAGE2_PROG" // the stage-2 program to exec
 )
 
-// RescueShells are tried in order for the rescue shell.
-var RescueShells = []string{"/bin/gosh", "/bin/sh", "/bbin/gosh", "/bbin/sh"}
+// RescueShells are tried in order for the rescue shell. getty (run with
+// no arguments: the kernel's console) comes first: its shell never
+// queries the terminal and never swallows what is typed, and it asks for
+// the console password when the image has one. gosh's line editor can
+// lose input and deadlock (see docs/getty.md).
+var RescueShells = []string{"/bin/getty", "/bin/sh", "/bin/gosh", "/bbin/getty", "/bbin/sh", "/bbin/gosh"}
 
 // Sys holds the system calls stage 1 makes, so tests can record them.
 // Run needs them all; the single steps (MountAll, SetupConsole, ...)
