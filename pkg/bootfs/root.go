@@ -40,14 +40,15 @@ type Root struct {
 	Init      string // init=: the real root's init ("" = DefaultInit)
 }
 
-// Timeout is how long to wait for the root device: 0 for ever
-// (rootwait), rootdelay= seconds when given, else DefaultRootTimeout.
+// Timeout is how long to wait for the root device: negative for ever
+// (rootwait), rootdelay= seconds when given (0: look once), else
+// DefaultRootTimeout.
 // As svinit's wait ends as soon as the device appears, rootdelay= is an
 // upper bound here, not the kernel's fixed pause.
 func (r Root) Timeout() time.Duration {
 	switch {
 	case r.Wait:
-		return 0
+		return -1
 	case r.HasDelay:
 		return time.Duration(r.Delay) * time.Second
 	}

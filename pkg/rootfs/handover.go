@@ -51,7 +51,7 @@ func (f *Finder) Find() (Device, error) {
 	r := f.Root
 	start := f.Now()
 	how := "for ever (rootwait)"
-	if t := r.Timeout(); t > 0 {
+	if t := r.Timeout(); t >= 0 {
 		how = "up to " + t.String()
 	}
 	f.logf("waiting %s for root=%s", how, r.Spec)

@@ -177,7 +177,7 @@ func TestWait(t *testing.T) {
 		err     bool   // another error
 	}{
 		{"AlreadyThere", true, nil, "LABEL=sysroot", time.Hour, "vda2", false},
-		{"AppearsLater", false, []string{"vda", "vda1", "vda2"}, "PARTUUID=66666666-7777-8888-9999-aaaaaaaaaaaa", 0, "vda2", false},
+		{"AppearsLater", false, []string{"vda", "vda1", "vda2"}, "PARTUUID=66666666-7777-8888-9999-aaaaaaaaaaaa", -1, "vda2", false},
 		{"EventsLostRescan", false, []string{"!rescan"}, "UUID=d0d0d0d0-1111-2222-3333-444444444444", time.Hour, "vda2", false},
 		{"OtherDevicesThenTimeout", false, []string{"vda", "vda1", "vda2"}, "LABEL=nowhere", 50 * time.Millisecond, "", false},
 		{"SourceFails", false, []string{"!error"}, "LABEL=sysroot", time.Hour, "", true},

@@ -23,12 +23,12 @@ var ErrNotFound = errors.New("root device not found")
 
 // Wait returns the device spec names, looking at the devices already
 // there and then at each block device as the kernel announces it: it
-// returns as soon as the device shows up, with no polling. timeout 0
-// waits for ever. On timeout it returns ErrNotFound and every device
+// returns as soon as the device shows up, with no polling. A negative
+// timeout waits for ever; 0 looks once. On timeout it returns ErrNotFound and every device
 // seen, for the message that helps choose root=.
 func (s *Scanner) Wait(ev Events, spec string, timeout time.Duration) (Device, []Device, error) {
 	var deadline time.Time
-	if timeout > 0 {
+	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
 	}
 	// The event source is open before this first look: a device added
