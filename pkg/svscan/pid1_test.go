@@ -340,10 +340,18 @@ func startLimited(t *testing.T, dir, nofile string) *scan {
 	}
 	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
-		// The services, in svscan's process group.
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		// Each service leads a session of its own: killing svscan (or its
+		// process group) would leave them all running. q brings every
+		// service down before svscan exits.
+		s.control("q")
+		select {
+		case <-s.done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("svscan did not exit on q; output:\n%s", s.out)
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // stragglers
 	})
 	return s
 }
