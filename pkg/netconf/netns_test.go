@@ -1,0 +1,228 @@
+package netconf
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/server4"
+	"github.com/vishvananda/netlink"
+)
+
+// The DHCP tests run in network namespaces of their own, never in the
+// test's: the test binary runs itself again with CLONE_NEWNET as the
+// client (role "client"), which makes a veth pair and runs itself once
+// more in a second new namespace as the server (role "server"), moving
+// the pair's other end there. Nothing is sent outside them.
+
+const roleEnv = "NETCONF_TEST_ROLE"
+
+// reexec runs this test binary's test name in a new network namespace.
+func reexec(t *testing.T, role, test string, extra ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), append([]string{roleEnv + "=" + role}, extra...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	return cmd
+}
+
+func TestDHCPInNamespace(t *testing.T) {
+	if os.Getenv(roleEnv) != "" {
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (network namespaces and a veth pair); run the tests as root as CI does")
+	}
+	cmd := reexec(t, "client", "TestHelperClient")
+	out, err := cmd.CombinedOutput()
+	t.Logf("client namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("client namespace: %v", err)
+	}
+}
+
+// TestHelperClient: in the client's namespace.
+func TestHelperClient(t *testing.T) {
+	if os.Getenv(roleEnv) != "client" {
+		return
+	}
+	la := netlink.NewLinkAttrs()
+	la.Name = "cli0"
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "srv0"}); err != nil {
+		t.Fatalf("veth pair: %v", err)
+	}
+	srv := reexec(t, "server", "TestHelperServer")
+	stdin, _ := srv.StdinPipe()
+	stdout, _ := srv.StdoutPipe()
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); srv.Wait() }()
+	peer, err := netlink.LinkByName("srv0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetNsPid(peer, srv.Process.Pid); err != nil {
+		t.Fatalf("moving srv0: %v", err)
+	}
+	stdin.Write([]byte("go\n"))
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.Contains(sc.Text(), "serving") {
+	}
+	go func() {
+		for sc.Scan() {
+			t.Logf("server: %s", sc.Text())
+		}
+	}()
+
+	dir := t.TempDir()
+	resolv, ntp := filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "ntp.conf")
+	ready := make(chan struct{})
+	var log strings.Builder
+	logw := &syncWriter{b: &log}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- Run(ctx, Config{
+			Params: []IPParam{{Method: MethodDHCP, Device: "cli0"}}, ResolvConf: resolv, NTPConf: ntp,
+			Ready: func() { close(ready) }, Log: logw, Timeout: time.Second, Retry: 200 * time.Millisecond,
+		})
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("not ready after 60s; log:\n%s", logw.String())
+	}
+	t.Logf("ready after %s", time.Since(start))
+	link, _ := netlink.LinkByName("cli0")
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != "10.99.0.2/24" {
+		t.Errorf("cli0 addresses %v, want 10.99.0.2/24", addrs)
+	}
+	routes, _ := netlink.RouteList(link, netlink.FAMILY_V4)
+	def := false
+	for _, r := range routes {
+		if (r.Dst == nil || r.Dst.String() == "0.0.0.0/0") && r.Gw.Equal(net.IPv4(10, 99, 0, 1)) {
+			def = true
+		}
+	}
+	if !def {
+		t.Errorf("no default route via 10.99.0.1 at readiness: %v", routes)
+	}
+	if b, _ := os.ReadFile(resolv); !strings.Contains(string(b), "nameserver 10.99.0.53\n") || !strings.Contains(string(b), "search test.example\n") {
+		t.Errorf("resolv.conf:\n%s", b)
+	}
+	if b, _ := os.ReadFile(ntp); string(b) != "server 10.99.0.123\n" {
+		t.Errorf("ntp.conf: %q", b)
+	}
+	lo, _ := netlink.LinkByName("lo")
+	if lo.Attrs().Flags&net.FlagUp == 0 {
+		t.Errorf("lo is down")
+	}
+	// The server gives 4-second leases: a renewal at T1 (2s) shows in
+	// the log as a second "dhcp 10.99.0.2/24" line.
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(logw.String(), "dhcp 10.99.0.2/24") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no renewal within 30s; log:\n%s", logw.String())
+		}
+		time.Sleep(50 * time.Millisecond) // polling a log, not synchronising
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	t.Logf("log:\n%s", logw.String())
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestHelperServer: in the server's namespace, a DHCP server on srv0
+// giving 10.99.0.2 for 4 seconds.
+func TestHelperServer(t *testing.T) {
+	if os.Getenv(roleEnv) != "server" {
+		return
+	}
+	bufio.NewReader(os.Stdin).ReadString('\n') // srv0 is here now
+	link, err := netlink.LinkByName("srv0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := netlink.ParseAddr("10.99.0.1/24")
+	if err := netlink.AddrAdd(link, addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		t.Fatal(err)
+	}
+	lo, _ := netlink.LinkByName("lo")
+	netlink.LinkSetUp(lo)
+	sid := net.IPv4(10, 99, 0, 1).To4()
+	handler := func(conn net.PacketConn, peer net.Addr, m *dhcpv4.DHCPv4) {
+		var typ dhcpv4.MessageType
+		switch m.MessageType() {
+		case dhcpv4.MessageTypeDiscover:
+			typ = dhcpv4.MessageTypeOffer
+		case dhcpv4.MessageTypeRequest:
+			typ = dhcpv4.MessageTypeAck
+		default:
+			return
+		}
+		reply, err := dhcpv4.NewReplyFromRequest(m,
+			dhcpv4.WithMessageType(typ),
+			dhcpv4.WithYourIP(net.IPv4(10, 99, 0, 2)),
+			dhcpv4.WithServerIP(sid),
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(sid)),
+			dhcpv4.WithNetmask(net.CIDRMask(24, 32)),
+			dhcpv4.WithRouter(sid),
+			dhcpv4.WithDNS(net.IPv4(10, 99, 0, 53)),
+			dhcpv4.WithOption(dhcpv4.OptDomainName("test.example")),
+			dhcpv4.WithOption(dhcpv4.OptNTPServers(net.IPv4(10, 99, 0, 123))),
+			dhcpv4.WithLeaseTime(4),
+		)
+		if err != nil {
+			t.Errorf("reply: %v", err)
+			return
+		}
+		dst := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
+		if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {
+			t.Errorf("send: %v", err)
+		}
+		os.Stdout.WriteString(m.MessageType().String() + " -> " + typ.String() + "\n")
+	}
+	s, err := server4.NewServer("srv0", &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ServerPort}, handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("serving\n")
+	go func() {
+		bufio.NewReader(os.Stdin).ReadString('\n') // the client closes stdin
+		s.Close()
+	}()
+	s.Serve()
+}
