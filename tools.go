@@ -37,6 +37,7 @@ import (
 	_ "github.com/u-root/u-root/cmds/core/more"
 	_ "github.com/u-root/u-root/cmds/core/mount"
 	_ "github.com/u-root/u-root/cmds/core/mv"
+	_ "github.com/u-root/u-root/cmds/core/ntpdate"
 	_ "github.com/u-root/u-root/cmds/core/ping"
 	_ "github.com/u-root/u-root/cmds/core/printenv"
 	_ "github.com/u-root/u-root/cmds/core/ps"

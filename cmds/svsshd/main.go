@@ -26,7 +26,8 @@ const usage = "usage: svsshd [-d notif] [-l addr] [-k hostkey] [-a authorized_ke
 // Defaults.
 const (
 	defaultAddr    = ":22"
-	defaultHostKey = "/run/svsshd/ssh_host_ed25519_key"
+	defaultHostKey = "/run/svsshd/ssh_host_ed25519_key"  // generated on first start
+	imageHostKey   = "/etc/svinit/ssh/ssh_host_ed25519_key" // the image's own, when it has one
 	defaultKeys    = "/etc/svinit/ssh/authorized_keys"
 	defaultShell   = "/bin/sh"
 )
@@ -42,6 +43,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	addr := defaultAddr
 	notif := -1
+	if _, err := os.Stat(imageHostKey); err == nil {
+		c.HostKey = imageHostKey
+	}
 	g := getopt.New(args, "d:l:k:a:p:s:")
 	for {
 		o, ok, err := g.Next()

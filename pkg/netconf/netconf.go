@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -375,6 +376,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // writeAtomic replaces path's content (a temporary file renamed over it).
 func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	tmp := path + ".new"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err

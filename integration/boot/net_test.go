@@ -1,0 +1,156 @@
+package boot
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/svinit/svinit/pkg/image"
+)
+
+// netKey is the key the net image authorizes, made once per run.
+var netKey = sync.OnceValues(func() (ssh.Signer, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.NewSignerFromKey(priv)
+})
+
+// netImage is images/default.yaml with the network and SSH services
+// (templates/rc-net) and testdata/netrc: a default bundle of net, sshd
+// and netcheck, a oneshot needing net that records the routes it sees
+// when it runs.
+var netImage = imageSpec{name: "net", def: "images/default.yaml",
+	edit: func(t *testing.T, e *env, d *image.Definition) error {
+		key, err := netKey()
+		if err != nil {
+			return err
+		}
+		d.Rc.From = []image.Word{{Value: "templates/rc-net"}, {Value: "integration/boot/testdata/netrc"}}
+		d.Files = append(d.Files, image.File{
+			Dst:     image.Word{Value: "/etc/svinit/ssh/authorized_keys"},
+			Content: image.Word{Value: string(ssh.MarshalAuthorizedKey(key.PublicKey()))},
+			Mode:    image.Word{Value: "0600"},
+		})
+		return nil
+	}}
+
+// freePort finds a free TCP port on 127.0.0.1 for QEMU's hostfwd.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func netDevices(port int) []string {
+	return []string{
+		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port),
+		"-device", "virtio-net-pci,netdev=n0",
+	}
+}
+
+var leaseRe = regexp.MustCompile(`eth0: lease obtained in (\S+)`)
+
+// TestNetwork boots the net image on QEMU's user network: svnetd gets
+// the 10.0.2.15 lease, netcheck runs only once the default route is
+// there, and an SSH login forwarded from 127.0.0.1 with the authorized
+// key runs svstat in the guest; a password login is refused.
+func TestNetwork(t *testing.T) {
+	e := needEnv(t)
+	img := buildImage(t, e, netImage)
+	port := freePort(t)
+	g := bootShell(t, e, "net", img, bootOpts{qemuArg: netDevices(port)})
+	g.step(t, "Lease", func(t *testing.T) {
+		g.run("svrc -b -u change default") // waits for stage 2's svrc
+		if a := g.run("ip addr show eth0"); !strings.Contains(a, "10.0.2.15/24") {
+			t.Errorf("eth0 has no 10.0.2.15/24:\n%s", a)
+		}
+		if r := g.run("cat /run/netcheck"); !strings.Contains(r, "default via 10.0.2.2") {
+			t.Errorf("netcheck ran before the default route was there; it saw:\n%s", r)
+		}
+		if r := g.run("cat /etc/resolv.conf"); !strings.Contains(r, "nameserver 10.0.2.3") {
+			t.Errorf("resolv.conf:\n%s", r)
+		}
+		log := g.run("cat /run/uncaught-logs/current")
+		if m := leaseRe.FindStringSubmatch(log); m != nil {
+			t.Logf("time to lease (svnetd's DHCP exchange): %s", m[1])
+		} else {
+			t.Errorf("no lease line in the catch-all log:\n%s", tail(log, 40))
+		}
+		if s := g.run("svstat /run/service/net"); !strings.Contains(s, "ready") {
+			t.Errorf("net not ready: %s", s)
+		}
+	})
+	g.step(t, "SSH", func(t *testing.T) {
+		key, _ := netKey()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: cmdTimeout}
+		c, err := ssh.Dial("tcp", addr, cfg)
+		if err != nil {
+			t.Fatalf("key login on %s: %v", addr, err)
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.CombinedOutput("svstat /run/service/sshd /run/service/net")
+		if err != nil || strings.Count(string(out), "up (pid") != 2 {
+			t.Errorf("remote svstat: %v\n%s", err, out)
+		}
+		pw := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("root")},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: cmdTimeout}
+		if c, err := ssh.Dial("tcp", addr, pw); err == nil {
+			c.Close()
+			t.Error("password login accepted")
+		} else if !strings.Contains(err.Error(), "unable to authenticate") {
+			t.Errorf("password login: %v, want an authentication refusal", err)
+		}
+		if h := g.run("ls /run/svsshd"); !strings.Contains(h, "ssh_host_ed25519_key") {
+			t.Errorf("no host key generated in /run/svsshd: %s", h)
+		}
+	})
+	g.step(t, "Poweroff", func(t *testing.T) {
+		shutdown(t, g, "poweroff", "")
+	})
+}
+
+// TestNetworkStatic boots the net image with a static ip= on the kernel
+// command line: no DHCP, the address and default route as given.
+func TestNetworkStatic(t *testing.T) {
+	e := needEnv(t)
+	img := buildImage(t, e, netImage)
+	g := bootShell(t, e, "net-static", img, bootOpts{qemuArg: netDevices(freePort(t)),
+		append: []string{"ip=10.0.2.16::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3"}})
+	g.step(t, "Static", func(t *testing.T) {
+		g.run("svrc -b -u change default")
+		if a := g.run("ip addr show eth0"); !strings.Contains(a, "10.0.2.16/24") {
+			t.Errorf("eth0 has no 10.0.2.16/24:\n%s", a)
+		}
+		if r := g.run("cat /run/netcheck"); !strings.Contains(r, "default via 10.0.2.2") {
+			t.Errorf("netcheck saw:\n%s", r)
+		}
+		log := g.run("cat /run/uncaught-logs/current")
+		if !strings.Contains(log, "eth0: static 10.0.2.16/24, router 10.0.2.2") || strings.Contains(log, "eth0: dhcp") {
+			t.Errorf("svnetd's log:\n%s", tail(log, 40))
+		}
+		if r := g.run("cat /etc/resolv.conf"); !strings.Contains(r, "nameserver 10.0.2.3") {
+			t.Errorf("resolv.conf:\n%s", r)
+		}
+	})
+	g.step(t, "Poweroff", func(t *testing.T) {
+		shutdown(t, g, "poweroff", "")
+	})
+}
