@@ -226,3 +226,77 @@ func TestHelperServer(t *testing.T) {
 	}()
 	s.Serve()
 }
+
+func TestStaticInNamespace(t *testing.T) {
+	if os.Getenv(roleEnv) != "" {
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (a network namespace); run the tests as root as CI does")
+	}
+	out, err := reexec(t, "static", "TestHelperStatic").CombinedOutput()
+	t.Logf("static namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("static namespace: %v", err)
+	}
+}
+
+// TestHelperStatic: ip= static on one end of a veth pair, in a namespace of
+// its own.
+func TestHelperStatic(t *testing.T) {
+	if os.Getenv(roleEnv) != "static" {
+		return
+	}
+	la := netlink.NewLinkAttrs()
+	la.Name = "dum0"
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "peer0"}); err != nil {
+		t.Fatalf("veth pair: %v", err)
+	}
+	peer, _ := netlink.LinkByName("peer0")
+	netlink.LinkSetUp(peer) // the carrier
+	p, err := ParseIP("192.168.77.5::192.168.77.1:255.255.255.0::dum0:off:192.168.77.53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	ready := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var log syncWriter
+	log.b = &strings.Builder{}
+	go func() {
+		done <- Run(ctx, Config{Params: []IPParam{p}, ResolvConf: resolv, Ready: func() { close(ready) }, Log: &log})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run ended before readiness: %v\n%s", err, log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("not ready; log:\n%s", log.String())
+	}
+	link, _ := netlink.LinkByName("dum0")
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != "192.168.77.5/24" {
+		t.Errorf("dum0 addresses %v", addrs)
+	}
+	routes, _ := netlink.RouteList(link, netlink.FAMILY_V4)
+	def := false
+	for _, r := range routes {
+		if (r.Dst == nil || r.Dst.String() == "0.0.0.0/0") && r.Gw.Equal(net.IPv4(192, 168, 77, 1)) {
+			def = true
+		}
+	}
+	if !def {
+		t.Errorf("no default route via 192.168.77.1: %v", routes)
+	}
+	if b, _ := os.ReadFile(resolv); string(b) != "# written by svnetd\nnameserver 192.168.77.53\n" {
+		t.Errorf("resolv.conf %q", b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(log.String(), "dum0: static 192.168.77.5/24, router 192.168.77.1") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
