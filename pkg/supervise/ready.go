@@ -1,11 +1,10 @@
 package supervise
 
-// Readiness: the notification pipe of ./run.
+// Readiness: the notification pipe of ./run. Its reader turns what it
+// reads into events for step (evReady, evPipeEnd).
 
 import (
 	"os"
-
-	"github.com/svinit/svinit/pkg/tai64n"
 )
 
 // closeNotify closes the read end of the notification pipe: its reader
@@ -18,37 +17,23 @@ func (s *Service) closeNotify() {
 	}
 }
 
-// readReady waits for a newline on the notification pipe, on a goroutine
-// of its own that lives until the newline, the end of the pipe, or the
-// death of ./run (which closes the pipe: see closeNotify).
-func (s *Service) readReady(r *os.File, gen int) {
+// readReady waits for a newline on the notification pipe of spawn
+// generation gen, on a goroutine of its own that lives until the
+// newline, the end of the pipe, or the death of ./run (which closes the
+// pipe: see closeNotify).
+func (s *Service) readReady(r *os.File, gen uint32) {
 	buf := make([]byte, 512)
 	for {
 		n, err := r.Read(buf)
 		for _, b := range buf[:n] {
 			if b == '\n' {
-				s.do(func() { s.becameReady(gen) })
+				s.do(func() { s.step(event{kind: evReady, gen: gen}) })
 				return
 			}
 		}
 		if err != nil {
-			s.do(func() {
-				if gen == s.gen {
-					s.closeNotify()
-				}
-			})
+			s.do(func() { s.step(event{kind: evPipeEnd, gen: gen}) })
 			return
 		}
 	}
-}
-
-func (s *Service) becameReady(gen int) {
-	if gen != s.gen || !(s.st == stUp || s.st == stLastUp) {
-		return
-	}
-	s.closeNotify()
-	s.status.Ready = true
-	s.status.ReadyStamp = tai64n.Now()
-	s.announce()
-	s.event(EventReady)
 }

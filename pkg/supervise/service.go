@@ -68,38 +68,41 @@ type Service struct {
 	opts Options
 
 	// mu guards everything below; every event takes it (see do).
-	mu      sync.Mutex
-	started bool              // Start was called
-	ended   bool              // supervision has ended (done is closed)
-	lock    int               // supervise/lock, locked; -1 if none
-	control int               // supervise/control, read by the poller; -1 if none
-	ownPoll bool              // the poller is this service's own
-	done    chan struct{}     // closed when supervision has ended
-	status  s6status.Status   // what supervise/status says
-	st      state             //
-	pid     int               // ./run or ./finish pid, 0 if none
-	gen     int               // spawn generation, for readiness events
-	notify  *os.File          // read end of the notification pipe of generation gen, or nil
-	cfg     servicedir.Config // as read at the last spawn
-	timer   *time.Timer       // respawn delay or finish timeout (nil until first used)
-	killer  *time.Timer       // timeout-kill (nil until first used)
-	tgen    uint32            // timer generation: a timer that fired late is ignored
-	kgen    uint32            // killer generation
-	spawned time.Time         // last spawn of ./run
-	lastErr string            // last reported spawn error, to avoid repeats
-	warned  map[string]bool   // configuration warnings already reported
-	lockMsg bool              // "service-lock held" reported for this wait
-	devnull *os.File          // stdio of the last ./finish
-	defOut  *os.File          // 1 and 2 where opts has none (SetDefaultOutput)
-	bail    bool              // leave the loop
-	onExit  []func()          // run when supervision ends
-	unknown int               // unknown control bytes not yet reported
+	mu sync.Mutex
+
+	// The state machine (state.go): its state and what step needs to
+	// know besides.
+	st       state             // see step
+	status   s6status.Status   // what supervise/status says, "wanted up" included
+	pid      int               // ./run or ./finish pid, 0 if none
+	started  bool              // Start was called
+	bail     bool              // supervision is to end once this event is done
+	ended    bool              // supervision has ended (done is closed)
+	quietEnd bool              // 'x' came from supervise/control: the last ./finish gets /dev/null
+	spawned  time.Time         // last spawn of ./run (nextStart)
+	gen      uint32            // spawn generation: a late readiness newline is ignored
+	tgen     uint32            // timer generation: a timer that fired late is ignored
+	kgen     uint32            // killer generation
+	cfg      servicedir.Config // as read at the last spawn; some files reread at a death or 'd'
+
+	// What the actions hold.
+	lock    int           // supervise/lock, locked; -1 if none
+	control int           // supervise/control, read by the poller; -1 if none
+	ownPoll bool          // the poller is this service's own
+	done    chan struct{} // closed when supervision has ended
+	notify  *os.File      // read end of the notification pipe of generation gen, or nil
+	timer   *time.Timer   // respawn delay, retry or finish timeout (nil until first used)
+	killer  *time.Timer   // timeout-kill (nil until first used)
+	devnull *os.File      // stdio of the last ./finish
+	defOut  *os.File      // 1 and 2 where opts has none (SetDefaultOutput)
+	onExit  []func()      // run when supervision ends
+
+	// Messages.
+	lastErr string          // last reported spawn error, to avoid repeats
+	warned  map[string]bool // configuration warnings already reported
+	lockMsg bool            // "service-lock held" reported for this wait
+	unknown int             // unknown control bytes not yet reported
 	logQ    func(string, ...any)
-	// fromFIFO: the letters being applied came from supervise/control.
-	fromFIFO bool
-	// quietEnd: 'x' came from supervise/control, so the last ./finish
-	// gets /dev/null as stdio.
-	quietEnd bool
 }
 
 // ErrLocked means another supervisor holds the service's lock.
@@ -239,10 +242,7 @@ func (s *Service) Done() <-chan struct{} { return s.done }
 // that 'x' keeps the supervisor's stdio for the last ./finish). It does
 // nothing once supervision has ended.
 func (s *Service) Control(letters string) {
-	s.do(func() {
-		s.fromFIFO = false
-		s.apply([]byte(letters))
-	})
+	s.do(func() { s.apply([]byte(letters), false) })
 }
 
 // OnExit registers f to run when supervision ends. Call it before Start;
@@ -251,16 +251,14 @@ func (s *Service) OnExit(f func()) { s.onExit = append(s.onExit, f) }
 
 // controlFIFO is called by the poller with bytes read from the FIFO.
 func (s *Service) controlFIFO(b []byte) {
-	s.do(func() {
-		s.fromFIFO = true
-		s.apply(b)
-	})
+	s.do(func() { s.apply(b, true) })
 }
 
-// apply runs control letters in order.
-func (s *Service) apply(letters []byte) {
+// apply runs control letters in order; fifo: they came from
+// supervise/control.
+func (s *Service) apply(letters []byte, fifo bool) {
 	for _, c := range letters {
-		s.command(c)
+		s.step(event{kind: evLetter, letter: c, fifo: fifo})
 	}
 	if s.unknown > 0 {
 		s.logQ("ignored %d byte(s) on supervise/control that are not s6-svc commands", s.unknown)
@@ -271,15 +269,15 @@ func (s *Service) apply(letters []byte) {
 // Start begins supervision: ./run is started at once unless ./down
 // exists (or a 'd' came first). It returns at once.
 func (s *Service) Start() {
-	s.do(func() {
-		if s.started {
-			return
-		}
-		s.started = true
-		if s.status.WantUp && s.st == stDown {
-			s.tryStart()
-		}
-	})
+	s.do(func() { s.step(event{kind: evStart}) })
+}
+
+// command applies one control letter as Control does.
+func (s *Service) command(c byte) { s.step(event{kind: evLetter, letter: c}) }
+
+// childExited is the reaper's callback for ./run and ./finish.
+func (s *Service) childExited(e reaper.Exit) {
+	s.do(func() { s.step(event{kind: evExit, exit: e}) })
 }
 
 // Run starts supervision and returns once it has ended (after 'x').

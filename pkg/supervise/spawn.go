@@ -36,26 +36,27 @@ func (s *Service) env() []string {
 	return os.Environ()
 }
 
-// tryStart spawns ./run, as s6-supervise's trystart: the service
+// spawnRun spawns ./run, as s6-supervise's trystart: the service
 // directory is read again (notification-fd, lock-fd...), ./run gets the
 // service name as its argument, the notification pipe's write end at
-// notification-fd and supervise/service-lock, locked, at lock-fd.
-func (s *Service) tryStart() {
+// notification-fd and supervise/service-lock, locked, at lock-fd. It
+// records the spawn in the status but leaves the state to step. When
+// ./run could not be spawned, it says so and returns ok false and how
+// soon to try again (never: not until a command).
+func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 	var cfg servicedir.Config
 	if s.opts.Config != nil {
 		cfg, s.opts.Config = *s.opts.Config, nil
 	} else {
 		var err error
 		if cfg, err = servicedir.ReadAt(s.dfd, s.dir); err != nil {
-			s.spawnFailed(err.Error(), SpawnRetryDelay)
-			return
+			return false, s.spawnFailed(err.Error(), SpawnRetryDelay)
 		}
 		s.warned = keep(s.warned, cfg.Warnings)
 	}
 	s.warn(cfg.Warnings)
 	if cfg.RunErr != nil {
-		s.spawnFailed(cfg.RunErr.Error(), SpawnRetryDelay)
-		return
+		return false, s.spawnFailed(cfg.RunErr.Error(), SpawnRetryDelay)
 	}
 	s.cfg = cfg
 	files := s.stdio()
@@ -68,8 +69,7 @@ func (s *Service) tryStart() {
 			if high == cfg.LockFd {
 				name = servicedir.LockFd
 			}
-			s.spawnFailed(fmt.Sprintf("%s: %d is not below the descriptor limit %d (ulimit -n)", filepath.Join(s.dir, name), high, lim.Cur), SpawnRetryDelay)
-			return
+			return false, s.spawnFailed(fmt.Sprintf("%s: %d is not below the descriptor limit %d (ulimit -n)", filepath.Join(s.dir, name), high, lim.Cur), SpawnRetryDelay)
 		}
 		for len(files) <= high {
 			files = append(files, ^uintptr(0))
@@ -80,13 +80,10 @@ func (s *Service) tryStart() {
 		if cfg.LockFd == cfg.NotificationFd {
 			// s6-supervise waits for a command then.
 			s.logQ("cannot start: %s and %s are both %d (fix one, then svc -u)", servicedir.NotificationFd, servicedir.LockFd, cfg.LockFd)
-			s.st = stDown
-			s.stopTimer()
-			return
+			return false, never
 		}
-		var ok bool
-		if lock, ok = s.serviceLock(); !ok {
-			return
+		if lock, retry = s.serviceLock(); lock == nil {
+			return false, retry
 		}
 		defer lock.Close() // the child's copy holds the lock
 		files[cfg.LockFd] = lock.Fd()
@@ -95,8 +92,7 @@ func (s *Service) tryStart() {
 	if cfg.NotificationFd >= 0 {
 		r, w, err := os.Pipe()
 		if err != nil {
-			s.spawnFailed(fmt.Sprintf("pipe for notification-fd: %v", err), SetupRetryDelay)
-			return
+			return false, s.spawnFailed(fmt.Sprintf("pipe for notification-fd: %v", err), SetupRetryDelay)
 		}
 		nr, nw = r, w
 		// At that number in the child, whatever it is: for 1, the
@@ -112,8 +108,7 @@ func (s *Service) tryStart() {
 		if nr != nil {
 			nr.Close()
 		}
-		s.spawnFailed(fmt.Sprintf("cannot spawn ./run: %v", err), SpawnRetryDelay)
-		return
+		return false, s.spawnFailed(fmt.Sprintf("cannot spawn ./run: %v", err), SpawnRetryDelay)
 	}
 	s.lastErr = ""
 	s.lockMsg = false
@@ -123,7 +118,6 @@ func (s *Service) tryStart() {
 		s.notify = nr
 		go s.readReady(nr, s.gen)
 	}
-	s.st = stUp
 	s.pid = pid
 	s.spawned = time.Now()
 	s.status.Pid = uint64(pid)
@@ -132,6 +126,7 @@ func (s *Service) tryStart() {
 	s.status.Paused = false
 	s.announce()
 	s.event(EventUp)
+	return true, 0
 }
 
 // keep returns the warnings of warned that are still in ws: one that went
@@ -153,13 +148,13 @@ func keep(warned map[string]bool, ws []string) map[string]bool {
 // s6-supervise: created if needed, emptied (with a warning) if a previous
 // instance wrote to it. While another process holds the lock (a previous
 // instance of the service still running), ./run is not started: it is
-// tried again every LockRetryDelay.
-func (s *Service) serviceLock() (*os.File, bool) {
+// tried again every LockRetryDelay. It returns the file, or nil and how
+// soon to try again.
+func (s *Service) serviceLock() (*os.File, time.Duration) {
 	const name = "supervise/service-lock"
 	fd, err := openRegular(s.dfd, name, unix.O_WRONLY|unix.O_CREAT, 0o644)
 	if err != nil {
-		s.spawnFailed(fmt.Sprintf("%s (lock-fd): %v", name, err), SetupRetryDelay)
-		return nil, false
+		return nil, s.spawnFailed(fmt.Sprintf("%s (lock-fd): %v", name, err), SetupRetryDelay)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	var st unix.Stat_t
@@ -175,26 +170,24 @@ func (s *Service) serviceLock() (*os.File, bool) {
 				s.logQ("%s is locked: another instance of the service is still running; ./run starts once it is released", name)
 				s.lockMsg = true
 			}
-			s.st = stDown
-			s.setTimer(LockRetryDelay)
-			return nil, false
+			return nil, LockRetryDelay
 		}
-		s.spawnFailed(fmt.Sprintf("lock %s: %v", name, err), SetupRetryDelay)
-		return nil, false
+		return nil, s.spawnFailed(fmt.Sprintf("lock %s: %v", name, err), SetupRetryDelay)
 	}
-	return f, true
+	return f, 0
 }
 
-func (s *Service) spawnFailed(msg string, retry time.Duration) {
+// spawnFailed reports msg (once while it stays the same) and returns retry.
+func (s *Service) spawnFailed(msg string, retry time.Duration) time.Duration {
 	if msg != s.lastErr {
 		s.logQ("%s (retrying every %v)", msg, retry)
 		s.lastErr = msg
 	}
-	s.st = stDown
-	s.setTimer(retry)
+	return retry
 }
 
-// startFinish spawns ./finish with s6's four arguments.
+// startFinish spawns ./finish with s6's four arguments and arms
+// timeout-finish; it leaves the state to step.
 func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) bool {
 	code, sig := ws.ExitStatus(), 0
 	if ws.Signaled() {
@@ -220,11 +213,6 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 	s.pid = pid
 	s.status.Pid = uint64(pid)
 	s.status.Finishing = true
-	if last {
-		s.st = stLastFinish
-	} else {
-		s.st = stFinish
-	}
 	if s.cfg.TimeoutFinish > 0 {
 		s.setTimer(s.cfg.TimeoutFinish)
 	}

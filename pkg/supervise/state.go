@@ -1,6 +1,13 @@
 package supervise
 
-// The state machine of one service: its states, and what each event does in each.
+// The state machine of one service, in one place: its five states, the
+// events that reach it and step, which applies one event in the current
+// state (s6-supervise keeps a table of actions per state and event,
+// nitro a process_step function; this is the latter). Every change of
+// state is made here; the actions step calls (spawn.go, timers.go,
+// ready.go, files.go) do their work and report back, they never pick the
+// next state. When ./run is next started is decided in one function,
+// nextStart.
 
 import (
 	"syscall"
@@ -24,15 +31,287 @@ const (
 	PermanentFail   = 125             // ./finish exit code meaning "do not restart"
 )
 
+// state is s6-supervise's: what runs, and whether supervision ends once
+// the service is down ('x').
 type state int
 
 const (
-	stDown state = iota
-	stUp
-	stFinish
-	stLastUp     // up; exit once it is down
-	stLastFinish // finishing; exit once done
+	stDown       state = iota // nothing runs; a start may be due (nextStart)
+	stUp                      // ./run runs
+	stFinish                  // ./run died, ./finish runs
+	stLastUp                  // up; supervision ends once it is down
+	stLastFinish              // finishing; supervision ends once done
 )
+
+// evKind is what happened to a service.
+type evKind uint8
+
+const (
+	evStart   evKind = iota // Start: supervision begins
+	evLetter                // a control letter (supervise/control or Control)
+	evExit                  // a child of the service exited
+	evTimer                 // the timer ran out: respawn delay, retry or timeout-finish
+	evKill                  // timeout-kill ran out
+	evReady                 // a newline on the notification pipe
+	evPipeEnd               // the notification pipe ended without one
+)
+
+// An event is one input of step.
+type event struct {
+	kind   evKind
+	letter byte        // evLetter: the letter
+	fifo   bool        // evLetter: it came from supervise/control
+	exit   reaper.Exit // evExit: the child and its wait status
+	gen    uint32      // evTimer, evKill: the timer's generation; evReady, evPipeEnd: the spawn's
+}
+
+// step applies one event in the current state; it runs with the service
+// locked (see do). The whole machine, besides the letters that only set
+// "wanted up" or ./down or signal the service:
+//
+//	state        event                 action                              next state
+//	down         Start, if wanted up   spawn ./run                         up, or down (retry due)
+//	down         u, U, o               spawn ./run                         up, or down (retry due)
+//	down         timer, if wanted up   spawn ./run                         up, or down (retry due)
+//	down         x                     -                                   (end)
+//	up           ./run exits           'd', tally, spawn ./finish if any   finish, or really down
+//	up           d, D                  down signal, SIGCONT, timeout-kill  up
+//	up           r                     down signal                         up
+//	up           timeout-kill          SIGKILL                             up
+//	up           readiness newline     ready, 'U'                          up
+//	up           x                     -                                   last up
+//	finish       ./finish exits        really down                         down
+//	finish       timer                 SIGKILL ./finish, 3 s grace         finish
+//	finish       x                     -                                   last finish
+//	last up      as up, but            ./finish gets /dev/null after svc -x last finish, or (end)
+//	last finish  ./finish exits        really down                         (end)
+//
+// Really down (reallyDown): ready-down, 'D' ('O' too when ./finish
+// exited 125, which also marks the service wanted down), then down with
+// the next start decided by nextStart, or the end of supervision.
+// Letters and timers that do not apply to the current state do nothing;
+// an exit, a readiness newline or a timer of an older generation is
+// ignored.
+func (s *Service) step(ev event) {
+	up := s.st == stUp || s.st == stLastUp
+	switch ev.kind {
+	case evStart:
+		if s.started {
+			return
+		}
+		s.started = true
+		if s.st == stDown {
+			s.startAt(s.nextStart(startBegin, 0))
+		}
+
+	case evLetter:
+		c := ev.letter
+		if signalLetters[c] != 0 || groupLetters[c] != 0 {
+			if up {
+				s.signal(c)
+			}
+			return
+		}
+		switch c {
+		case 'u', 'U':
+			// As s6-supervise 2.11: U removes ./down then acts as u;
+			// never waiting on a FIFO found there: the poller's
+			// goroutine is every service's.
+			if c == 'U' {
+				if err := unix.Unlinkat(s.dfd, "down", 0); err != nil && err != unix.ENOENT {
+					s.logQ("remove ./down: %v", err)
+				}
+			}
+			s.wantUp(true)
+			if s.st == stDown {
+				s.startAt(s.nextStart(startAsked, 0))
+			}
+		case 'd', 'D':
+			// D creates ./down then acts as d.
+			if c == 'D' {
+				s.createDown()
+			}
+			s.wantUp(false)
+			if up {
+				s.sendDown()
+			}
+		case 'o', 'O':
+			s.wantUp(false)
+			if c == 'o' && s.st == stDown {
+				s.startAt(s.nextStart(startAsked, 0))
+			}
+		case 'r':
+			// As s6-supervise: the down signal alone (no SIGCONT, no
+			// timeout-kill); the service restarts when it dies.
+			if up {
+				syscall.Kill(s.pid, s.downSignal())
+			}
+		case 'x':
+			// As s6-supervise: "svc -x" also closes the supervisor's
+			// stdio, so the last ./finish runs on /dev/null; a scanner
+			// stopping (svscanctl -t, like SIGTERM to s6-supervise)
+			// keeps it.
+			if ev.fifo {
+				s.quietEnd = true
+			}
+			switch s.st {
+			case stDown:
+				s.bail = true
+			case stUp:
+				s.st = stLastUp
+			case stFinish:
+				s.st = stLastFinish
+			}
+		case 'Q':
+			// s6-supervise 2.11: once at most, and ./down: like D
+			// without stopping the service.
+			s.createDown()
+			s.wantUp(false)
+		case 's', 'X', 'T', 'w', '\n':
+			// s6-svc options that act on the client side, or newer s6
+			// letters this supervisor ignores harmlessly.
+		default:
+			s.unknown++
+		}
+
+	case evExit:
+		if ev.exit.Pid != s.pid {
+			return
+		}
+		switch s.st {
+		case stUp, stLastUp:
+			last := s.st == stLastUp
+			s.runDied(ev.exit.Status)
+			finishing := s.cfg.HasFinish && s.startFinish(ev.exit.Status, ev.exit.Pid, last)
+			if finishing {
+				s.st = stFinish
+				if last {
+					s.st = stLastFinish
+				}
+			}
+			s.announce()
+			s.event(EventDown)
+			if !finishing {
+				s.reallyDown(last, false)
+			}
+		case stFinish, stLastFinish:
+			perm := s.finishDone(ev.exit.Status)
+			s.reallyDown(s.st == stLastFinish, perm)
+		}
+
+	case evTimer:
+		if ev.gen != s.tgen {
+			return
+		}
+		switch s.st {
+		case stDown:
+			s.startAt(s.nextStart(startDelayed, 0))
+		case stFinish, stLastFinish:
+			if s.pid > 0 {
+				s.logQ("./finish still running after %v (timeout-finish): killing it", s.cfg.TimeoutFinish)
+				syscall.Kill(-s.pid, syscall.SIGKILL)
+				syscall.Kill(s.pid, syscall.SIGKILL)
+				s.setTimer(finishKillGrace)
+			}
+		}
+
+	case evKill:
+		if ev.gen == s.kgen && up && s.pid > 0 {
+			s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
+			syscall.Kill(s.pid, syscall.SIGKILL)
+		}
+
+	case evReady:
+		if ev.gen == s.gen && up {
+			s.closeNotify()
+			s.status.Ready = true
+			s.status.ReadyStamp = tai64n.Now()
+			s.announce()
+			s.event(EventReady)
+		}
+
+	case evPipeEnd:
+		if ev.gen == s.gen {
+			s.closeNotify()
+		}
+	}
+}
+
+// reallyDown marks the service down and ready-down, announces 'D' (and
+// 'O' for a permanent failure), then ends supervision (last) or lets
+// nextStart decide when ./run starts again.
+func (s *Service) reallyDown(last, perm bool) {
+	s.status.Ready = true
+	s.status.ReadyStamp = tai64n.Now()
+	s.announce()
+	s.event(EventDownDone)
+	if perm {
+		s.logQ("./finish exited %d: permanent failure, not restarting", PermanentFail)
+		s.event(EventPermFail)
+	}
+	s.st = stDown
+	if last {
+		s.bail = true
+		return
+	}
+	s.startAt(s.nextStart(startDied, 0))
+}
+
+// startCause is why nextStart is asked.
+type startCause uint8
+
+const (
+	startBegin   startCause = iota // supervision begins (Start)
+	startAsked                     // u, U or o while down
+	startDelayed                   // the timer armed by an earlier decision ran out
+	startDied                      // the service is really down after a death
+	startFailed                    // spawnRun could not spawn ./run
+)
+
+// never is a delay meaning "not until a command".
+const never time.Duration = -1
+
+// nextStart is the one place that decides when ./run starts next: 0 at
+// once, > 0 after that delay (a timer then brings evTimer, and the
+// decision is taken again), never: not until a command. retry is what
+// spawnRun asked for when it failed.
+func (s *Service) nextStart(why startCause, retry time.Duration) time.Duration {
+	switch why {
+	case startAsked:
+		return 0 // o starts once though it marks the service wanted down
+	case startFailed:
+		return retry // the retry timer checks "wanted up" when it runs out
+	}
+	if !s.status.WantUp {
+		return never
+	}
+	if why == startDied {
+		// At most one start a second. s6-supervise 2.11 restarts at once
+		// only a service that had been ready for a second, and waits a
+		// second after any other; this restarts at once any service
+		// started more than a second ago (docs/benchmarks.md: restart).
+		return max(0, time.Until(s.spawned.Add(SpawnGap)))
+	}
+	return 0
+}
+
+// startAt carries out a decision of nextStart; it is called only while
+// the service is down.
+func (s *Service) startAt(d time.Duration) {
+	switch {
+	case d == 0:
+		s.stopTimer() // a start now replaces any delay armed before
+		if ok, retry := s.spawnRun(); ok {
+			s.st = stUp
+		} else {
+			s.startAt(s.nextStart(startFailed, retry))
+		}
+	case d > 0:
+		s.setTimer(d)
+	}
+}
+
+// Actions of step that belong to no other file.
 
 var signalLetters = map[byte]syscall.Signal{
 	'a': syscall.SIGALRM, 'b': syscall.SIGABRT, 'q': syscall.SIGQUIT, 'h': syscall.SIGHUP,
@@ -42,97 +321,25 @@ var signalLetters = map[byte]syscall.Signal{
 
 var groupLetters = map[byte]syscall.Signal{'P': syscall.SIGSTOP, 'C': syscall.SIGCONT, 'K': syscall.SIGKILL}
 
-// command applies one control letter in the current state.
-func (s *Service) command(c byte) {
-	up := s.st == stUp || s.st == stLastUp
-	switch {
-	case signalLetters[c] != 0:
-		if up {
-			syscall.Kill(s.pid, signalLetters[c])
-			if c == 'p' || c == 'c' {
-				s.status.Paused = c == 'p'
-				s.announce()
-			}
-		}
-		return
-	case groupLetters[c] != 0:
-		if up {
-			syscall.Kill(-s.pid, groupLetters[c])
-			if c == 'P' || c == 'C' {
-				s.status.Paused = c == 'P'
-				s.announce()
-			}
-		}
-		return
+// signal sends the signal of letter c to ./run (or its process group,
+// for P, C, K); stopping or continuing it shows in the status.
+func (s *Service) signal(c byte) {
+	if sig := signalLetters[c]; sig != 0 {
+		syscall.Kill(s.pid, sig)
+	} else {
+		syscall.Kill(-s.pid, groupLetters[c])
 	}
 	switch c {
-	case 'u':
-		s.status.WantUp = true
+	case 'p', 'P', 'c', 'C':
+		s.status.Paused = c == 'p' || c == 'P'
 		s.announce()
-		if s.st == stDown {
-			s.stopTimer()
-			s.tryStart()
-		}
-	case 'd':
-		s.status.WantUp = false
-		s.announce()
-		if up {
-			s.sendDown()
-		}
-	case 'o', 'O':
-		s.status.WantUp = false
-		s.announce()
-		if c == 'o' && s.st == stDown {
-			s.stopTimer()
-			s.tryStart()
-		}
-	case 'r':
-		// As s6-supervise: the down signal alone (no SIGCONT, no
-		// timeout-kill); the service restarts when it dies.
-		if up {
-			syscall.Kill(s.pid, s.downSignal())
-		}
-	case 'x':
-		// As s6-supervise: "svc -x" also closes the supervisor's stdio,
-		// so the last ./finish runs on /dev/null; a scanner stopping
-		// (svscanctl -t, like SIGTERM to s6-supervise) keeps it.
-		if s.fromFIFO {
-			s.quietEnd = true
-		}
-		switch s.st {
-		case stDown:
-			s.bail = true
-		case stUp:
-			s.st = stLastUp
-		case stFinish:
-			s.st = stLastFinish
-		}
-	case 'D', 'U':
-		// As s6-supervise 2.11: D creates ./down then acts as d; U
-		// removes ./down then acts as u.
-		// Neither follows a link nor waits on a FIFO found there: the
-		// poller's goroutine is every service's.
-		if c == 'D' {
-			s.createDown()
-			s.command('d')
-		} else {
-			if err := unix.Unlinkat(s.dfd, "down", 0); err != nil && err != unix.ENOENT {
-				s.logQ("remove ./down: %v", err)
-			}
-			s.command('u')
-		}
-	case 'Q':
-		// s6-supervise 2.11: once at most, and ./down: like D without
-		// stopping the service.
-		s.createDown()
-		s.status.WantUp = false
-		s.announce()
-	case 's', 'X', 'T', 'w', '\n':
-		// s6-svc options that act on the client side, or newer s6
-		// letters this supervisor ignores harmlessly.
-	default:
-		s.unknown++
 	}
+}
+
+// wantUp records in the status whether the service is wanted up.
+func (s *Service) wantUp(up bool) {
+	s.status.WantUp = up
+	s.announce()
 }
 
 // sendDown sends the down signal then SIGCONT, and arms timeout-kill;
@@ -156,26 +363,10 @@ func (s *Service) downSignal() syscall.Signal {
 	return s.reread(servicedir.DownSignal).DownSignal
 }
 
-// childExited is the reaper's callback for ./run and ./finish.
-func (s *Service) childExited(e reaper.Exit) {
-	s.do(func() { s.childExit(e) })
-}
-
-func (s *Service) childExit(e reaper.Exit) {
-	if e.Pid != s.pid {
-		return
-	}
-	switch s.st {
-	case stUp, stLastUp:
-		s.runDied(e.Status)
-	case stFinish, stLastFinish:
-		s.finishDone(e.Status)
-	}
-}
-
+// runDied records the death of ./run: the status (written by step), the
+// death tally, and the files s6-supervise rereads at each death.
 func (s *Service) runDied(ws syscall.WaitStatus) {
 	s.stopKiller()
-	dead := s.pid
 	now := tai64n.Now()
 	s.gen++ // a late readiness newline no longer counts
 	s.status.Wstat = uint16(ws)
@@ -190,73 +381,18 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish, servicedir.Finish)
 	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish, s.cfg.HasFinish = c.MaxDeathTally, c.TimeoutFinish, c.HasFinish
 	s.recordDeath(deathRecord(now, ws))
-	last := s.st == stLastUp
-	if s.cfg.HasFinish {
-		if s.startFinish(ws, dead, last) {
-			s.announce()
-			s.event(EventDown)
-			return
-		}
-	}
-	s.announce()
-	s.event(EventDown)
-	s.reallyDown(last, false)
 }
 
-func (s *Service) finishDone(ws syscall.WaitStatus) {
+// finishDone records the end of ./finish; it reports whether it exited
+// 125 (permanent failure: the service is then wanted down).
+func (s *Service) finishDone(ws syscall.WaitStatus) (perm bool) {
 	s.stopTimer()
 	s.pid = 0
 	s.status.Pid = 0
 	s.status.Finishing = false
-	perm := ws.Exited() && ws.ExitStatus() == PermanentFail
+	perm = ws.Exited() && ws.ExitStatus() == PermanentFail
 	if perm {
 		s.status.WantUp = false
 	}
-	s.reallyDown(s.st == stLastFinish, perm)
-}
-
-// reallyDown marks the service down and ready-down, announces 'D' (and
-// 'O' for a permanent failure), and respawns or exits.
-func (s *Service) reallyDown(last, perm bool) {
-	s.status.Ready = true
-	s.status.ReadyStamp = tai64n.Now()
-	s.announce()
-	s.event(EventDownDone)
-	if perm {
-		s.logQ("./finish exited %d: permanent failure, not restarting", PermanentFail)
-		s.event(EventPermFail)
-	}
-	s.st = stDown
-	if last {
-		s.bail = true
-		return
-	}
-	if s.status.WantUp {
-		// At most one start a second. s6-supervise 2.11 restarts at once
-		// only a service that had been ready for a second, and waits a
-		// second after any other; this restarts at once any service
-		// started more than a second ago (docs/benchmarks.md: restart).
-		wait := time.Until(s.spawned.Add(SpawnGap))
-		if wait <= 0 {
-			s.tryStart()
-		} else {
-			s.setTimer(wait)
-		}
-	}
-}
-
-func (s *Service) timeout() {
-	switch s.st {
-	case stDown:
-		if s.status.WantUp {
-			s.tryStart()
-		}
-	case stFinish, stLastFinish:
-		if s.pid > 0 {
-			s.logQ("./finish still running after %v (timeout-finish): killing it", s.cfg.TimeoutFinish)
-			syscall.Kill(-s.pid, syscall.SIGKILL)
-			syscall.Kill(s.pid, syscall.SIGKILL)
-			s.setTimer(finishKillGrace)
-		}
-	}
+	return perm
 }

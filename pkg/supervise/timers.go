@@ -1,23 +1,22 @@
 package supervise
 
-// The two timers of a service: the respawn delay or finish timeout, and timeout-kill.
+// The two timers of a service: one for the respawn delay, a retry or
+// timeout-finish (what it means depends on the state when it runs out),
+// one for timeout-kill. Each carries a generation number, so that a
+// timer stopped after it fired (its callback waiting for the lock) is
+// ignored by step.
 
 import (
-	"syscall"
 	"time"
 )
 
-// setTimer arms the respawn delay or the finish timeout, replacing the
-// one armed before.
+// setTimer arms the timer, replacing the one armed before; when it runs
+// out, step gets evTimer.
 func (s *Service) setTimer(d time.Duration) {
 	s.stopTimer()
 	g := s.tgen
 	s.timer = time.AfterFunc(d, func() {
-		s.do(func() {
-			if s.tgen == g {
-				s.timeout()
-			}
-		})
+		s.do(func() { s.step(event{kind: evTimer, gen: g}) })
 	})
 }
 
@@ -29,17 +28,12 @@ func (s *Service) stopTimer() {
 	}
 }
 
-// setKiller arms timeout-kill.
+// setKiller arms timeout-kill; when it runs out, step gets evKill.
 func (s *Service) setKiller(d time.Duration) {
 	s.stopKiller()
 	g := s.kgen
 	s.killer = time.AfterFunc(d, func() {
-		s.do(func() {
-			if s.kgen == g && (s.st == stUp || s.st == stLastUp) && s.pid > 0 {
-				s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
-				syscall.Kill(s.pid, syscall.SIGKILL)
-			}
-		})
+		s.do(func() { s.step(event{kind: evKill, gen: g}) })
 	})
 }
 
