@@ -62,6 +62,9 @@ const (
 	// LoggerFIFO is the catch-all logger's FIFO, created by stage 1
 	// (mode 0600).
 	LoggerFIFO = LoggerService + "/fifo"
+	// CatchAllLogDir is the catch-all logger's log directory (named in
+	// templates/svscan-log/run; svlog creates it).
+	CatchAllLogDir = "/run/uncaught-logs"
 	// StateDir holds svinit's own run-time state.
 	StateDir = "/run/svinit"
 	// ShutdownRecord is the requested shutdown action, written by
