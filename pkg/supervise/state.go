@@ -83,8 +83,11 @@ type event struct {
 //	finish       ./finish exits        really down                         down
 //	finish       timer                 SIGKILL ./finish, 3 s grace         finish
 //	finish       x                     -                                   last finish
-//	last up      as up, but            ./finish gets /dev/null after svc -x last finish, or (end)
+//	last up      ./run exits           as up; ./finish on /dev/null after  last finish, or (end)
+//	                                   svc -x (x from supervise/control)
+//	last up      other events          as up                               last up
 //	last finish  ./finish exits        really down                         (end)
+//	last finish  timer                 as finish                           last finish
 //
 // Really down (reallyDown): ready-down, 'D' ('O' too when ./finish
 // exited 125, which also marks the service wanted down), then down with
