@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +22,12 @@ import (
 
 func main() { cli.Main("svsshd", run) }
 
-const usage = "usage: svsshd [-d notif] [-l addr] [-k hostkey] [-a authorized_keys] [-p passwordfile] [-s shell]"
+const usage = "usage: svsshd [-d notif] [-l addr] [-k hostkey] [-a authorized_keys] [-p passwordfile] [-s shell] [-L loginprog]"
 
 // Defaults.
 const (
 	defaultAddr    = ":22"
-	defaultHostKey = "/run/svsshd/ssh_host_ed25519_key"  // generated on first start
+	defaultHostKey = "/run/svsshd/ssh_host_ed25519_key"     // generated on first start
 	imageHostKey   = "/etc/svinit/ssh/ssh_host_ed25519_key" // the image's own, when it has one
 	defaultKeys    = "/etc/svinit/ssh/authorized_keys"
 	defaultShell   = "/bin/sh"
@@ -46,7 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(imageHostKey); err == nil {
 		c.HostKey = imageHostKey
 	}
-	g := getopt.New(args, "d:l:k:a:p:s:")
+	g := getopt.New(args, "d:l:k:a:p:s:L:")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -70,6 +71,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			c.AuthorizedKeys = g.Arg
 		case 'p':
 			c.PasswordFile = g.Arg
+		case 'L':
+			// Relative to the service directory (sessions run in HOME).
+			l, err := filepath.Abs(g.Arg)
+			if err != nil {
+				return cli.Usagef("-L %s: %v", g.Arg, err)
+			}
+			c.Login = l
 		case 's':
 			c.Shell = g.Arg
 			c.Env[2] = "SHELL=" + g.Arg

@@ -3,6 +3,7 @@ package boot
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -109,6 +110,24 @@ func TestNetwork(t *testing.T) {
 		out, err := s.CombinedOutput("svstat /run/service/sshd /run/service/net")
 		if err != nil || strings.Count(string(out), "up (pid") != 2 {
 			t.Errorf("remote svstat: %v\n%s", err, out)
+		}
+		// A terminal session: getty's console shell on the pseudo-terminal.
+		s, err = c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RequestPty("vt100", 24, 80, ssh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		s.Stdin = strings.NewReader("svstat /run/service/net\nexit 7\n")
+		var term strings.Builder
+		s.Stdout = &term
+		if err := s.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		var ee *ssh.ExitError
+		if err := s.Wait(); !errors.As(err, &ee) || ee.ExitStatus() != 7 || !strings.Contains(term.String(), "up (pid") {
+			t.Errorf("terminal session: %v\n%s", err, term.String())
 		}
 		pw := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("root")},
 			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: cmdTimeout}

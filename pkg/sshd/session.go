@@ -89,6 +89,9 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 				}
 				args = append(args, "-c", e.Command)
 				what = "exec " + e.Command
+			} else if ptyReq != nil && s.c.Login != "" {
+				args = []string{s.c.Login}
+				what = "login " + s.c.Login
 			}
 			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 			cmd.Env = append(append([]string{"USER=" + sc.User()}, s.c.Env...), env...)

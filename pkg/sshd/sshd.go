@@ -37,6 +37,10 @@ type Config struct {
 	// Shell runs sessions: "Shell -c COMMAND" for a command, "Shell"
 	// alone for an interactive session.
 	Shell string
+	// Login, when set, runs interactive sessions that have a terminal
+	// instead of Shell: a program run without arguments on the
+	// terminal (e.g. a script running getty's console shell on it).
+	Login string
 	// Env is the environment of sessions (PATH, HOME...).
 	Env []string
 	// Log receives one line per connection event.

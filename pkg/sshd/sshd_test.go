@@ -188,3 +188,54 @@ func TestParseAuthorizedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginProgram: with Login set, a terminal session runs it on the
+// terminal (its controlling terminal); commands still run the shell.
+func TestLoginProgram(t *testing.T) {
+	dir := t.TempDir()
+	login := filepath.Join(dir, "login")
+	script := "#!/bin/sh\necho login on $(tty); read line; echo got $line\n"
+	if err := os.WriteFile(login, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	keys := filepath.Join(dir, "authorized_keys")
+	os.WriteFile(keys, ssh.MarshalAuthorizedKey(key.PublicKey()), 0o600)
+	srv, err := New(Config{HostKey: filepath.Join(dir, "hk"), AuthorizedKeys: keys, Shell: "/bin/sh", Login: login,
+		Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, l)
+	c, err := dial(l.Addr().String(), ssh.PublicKeys(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, _ := c.NewSession()
+	if err := s.RequestPty("vt100", 24, 80, ssh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Stdin = strings.NewReader("hello\n")
+	var out strings.Builder
+	s.Stdout = &out
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatalf("login session: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "login on /dev/pts/") || !strings.Contains(out.String(), "got hello") {
+		t.Errorf("login session output %q", out.String())
+	}
+	s2, _ := c.NewSession()
+	if b, err := s2.Output("echo cmd"); err != nil || string(b) != "cmd\n" {
+		t.Errorf("exec with Login set: %q %v", b, err)
+	}
+}
