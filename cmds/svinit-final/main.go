@@ -113,8 +113,8 @@ func switchRoot(out io.Writer, init string, since time.Time) error {
 		return err
 	}
 	now := time.Now()
-	fmt.Fprintf(out, "svinit-final: switched to the real root in %v: moved %s; %d initramfs files deleted, %s freed\n",
-		now.Sub(start).Round(time.Microsecond), strings.Join(st.Moved, " "), st.Files, rootfs.HumanSize(st.Freed))
+	fmt.Fprintf(out, "svinit-final: switched to the real root in %v: moved %s; %d initramfs files deleted, %s freed (in %v)\n",
+		now.Sub(start).Round(time.Microsecond), strings.Join(st.Moved, " "), st.Files, rootfs.HumanSize(st.Freed), st.Delete.Round(time.Microsecond))
 	if len(st.Detached) > 0 {
 		fmt.Fprintf(out, "svinit-final: the real root has no directory for %s: detached\n", strings.Join(st.Detached, " "))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -14,10 +15,11 @@ import (
 
 // SwitchStats says what a switch did.
 type SwitchStats struct {
-	Moved    []string // mounts moved into the new root
-	Detached []string // mounts the new root has no directory for (detached)
-	Files    int      // initramfs files and directories deleted
-	Freed    int64    // bytes of file data deleted
+	Moved    []string      // mounts moved into the new root
+	Detached []string      // mounts the new root has no directory for (detached)
+	Files    int           // initramfs files and directories deleted
+	Freed    int64         // bytes of file data deleted
+	Delete   time.Duration // of the whole switch, the time deleting took
 }
 
 // CheckInit reports whether init (an absolute path, as the new root
@@ -112,7 +114,9 @@ func Switch(newRoot, init string) (SwitchStats, error) {
 	if err := unix.Chdir("/"); err != nil {
 		return stats, fmt.Errorf("chdir / in the new root: %w", err)
 	}
+	start := time.Now()
 	removeAll(old, uint64(rootSt.Dev), &stats)
+	stats.Delete = time.Since(start)
 	return stats, nil
 }
 
