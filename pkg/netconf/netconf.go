@@ -108,7 +108,13 @@ func Run(ctx context.Context, c Config) error {
 		err = r.watch(ctx, params[0], named)
 	}
 	wg.Wait()
-	return err
+	if err != nil {
+		return err
+	}
+	// A supervised service stays: static configurations are done, but
+	// an exit would have the supervisor start it again.
+	<-ctx.Done()
+	return nil
 }
 
 type runner struct {

@@ -292,6 +292,12 @@ func TestHelperStatic(t *testing.T) {
 	if b, _ := os.ReadFile(resolv); string(b) != "# written by svnetd\nnameserver 192.168.77.53\n" {
 		t.Errorf("resolv.conf %q", b)
 	}
+	// A supervised service stays up with nothing left to do.
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned before its context ended: %v", err)
+	default:
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
