@@ -66,7 +66,7 @@ func TestText(t *testing.T) {
 		t.Errorf("ruler %q, want %q after column %d", ruler, want, prefix)
 	}
 	for _, want := range []string{
-		"kernel ran /init at 0.812 s; 6 up, last spawned at 3.200 s; not ready yet: flaky\n",
+		"Run /init at 0.812s; 6 up: last spawned at 3.200s, not ready yet: flaky\n",
 		"mark 1 at 1.200 s: boottest: stage 2 adds services",
 		"flaky: 2 death(s) in supervise/death_tally: 1.600 s (exit 1), 2.700 s (signal",
 		"net: at 2.400 s: svrc: transition failed: up script failed: exit 1",

@@ -71,18 +71,18 @@ func (t *Timeline) Summarize() Summary {
 func (t *Timeline) headline() string {
 	var b strings.Builder
 	if t.RunInit != nil {
-		fmt.Fprintf(&b, "kernel ran %s at %s s; ", orDefault(t.Init, "init"), fmtSec(*t.RunInit))
+		fmt.Fprintf(&b, "Run %s at %ss; ", orDefault(t.Init, "init"), fmtSec(*t.RunInit))
 	}
 	s := t.Summarize()
 	if !s.HaveRunning {
 		b.WriteString("no service running")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%d up, last spawned at %s s; ", s.Running, fmtSec(s.LastSpawned))
+	fmt.Fprintf(&b, "%d up: last spawned at %ss, ", s.Running, fmtSec(s.LastSpawned))
 	if len(s.NotReady) > 0 {
 		fmt.Fprintf(&b, "not ready yet: %s", strings.Join(s.NotReady, ", "))
 	} else {
-		fmt.Fprintf(&b, "all ready at %s s", fmtSec(s.LastReady))
+		fmt.Fprintf(&b, "all ready at %ss", fmtSec(s.LastReady))
 	}
 	return b.String()
 }
