@@ -173,6 +173,7 @@ func (e *xmlElem) num(t *testing.T, a string) float64 {
 func TestSVG(t *testing.T) {
 	b := standard(t)
 	b.log("current", 3.1, "svscan: service "+filepath.Join(b.scan, "udev")+`: <oops> & "quotes" ]]>`)
+	b.log("current", 3.2, "svscan: service "+filepath.Join(b.scan, "udev")+": bell\a, bad \xff\xfe UTF-8, é, tab\tend")
 	tl := b.collect("stage 2 adds services")
 	var buf bytes.Buffer
 	if err := tl.WriteSVG(&buf, View{End: 8}); err != nil {
@@ -288,6 +289,7 @@ func TestSVG(t *testing.T) {
 	for _, want := range []string{
 		"udev: at 3.100 s: svscan: service " + filepath.Join(b.scan, "udev") + `: <oops> & "quotes" ]]>`,
 		"spawned 0.906 · ready 1.850 (+0.944)",
+		"udev: at 3.200 s: svscan: service " + filepath.Join(b.scan, "udev") + ": bell\ufffd, bad \ufffd\ufffd UTF-8, é, tab\tend",
 		"mark 1 at 1.200 s: boottest: stage 2 adds services",
 		"0s", "2s", "8s", "init",
 	} {
@@ -314,5 +316,28 @@ func TestSVGEmpty(t *testing.T) {
 	buf.Reset()
 	if err := tl.WriteText(&buf, View{}); err != nil || !strings.Contains(buf.String(), "no service running") {
 		t.Errorf("%v\n%s", err, buf.String())
+	}
+}
+
+func TestEsc(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{`<a href="x">&'`, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;"},
+		{"é · ü", "é · ü"},
+		{"nl\ncr\rtab\t", "nl&#xA;cr&#xD;tab&#x9;"},
+		{"nul\x00 esc\x1b bad\xff", "nul\ufffd esc\ufffd bad\ufffd"},
+		{"\uffff\ufffe", "\ufffd\ufffd"},
+	} {
+		got := esc(tc.in)
+		if got != tc.want {
+			t.Errorf("esc(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		var s struct {
+			A string `xml:"a,attr"`
+			V string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal([]byte(`<x a="`+got+`">`+got+`</x>`), &s); err != nil {
+			t.Errorf("esc(%q) = %q: not valid XML: %v", tc.in, got, err)
+		}
 	}
 }

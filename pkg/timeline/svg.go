@@ -2,13 +2,12 @@ package timeline
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteJSON writes t as one indented JSON object (schema in
@@ -51,10 +50,38 @@ const (
 	colDim      = "#6a737d"
 )
 
-// esc escapes s for XML text and attribute values.
+// esc escapes s for XML text and attribute values. Bytes that are not
+// UTF-8 and characters XML does not allow (control characters a log
+// line may hold) become U+FFFD. (Not encoding/xml: it would add its
+// weight to the busybox for this one function.)
 func esc(s string) string {
-	var b bytes.Buffer
-	xml.EscapeText(&b, []byte(s))
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w = n
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '"':
+			b.WriteString("&#34;")
+		case r == '\'':
+			b.WriteString("&#39;")
+		case r == '\n':
+			b.WriteString("&#xA;")
+		case r == '\r':
+			b.WriteString("&#xD;")
+		case r == '\t':
+			b.WriteString("&#x9;")
+		case r == utf8.RuneError && n == 1, r < 0x20, r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+	}
 	return b.String()
 }
 
