@@ -1,17 +1,28 @@
 // Package supervise supervises one s6 service directory in-process: the
 // state machine of s6-supervise (down, up, finishing, and their "exit
 // when done" variants), with s6's on-disk interface: supervise/lock
-// (POSIX lock held while supervised), supervise/control (one-letter
+// (an open-file-description lock, which s6's clients see as a POSIX
+// lock, held while supervised), supervise/control (one-letter
 // commands), supervise/status (35 bytes), supervise/death_tally,
-// supervise/service-lock (lock-fd), and the event/ fifodir. Children are spawned and reaped through a shared
-// reaper.Reaper, so many services can live in one process (svscan).
+// supervise/service-lock (lock-fd), and the event/ fifodir. Children are
+// spawned and reaped through a shared reaper.Reaper, so many services
+// can live in one process (svscan).
 //
 // A Service has no goroutine of its own: it is a state machine behind a
 // mutex, driven by whoever has news for it: the control poller (letters
 // on supervise/control), the reaper (a child's exit), a timer, the
-// reader of its notification pipe, or the caller (Start, Control). A
-// scanner with a thousand services pays for a thousand small structs,
-// not a thousand goroutine stacks.
+// reader of its notification pipe, or the caller (Start, Control). Each
+// of those turns its news into an event for one function, step
+// (state.go), which makes every change of state; nextStart there decides
+// when ./run starts next. A scanner with a thousand services pays for a
+// thousand small structs, not a thousand goroutine stacks.
+//
+// Files: service.go the Service and the entry points of events;
+// state.go states, events, step and nextStart; spawn.go ./run and
+// ./finish; timers.go the two timers; ready.go the notification pipe;
+// files.go status, event/, ./down, the tally and configuration rereads;
+// ctlfiles.go and ctlpoll.go the lock, control FIFO and its poller;
+// deathtally.go the tally's format.
 //
 // Nothing a service directory holds can block those shared goroutines:
 // every file read from it is opened O_NONBLOCK and read with a small
