@@ -68,7 +68,7 @@ func (f *Finder) Find() (Device, error) {
 		if len(devs) == 0 {
 			b.WriteString("(none: the disk's driver may be missing from the image's modules)\n")
 		}
-		b.WriteString("svinit-switch-root: put one of these in root= (root=UUID=..., root=LABEL=..., root=PARTUUID=..., root=/dev/NAME); rootwait waits for ever, rootdelay=SECONDS changes the 30 s limit\n")
+		b.WriteString("svinit-switch-root: put one of these in root= (root=UUID=..., root=LABEL=..., root=PARTUUID=..., root=/dev/NAME); rootwait waits for ever, rootdelay=SECONDS sets the limit (default 30)\n")
 		io.WriteString(f.Out, b.String())
 		return Device{}, err
 	}
