@@ -61,6 +61,55 @@ func TestBootTimeline(t *testing.T) {
 	})
 }
 
+// TestBootTimelineRc boots the rc image (TestRcGraph's service graph:
+// oneshot mnt, longrun db that is ready a second after its start,
+// longrun web needing db) and reads the dependency order back from
+// svinit-timeline: mnt came up before db was spawned, and web was
+// spawned only once db was ready.
+func TestBootTimelineRc(t *testing.T) {
+	e := needEnv(t)
+	img := buildImage(t, e, rcImage)
+	g := bootShell(t, e, "rc", img, bootOpts{})
+	g.run("svrc -b -u change default") // waits for stage 2's svrc
+	g.step(t, "Order", func(t *testing.T) {
+		saveTimeline(t, g)
+		out := g.run("svinit-timeline -j")
+		var tl struct {
+			Services []struct {
+				Name, Kind, State    string
+				Spawned, Ready, Done *float64
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &tl); err != nil {
+			t.Fatalf("svinit-timeline -j: %v\n%s", err, out)
+		}
+		type row struct {
+			Name, Kind, State    string
+			Spawned, Ready, Done *float64
+		}
+		rows := map[string]row{}
+		for _, s := range tl.Services {
+			rows[s.Name] = row(s)
+		}
+		mnt, db, web := rows["mnt"], rows["db"], rows["web"]
+		if mnt.Kind != "oneshot" || mnt.State != "done" || mnt.Done == nil ||
+			db.Spawned == nil || db.Ready == nil || web.Spawned == nil {
+			t.Fatalf("mnt, db or web missing or without their times:\n%s", out)
+		}
+		t.Logf("mnt up at %.3f, db spawned at %.3f and ready at %.3f, web spawned at %.3f", *mnt.Done, *db.Spawned, *db.Ready, *web.Spawned)
+		if d := *db.Ready - *db.Spawned; d < 0.9 {
+			t.Errorf("db ready %.3f s after its spawn; its run script sleeps 1 s first", d)
+		}
+		if !(*mnt.Done <= *db.Spawned && *db.Ready <= *web.Spawned) {
+			t.Errorf("the order does not hold on the timeline: mnt up %.3f, db spawned %.3f, ready %.3f, web spawned %.3f", *mnt.Done, *db.Spawned, *db.Ready, *web.Spawned)
+		}
+		t.Logf("svinit-timeline:\n%s", g.run("svinit-timeline"))
+	})
+	g.step(t, "Poweroff", func(t *testing.T) {
+		shutdown(t, g, "poweroff", "")
+	})
+}
+
 // earlyServiceNames reads the early services of an image definition.
 func earlyServiceNames(t *testing.T, e *env, def string) []string {
 	data, err := os.ReadFile(filepath.Join(e.root, def))

@@ -341,7 +341,7 @@ func (c *collector) catchAll() {
 	sort.Strings(arch)
 	files := append(arch, filepath.Join(dir, "current"))
 	found := make([]bool, len(c.o.Marks))
-	labelled, read := 0, 0
+	labelled, lines := 0, 0
 	for _, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
@@ -350,10 +350,10 @@ func (c *collector) catchAll() {
 			}
 			continue
 		}
-		read++
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			lines++
 			st, rest, err := tai64n.ParseLabelPrefix(sc.Bytes())
 			if err != nil {
 				continue
@@ -379,7 +379,7 @@ func (c *collector) catchAll() {
 		}
 		f.Close()
 	}
-	if read > 0 && labelled == 0 {
+	if lines > 0 && labelled == 0 {
 		c.warn("catch-all log %s: no line starts with a TAI64N label (svlog's t directive): its lines are not used", dir)
 	}
 	for i, m := range c.o.Marks {

@@ -171,6 +171,15 @@ func TestCollectSources(t *testing.T) {
 				t.Errorf("warnings %q", tl.Warnings)
 			}
 		}},
+		{"empty log", func(b *fakeBoot, o *Options) {
+			os.RemoveAll(b.logs)
+			b.write(filepath.Join(b.logs, "current"), nil)
+			o.Marks = nil
+		}, func(t *testing.T, tl *Timeline) {
+			if len(tl.Warnings) != 0 {
+				t.Errorf("warnings %q", tl.Warnings)
+			}
+		}},
 		{"clock set since the spawns", func(b *fakeBoot, o *Options) {
 			// The kernel started udev's process 30 s after what its
 			// status file says.
