@@ -32,14 +32,15 @@ func TestText(t *testing.T) {
 	}
 	out := buf.String()
 	// "early-getty" is the longest name: the bars start at column 28
-	// (11 + 1 + 7 + 1 + 7 + 1) and are 52 wide, 8/52 s a column.
+	// (11 + 1 + 7 + 1 + 7 + 1); 52 columns are left, narrowed to 49 so
+	// that the 4 ticks of 2 s are 12 columns apart: 6 columns a second.
 	const prefix = 28
 	for _, tc := range []struct{ name, head, bar string }{
-		{"udev", "udev          0.906   1.850 ", "     -------" + strings.Repeat("#", 31)},
-		{"early-getty", "early-getty   0.907       - ", "     " + strings.Repeat("=", 38)},
-		{"flaky", "flaky         3.200       - ", strings.Repeat(" ", 10) + "x      x  " + strings.Repeat("-", 23)},
+		{"udev", "udev          0.906   1.850 ", "     ------" + strings.Repeat("#", 29)},
+		{"early-getty", "early-getty   0.907       - ", "     " + strings.Repeat("=", 35)},
+		{"flaky", "flaky         3.200       - ", strings.Repeat(" ", 10) + "x     x  " + strings.Repeat("-", 21)},
 		{"mnt", "mnt               -   1.500 ", strings.Repeat(" ", 9) + "*"},
-		{"batch", "batch             -       - ", strings.Repeat(" ", 26) + "x (down)"},
+		{"batch", "batch             -       - ", strings.Repeat(" ", 24) + "x (down)"},
 		{"idle", "idle              -       - ", "(not started)"},
 		{"net", "net               -       - ", "(failed)"},
 		{"(kernel)", "(kernel)      0.000   0.812 ", "~~~~~~"},
@@ -49,9 +50,8 @@ func TestText(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, l, tc.head+tc.bar)
 		}
 	}
-	// Ticks every 2 s (the one at 8 s in the last column, without its
-	// label, which does not fit), "Run /init" at column 5, mark 1 at
-	// column 7.
+	// Ticks every 2 s, labels centred on them, "Run /init" at column
+	// 5, mark 1 at column 7.
 	lines := strings.Split(out, "\n")
 	var labels, ruler string
 	for i, l := range lines {
@@ -59,10 +59,10 @@ func TestText(t *testing.T) {
 			labels, ruler = l, lines[i+1]
 		}
 	}
-	if want := "0s           2s           4s           6s"; len(labels) < prefix || labels[prefix:] != want {
+	if want := "0s         2s          4s          6s          8s"; len(labels) < prefix || labels[prefix:] != want {
 		t.Errorf("labels %q, want %q after column %d", labels, want, prefix)
 	}
-	if want := "+----|-1-----+------------+------------+-----------+"; len(ruler) < prefix || ruler[prefix:] != want {
+	if want := "+----|-1----+-----------+-----------+-----------+"; len(ruler) < prefix || ruler[prefix:] != want {
 		t.Errorf("ruler %q, want %q after column %d", ruler, want, prefix)
 	}
 	for _, want := range []string{

@@ -178,9 +178,16 @@ func (t *Timeline) WriteText(w io.Writer, v View) error {
 	prefix := nameW + 1 + 7 + 1 + 7 + 1
 	barW := width - prefix
 	end, step := v.axis(t, float64(barW), 8)
-	dt := end / float64(barW)
+	// Column 0 is time 0 and the last column the chart's end; when the
+	// end is a whole number of ticks, the bar is narrowed so that every
+	// tick falls on a column and the ruler is regular.
+	if n := end / step; math.Abs(n-math.Round(n)) < 1e-9 && n >= 1 {
+		if per := (barW - 1) / int(math.Round(n)); per >= 2 {
+			barW = per*int(math.Round(n)) + 1
+		}
+	}
 	col := func(s Sec) int {
-		c := int(math.Floor(float64(s) / dt))
+		c := int(math.Round(float64(s) / end * float64(barW-1)))
 		return min(max(c, 0), barW-1)
 	}
 	inRange := func(s Sec) bool { return s >= 0 && float64(s) <= end }
@@ -200,10 +207,12 @@ func (t *Timeline) WriteText(w io.Writer, v View) error {
 		}
 		c := col(Sec(tv))
 		ruler[c] = '+'
+		// Labels are centred on their tick, inside the bar's width.
 		l := tickLabel(tv, step)
-		if c >= next && c+len(l) <= barW {
-			copy(labels[c:], l)
-			next = c + len(l) + 1
+		at := min(max(c-len(l)/2, 0), barW-len(l))
+		if at >= next {
+			copy(labels[at:], l)
+			next = at + len(l) + 1
 		}
 	}
 	if t.RunInit != nil && inRange(*t.RunInit) {
