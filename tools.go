@@ -45,6 +45,7 @@ import (
 	_ "github.com/u-root/u-root/cmds/core/readlink"
 	_ "github.com/u-root/u-root/cmds/core/rm"
 	_ "github.com/u-root/u-root/cmds/core/rmmod"
+	_ "github.com/u-root/u-root/cmds/core/scp"
 	_ "github.com/u-root/u-root/cmds/core/sleep"
 	_ "github.com/u-root/u-root/cmds/core/sync"
 	_ "github.com/u-root/u-root/cmds/core/tail"

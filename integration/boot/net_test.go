@@ -1,11 +1,14 @@
 package boot
 
 import (
+	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,6 +38,7 @@ var netImage = imageSpec{name: "net", def: "images/default.yaml",
 		if err != nil {
 			return err
 		}
+		d.Commands = append(d.Commands, image.Word{Value: "scp"})
 		d.Rc.From = []image.Word{{Value: "templates/rc-net"}, {Value: "integration/boot/testdata/netrc"}}
 		d.Files = append(d.Files, image.File{
 			Dst:     image.Word{Value: "/etc/svinit/ssh/authorized_keys"},
@@ -136,6 +140,16 @@ func TestNetwork(t *testing.T) {
 		if err := s.Wait(); !errors.As(err, &ee) || ee.ExitStatus() != 7 || !strings.Contains(term.String(), "up (pid") {
 			t.Errorf("terminal session: %v\n%s", err, term.String())
 		}
+		// scp's classic protocol, as `scp -O` speaks it, to u-root's scp.
+		sent := "copied over scp\n"
+		if err := scpTo(c, "/tmp/scp-test", sent); err != nil {
+			t.Errorf("scp to the guest: %v", err)
+		} else if got := g.run("cat /tmp/scp-test"); !strings.Contains(got, strings.TrimSpace(sent)) {
+			t.Errorf("copied file holds %q", got)
+		}
+		if got, err := scpFrom(c, "/tmp/scp-test"); err != nil || got != sent {
+			t.Errorf("scp from the guest: %q %v", got, err)
+		}
 		pw := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password("root")},
 			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: cmdTimeout}
 		if c, err := ssh.Dial("tcp", addr, pw); err == nil {
@@ -182,4 +196,73 @@ func TestNetworkStatic(t *testing.T) {
 	g.step(t, "Poweroff", func(t *testing.T) {
 		shutdown(t, g, "poweroff", "")
 	})
+}
+
+// scpTo copies content to path in the guest with scp's classic protocol
+// (the remote side is "scp -t PATH").
+func scpTo(c *ssh.Client, path, content string) error {
+	s, err := c.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.Start("scp -t " + path); err != nil {
+		return err
+	}
+	ack := func(what string) error {
+		var b [1]byte
+		if _, err := io.ReadFull(out, b[:]); err != nil || b[0] != 0 {
+			return fmt.Errorf("%s: no acknowledgement (%v, %q)", what, err, b)
+		}
+		return nil
+	}
+	if err := ack("start"); err != nil {
+		return err
+	}
+	fmt.Fprintf(in, "C0644 %d %s\n", len(content), filepath.Base(path))
+	if err := ack("header"); err != nil {
+		return err
+	}
+	io.WriteString(in, content)
+	in.Write([]byte{0})
+	if err := ack("content"); err != nil {
+		return err
+	}
+	in.Close()
+	return s.Wait()
+}
+
+// scpFrom reads path from the guest with scp's classic protocol (the
+// remote side is "scp -f PATH").
+func scpFrom(c *ssh.Client, path string) (string, error) {
+	s, err := c.NewSession()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.Start("scp -f " + path); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(out)
+	in.Write([]byte{0})
+	var mode, size int64
+	var name string
+	if _, err := fmt.Fscanf(r, "C%o %d %s\n", &mode, &size, &name); err != nil {
+		return "", fmt.Errorf("header: %w", err)
+	}
+	in.Write([]byte{0})
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	if z, err := r.ReadByte(); err != nil || z != 0 {
+		return "", fmt.Errorf("no end of file mark (%v)", err)
+	}
+	in.Write([]byte{0})
+	in.Close()
+	return string(b), s.Wait()
 }
