@@ -416,3 +416,15 @@ func TestJSON(t *testing.T) {
 		t.Errorf("NaN marshalled")
 	}
 }
+
+func FuzzParseRunInit(f *testing.F) {
+	for _, s := range []string{"5,300,812345,-;Run /init as init process\n", "6,1,0,-;x\n SUBSYSTEM=y\n", ";Run  as init process", "1,2,3,4;Run /x as init process\n 6,1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, prog, err := parseRunInit(b)
+		if err == nil && (d < 0 || !bytes.Contains(b, []byte("Run "+prog+" as init process"))) {
+			t.Fatalf("%q: %v %q", b, d, prog)
+		}
+	})
+}
