@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/creack/pty"
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -76,6 +77,24 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 			if ssh.Unmarshal(req.Payload, &e) == nil && (strings.HasPrefix(e.Name, "LC_") || e.Name == "LANG") {
 				env, ok = append(env, e.Name+"="+e.Value), true
 			}
+		case "subsystem":
+			var sub execRequest // the same payload: one string
+			if started || ssh.Unmarshal(req.Payload, &sub) != nil || sub.Command != "sftp" {
+				break
+			}
+			started, ok = true, true
+			s.logf("%s: sftp", sc.RemoteAddr())
+			go func() {
+				srv, err := sftp.NewServer(ch, sftp.WithServerWorkingDirectory(s.home()))
+				if err == nil {
+					err = srv.Serve()
+				}
+				if err != nil && err != io.EOF {
+					s.logf("%s: sftp: %v", sc.RemoteAddr(), err)
+				}
+				ch.SendRequest("exit-status", false, []byte{0, 0, 0, 0})
+				close(done)
+			}()
 		case "shell", "exec":
 			if started {
 				break
@@ -95,10 +114,7 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 			}
 			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 			cmd.Env = append(append([]string{"USER=" + sc.User()}, s.c.Env...), env...)
-			cmd.Dir = "/"
-			if home := lookupEnv(s.c.Env, "HOME"); home != "" {
-				cmd.Dir = home
-			}
+			cmd.Dir = s.home()
 			var err error
 			if ptyReq != nil {
 				mu.Lock()
@@ -133,6 +149,14 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 			req.Reply(ok, nil)
 		}
 	}
+}
+
+// home is the sessions' working directory: HOME, else /.
+func (s *Server) home() string {
+	if h := lookupEnv(s.c.Env, "HOME"); h != "" {
+		return h
+	}
+	return "/"
 }
 
 func lookupEnv(env []string, name string) string {

@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/svinit/svinit/pkg/getty"
@@ -237,5 +239,41 @@ func TestLoginProgram(t *testing.T) {
 	s2, _ := c.NewSession()
 	if b, err := s2.Output("echo cmd"); err != nil || string(b) != "cmd\n" {
 		t.Errorf("exec with Login set: %q %v", b, err)
+	}
+}
+
+// TestSFTP: the sftp subsystem (what OpenSSH's scp uses by default)
+// writes and reads files.
+func TestSFTP(t *testing.T) {
+	key := newKey(t)
+	addr, _ := start(t, key, "")
+	c, err := dial(addr, ssh.PublicKeys(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatalf("sftp subsystem: %v", err)
+	}
+	defer sc.Close()
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := sc.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("over sftp\n"))
+	f.Close()
+	if b, err := os.ReadFile(path); err != nil || string(b) != "over sftp\n" {
+		t.Errorf("written over sftp: %q %v", b, err)
+	}
+	r, err := sc.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "over sftp\n" {
+		t.Errorf("read over sftp: %q", b)
 	}
 }
