@@ -173,7 +173,7 @@ func TestNetworkStatic(t *testing.T) {
 	e := needEnv(t)
 	img := buildImage(t, e, netImage)
 	g := bootShell(t, e, "net-static", img, bootOpts{qemuArg: netDevices(freePort(t)),
-		append: []string{"ip=10.0.2.16::10.0.2.2:255.255.255.0::eth0:off:10.0.2.3"}})
+		append: []string{"ip=10.0.2.16::10.0.2.2:255.255.255.0:statichost:eth0:off:10.0.2.3"}})
 	g.step(t, "Static", func(t *testing.T) {
 		g.run("svrc -b -u change default")
 		if a := g.run("ip addr show eth0"); !strings.Contains(a, "10.0.2.16/24") {
@@ -191,6 +191,9 @@ func TestNetworkStatic(t *testing.T) {
 		}
 		if r := g.run("cat /etc/resolv.conf"); !strings.Contains(r, "nameserver 10.0.2.3") {
 			t.Errorf("resolv.conf:\n%s", r)
+		}
+		if h := g.run("hostname"); strings.TrimSpace(h) != "statichost" {
+			t.Errorf("host name %q, want ip='s statichost", h)
 		}
 	})
 	g.step(t, "Poweroff", func(t *testing.T) {

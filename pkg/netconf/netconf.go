@@ -32,7 +32,8 @@ type Config struct {
 	// NTPConf is the file listing NTP servers from the leases and ip=,
 	// in ntp.conf's "server ADDR" lines ("" = none).
 	NTPConf string
-	// SetHostname sets the host name from ip= or the lease.
+	// SetHostname sets the host name from the lease (ip='s HOSTNAME
+	// field is always applied).
 	SetHostname bool
 	// Ready is called once, when the network is configured (see Run).
 	Ready func()
@@ -231,8 +232,8 @@ func (r *runner) iface(ctx context.Context, p IPParam) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		r.logf("%s: set up: %v", p.Device, err)
 	}
-	if p.Hostname != "" && r.c.SetHostname {
-		r.hostname(p.Device, p.Hostname)
+	if p.Hostname != "" {
+		r.hostname(p.Device, p.Hostname) // as the kernel does with ip=
 	}
 	switch p.Method {
 	case MethodOff:
