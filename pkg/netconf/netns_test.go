@@ -41,11 +41,14 @@ func TestDHCPInNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (network namespaces and a veth pair); run the tests as root as CI does")
 	}
-	cmd := reexec(t, "client", "TestHelperClient")
-	out, err := cmd.CombinedOutput()
-	t.Logf("client namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("client namespace: %v", err)
+	// The interface named by ip=, then by Interfaces (svnetd -i).
+	for _, how := range []string{"ip", "interfaces"} {
+		cmd := reexec(t, "client", "TestHelperClient", "NETCONF_TEST_HOW="+how)
+		out, err := cmd.CombinedOutput()
+		t.Logf("client namespace (%s):\n%s", how, out)
+		if err != nil {
+			t.Fatalf("client namespace (%s): %v", how, err)
+		}
 	}
 }
 
@@ -92,12 +95,14 @@ func TestHelperClient(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	start := time.Now()
-	go func() {
-		done <- Run(ctx, Config{
-			Params: []IPParam{{Method: MethodDHCP, Device: "cli0"}}, ResolvConf: resolv, NTPConf: ntp,
-			Ready: func() { close(ready) }, Log: logw, Timeout: time.Second, Retry: 200 * time.Millisecond,
-		})
-	}()
+	c := Config{ResolvConf: resolv, NTPConf: ntp,
+		Ready: func() { close(ready) }, Log: logw, Timeout: time.Second, Retry: 200 * time.Millisecond}
+	if os.Getenv("NETCONF_TEST_HOW") == "interfaces" {
+		c.Interfaces = []string{"cli0"}
+	} else {
+		c.Params = []IPParam{{Method: MethodDHCP, Device: "cli0"}}
+	}
+	go func() { done <- Run(ctx, c) }()
 	select {
 	case <-ready:
 	case <-time.After(60 * time.Second):
