@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +43,9 @@ func TestDHCPInNamespace(t *testing.T) {
 		t.Fatal("needs root (network namespaces and a veth pair); run the tests as root as CI does")
 	}
 	// The interface named by ip=, then by Interfaces (svnetd -i).
-	for _, how := range []string{"ip", "interfaces"} {
+	// "nak": the server refuses the first renewal; the address goes
+	// and a new exchange brings it back.
+	for _, how := range []string{"ip", "interfaces", "nak"} {
 		cmd := reexec(t, "client", "TestHelperClient", "NETCONF_TEST_HOW="+how)
 		out, err := cmd.CombinedOutput()
 		t.Logf("client namespace (%s):\n%s", how, out)
@@ -143,6 +146,13 @@ func TestHelperClient(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling a log, not synchronising
 	}
+	if os.Getenv("NETCONF_TEST_HOW") == "nak" {
+		l := logw.String()
+		i, j := strings.Index(l, "removed 10.99.0.2/24"), strings.LastIndex(l, "dhcp 10.99.0.2/24")
+		if !strings.Contains(l, "NAK") && !strings.Contains(l, "renewing") || i < 0 || j < i {
+			t.Errorf("after a NAK: want the address removed then leased again; log:\n%s", l)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
@@ -188,6 +198,7 @@ func TestHelperServer(t *testing.T) {
 	lo, _ := netlink.LinkByName("lo")
 	netlink.LinkSetUp(lo)
 	sid := net.IPv4(10, 99, 0, 1).To4()
+	var naks atomic.Int32
 	handler := func(conn net.PacketConn, peer net.Addr, m *dhcpv4.DHCPv4) {
 		var typ dhcpv4.MessageType
 		switch m.MessageType() {
@@ -195,6 +206,10 @@ func TestHelperServer(t *testing.T) {
 			typ = dhcpv4.MessageTypeOffer
 		case dhcpv4.MessageTypeRequest:
 			typ = dhcpv4.MessageTypeAck
+			// A renewal carries the client's address in ciaddr.
+			if os.Getenv("NETCONF_TEST_HOW") == "nak" && !m.ClientIPAddr.IsUnspecified() && naks.Add(1) == 1 {
+				typ = dhcpv4.MessageTypeNak
+			}
 		default:
 			return
 		}
