@@ -87,10 +87,14 @@ func Listen(dirs []string) (*Waiter, error) {
 		}
 		w.ls = append(w.ls, l)
 		st, err := ReadStatus(d)
-		if errors.Is(err, os.ErrNotExist) && starting(d) {
+		if errors.Is(err, os.ErrNotExist) && (starting(d) || unscanned(d)) {
 			// A supervisor is setting the directory up and has not
 			// written the status yet (s6-supervise takes its lock
-			// first): the service is down until its events say more.
+			// first), or the scanner has not reached this new service
+			// directory yet (svscanctl -a returns before the scan):
+			// the service is down until its events say more. The
+			// supervisor, when it comes, writes them to the event/
+			// fifodir made above.
 			continue
 		}
 		if err != nil {
@@ -109,6 +113,16 @@ func Listen(dirs []string) (*Waiter, error) {
 // begun to set it up.
 func starting(dir string) bool {
 	_, err := os.Lstat(filepath.Join(dir, "supervise", "lock"))
+	return err == nil
+}
+
+// unscanned reports whether dir is a service directory (it has a run
+// file) that no supervisor has set up yet: no supervise/ at all.
+func unscanned(dir string) bool {
+	if _, err := os.Lstat(filepath.Join(dir, "supervise")); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "run"))
 	return err == nil
 }
 

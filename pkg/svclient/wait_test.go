@@ -211,6 +211,28 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("up after the u event: %v", err)
 	}
 	ws.Close()
+	// A service directory the scanner has not reached yet (a run file,
+	// no supervise/: svscanctl -a returns before the scan): down until
+	// the events of the supervisor to come, which uses the event/ made
+	// here.
+	unscanned := t.TempDir()
+	if err := os.WriteFile(filepath.Join(unscanned, "run"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wu, err := svclient.Listen([]string{unscanned})
+	if err != nil {
+		t.Fatalf("Listen on a service directory not scanned yet: %v", err)
+	}
+	if _, err := wu.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
+		t.Errorf("up before any event: %v, want a timeout", err)
+	}
+	if _, err := fifodir.Notify(filepath.Join(unscanned, "event"), []byte("su")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wu.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {
+		t.Errorf("up after the u event: %v", err)
+	}
+	wu.Close()
 	// Close removes the listener FIFOs.
 	s := svtest.New(t, downDone)
 	w, err := svclient.Listen([]string{s.Dir})
