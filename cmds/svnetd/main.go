@@ -31,7 +31,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
-	c := netconf.Config{Log: prefixed{stderr}}
+	c := netconf.Config{Log: cli.Prefixed(stderr, "svnetd")}
 	notif := -1
 	kernel := true
 	g := getopt.New(args, "d:i:r:n:t:HK")
@@ -109,15 +109,4 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
 	return nil
-}
-
-// prefixed puts the command's name before each line (netconf writes one
-// line per Write).
-type prefixed struct{ w io.Writer }
-
-func (p prefixed) Write(b []byte) (int, error) {
-	if _, err := p.w.Write(append([]byte("svnetd: "), b...)); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }

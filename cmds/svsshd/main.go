@@ -39,7 +39,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	c := sshd.Config{
 		HostKey: defaultHostKey, AuthorizedKeys: defaultKeys, Shell: defaultShell,
-		Log: prefixed{stderr},
+		Log: cli.Prefixed(stderr, "svsshd"),
 		Env: []string{"PATH=" + bootfs.DefaultPath, "HOME=/root", "SHELL=" + defaultShell},
 	}
 	addr := defaultAddr
@@ -109,14 +109,4 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
 	return nil
-}
-
-// prefixed puts the command's name before each line.
-type prefixed struct{ w io.Writer }
-
-func (p prefixed) Write(b []byte) (int, error) {
-	if _, err := p.w.Write(append([]byte("svsshd: "), b...)); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }

@@ -79,3 +79,23 @@ func Report(w io.Writer, prog string, err error) int {
 func Main(prog string, run RunFunc) {
 	os.Exit(Report(os.Stderr, prog, run(os.Args, os.Stdin, os.Stdout, os.Stderr)))
 }
+
+// Prefixed returns a writer that puts "prog: " before what each Write
+// writes to w: for a library that logs one line per Write, so that its
+// lines name the command, as the command's own messages do.
+func Prefixed(w io.Writer, prog string) io.Writer {
+	return prefixed{w: w, prefix: []byte(prog + ": ")}
+}
+
+type prefixed struct {
+	w      io.Writer
+	prefix []byte
+}
+
+func (p prefixed) Write(b []byte) (int, error) {
+	line := make([]byte, 0, len(p.prefix)+len(b))
+	if _, err := p.w.Write(append(append(line, p.prefix...), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +30,18 @@ func TestReport(t *testing.T) {
 				t.Errorf("output = %q, want %q", b.String(), tc.out)
 			}
 		})
+	}
+}
+
+func TestPrefixed(t *testing.T) {
+	var b strings.Builder
+	w := Prefixed(&b, "svnetd")
+	for _, l := range []string{"eth0: 10.0.2.15/24\n", "ready\n"} {
+		if n, err := io.WriteString(w, l); err != nil || n != len(l) {
+			t.Fatalf("Write(%q) = %d, %v; want %d, nil", l, n, err, len(l))
+		}
+	}
+	if want := "svnetd: eth0: 10.0.2.15/24\nsvnetd: ready\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }

@@ -247,7 +247,7 @@ func (r *reader) checkRun(dt uint8) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("%s: not a regular file (%s): a service needs an executable run file", path, kind(st.Mode))
+		return fmt.Errorf("%s: not a regular file (%s): a service needs an executable run file", path, Kind(st.Mode))
 	}
 	if err := unix.Faccessat(r.dirfd, Run, unix.X_OK, 0); err != nil {
 		return fmt.Errorf("%s: not executable (chmod +x %s)", path, path)
@@ -369,7 +369,7 @@ func ReadSmall(dirfd int, name string, dt uint8, buf []byte) (int, error) {
 type notRegularError struct{ mode uint32 }
 
 func (e notRegularError) Error() string {
-	return "not a regular file (" + kind(e.mode) + "): replace it with a regular file or remove it"
+	return "not a regular file (" + Kind(e.mode) + "): replace it with a regular file or remove it"
 }
 
 func notRegular(mode uint32) error { return notRegularError{mode & unix.S_IFMT} }
@@ -396,7 +396,9 @@ func dtMode(dt uint8) uint32 {
 	return 0
 }
 
-func kind(mode uint32) string {
+// Kind names the file type in mode (a stat(2) st_mode) for error
+// messages: "a FIFO", "a directory", "a regular file", ...
+func Kind(mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		return "a directory"
@@ -410,8 +412,10 @@ func kind(mode uint32) string {
 		return "a socket"
 	case unix.S_IFLNK:
 		return "a symbolic link"
+	case unix.S_IFREG:
+		return "a regular file"
 	}
-	return "not a file"
+	return "unknown type"
 }
 
 // list records in found which of Files exist in the directory open as

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,29 +63,9 @@ func openRegular(dirfd int, name string, flags int, perm uint32) (int, error) {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return -1, fmt.Errorf("not a regular file (%s): remove it", kindOf(st.Mode))
+		return -1, fmt.Errorf("not a regular file (%s): remove it", servicedir.Kind(st.Mode))
 	}
 	return fd, nil
-}
-
-func kindOf(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFCHR:
-		return "a character device"
-	case unix.S_IFBLK:
-		return "a block device"
-	case unix.S_IFSOCK:
-		return "a socket"
-	case unix.S_IFLNK:
-		return "a symbolic link"
-	case unix.S_IFREG:
-		return "a regular file"
-	}
-	return "unknown type"
 }
 
 // OpenControlFIFO makes path a FIFO of mode 0600 (replacing anything
@@ -119,7 +100,7 @@ func OpenControlFIFOAt(dirfd int, name string) (int, error) {
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		unix.Close(fd)
 		if err == nil {
-			err = fmt.Errorf("not a FIFO (%s): remove it", kindOf(st.Mode))
+			err = fmt.Errorf("not a FIFO (%s): remove it", servicedir.Kind(st.Mode))
 		}
 		return -1, err
 	}
