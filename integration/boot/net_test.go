@@ -38,7 +38,8 @@ var netImage = imageSpec{name: "net", def: "images/default.yaml",
 		if err != nil {
 			return err
 		}
-		d.Commands = append(d.Commands, image.Word{Value: "scp"})
+		// svnetd and svsshd are opt-in: the services need them listed.
+		d.Commands = append(d.Commands, image.Word{Value: "scp"}, image.Word{Value: "svnetd"}, image.Word{Value: "svsshd"})
 		d.Rc.From = []image.Word{{Value: "templates/rc-net"}, {Value: "integration/boot/testdata/netrc"}}
 		d.Files = append(d.Files, image.File{
 			Dst:     image.Word{Value: "/etc/svinit/ssh/authorized_keys"},

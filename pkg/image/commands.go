@@ -23,6 +23,7 @@ type Command struct {
 	Name    string // argv[0] it answers to: /bbin/NAME, /bin/NAME
 	Package string // Go import path, or an absolute directory for this repository's commands
 	Own     bool   // from this repository (cmds/* or uinit)
+	OptIn   bool   // one of OptInCommands: only in images that list it
 }
 
 // FindRoot returns the directory holding go.mod at or above dir.
@@ -46,7 +47,9 @@ func FindRoot(dir string) (string, error) {
 // OwnCommands lists the repository's commands: every directory under
 // root/cmds holding a non-test Go file of package main, except mkimage
 // (the host-side generator) and the directories the go tool ignores
-// (testdata, names starting with . or _). Sorted by name.
+// (testdata, names starting with . or _). Sorted by name. The commands of
+// OptInCommands are marked OptIn: an image has them only when it lists
+// them.
 func OwnCommands(root string) ([]Command, error) {
 	ents, err := os.ReadDir(filepath.Join(root, "cmds"))
 	if err != nil {
@@ -69,7 +72,8 @@ func OwnCommands(root string) ([]Command, error) {
 			return nil, err
 		}
 		if ok {
-			out = append(out, Command{Name: e.Name(), Package: dir, Own: true})
+			_, opt := OptInCommands[n]
+			out = append(out, Command{Name: n, Package: dir, Own: true, OptIn: opt})
 		}
 	}
 	return out, nil
@@ -134,22 +138,30 @@ func URootCommands(urootDir string) (map[string]string, error) {
 	return out, nil
 }
 
-// ResolveCommands turns the definition's commands into Go packages. Short
-// names are u-root commands (cmds/core first, then cmds/exp); full import
-// paths are taken as given. Each must be imported by tools.go, so that
-// go.mod pins what the busybox build needs.
-func ResolveCommands(d *Definition, uroot map[string]string, tools map[string]bool) ([]Command, error) {
+// ResolveCommands turns the definition's commands into Go packages. A
+// short name is one of optIn (this repository's opt-in commands, by name),
+// else a u-root command (cmds/core first, then cmds/exp); full import
+// paths are taken as given. Each u-root or other package must be imported
+// by tools.go, so that go.mod pins what the busybox build needs.
+func ResolveCommands(d *Definition, optIn map[string]Command, uroot map[string]string, tools map[string]bool) ([]Command, error) {
 	var out []Command
 	for _, w := range d.Commands {
+		if c, ok := optIn[w.Value]; ok {
+			out = append(out, c)
+			continue
+		}
 		pkg := w.Value
 		if !strings.Contains(pkg, "/") {
 			p, ok := uroot[pkg]
 			if !ok {
-				var names []string
+				names := optInNames(optIn)
 				for n := range uroot {
 					names = append(names, n)
 				}
 				msg := fmt.Sprintf("commands: unknown command %q: not a u-root command (cmds/core or cmds/exp)", pkg)
+				if len(optIn) > 0 {
+					msg = fmt.Sprintf("commands: unknown command %q: not an opt-in command of this repository (%s) nor a u-root command (cmds/core or cmds/exp)", pkg, strings.Join(optInNames(optIn), ", "))
+				}
 				if near := depmod.Near(pkg, names, 3); len(near) > 0 {
 					msg += fmt.Sprintf("; did you mean %s?", strings.Join(near, ", "))
 				}

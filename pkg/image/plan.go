@@ -96,12 +96,21 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 	if p.Shell == "" {
 		p.Shell = "gosh"
 	}
+	// Opt-in commands (OptInCommands) join the core ones only when the
+	// definition lists them.
+	optIn := map[string]Command{}
 	if !o.NoOwnCommands {
 		own, err := OwnCommands(root)
 		if err != nil {
 			return nil, err
 		}
-		p.Commands = append(p.Commands, own...)
+		for _, c := range own {
+			if c.OptIn {
+				optIn[c.Name] = c
+			} else {
+				p.Commands = append(p.Commands, c)
+			}
+		}
 		uinit := filepath.Join(root, "uinit")
 		ok, err := isMainPackage(uinit)
 		if err != nil {
@@ -116,11 +125,15 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 		own[c.Name] = true
 	}
 	for _, w := range d.Commands {
-		if name := path.Base(w.Value); own[name] {
+		name := path.Base(w.Value)
+		if own[name] {
 			if name == w.Value {
 				return nil, defErr(w.Line, "commands: %q is this repository's own command, always in the image: remove it from commands", name)
 			}
 			return nil, defErr(w.Line, "commands: %s: this repository's own command %q has that name: remove it from commands", w.Value, name)
+		}
+		if _, ok := optIn[name]; ok && name != w.Value {
+			return nil, defErr(w.Line, "commands: %s: this repository's opt-in command %q has that name: write %s alone for ours, or drop it", w.Value, name, name)
 		}
 	}
 	if len(d.Commands) > 0 {
@@ -138,7 +151,7 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 		if err != nil {
 			return nil, fmt.Errorf("reading tools.go: %w", err)
 		}
-		cmds, err := ResolveCommands(d, uroot, tools)
+		cmds, err := ResolveCommands(d, optIn, uroot, tools)
 		if err != nil {
 			return nil, err
 		}
@@ -234,6 +247,9 @@ func Resolve(d *Definition, root string, o ResolveOptions) (_ *Plan, err error) 
 	}
 	if len(d.Stage2.Modules) > 0 && !have["modprobe"] {
 		return nil, defErr(d.Stage2.Modules[0].Line, "stage2: modules: the image needs the modprobe command to load them: add modprobe to commands")
+	}
+	if err := p.checkOptIn(optIn); err != nil {
+		return nil, err
 	}
 
 	// Kernel modules.

@@ -58,9 +58,19 @@ func TestToolsSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	own, err := OwnCommands(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	optIn := map[string]Command{}
+	for _, c := range own {
+		if c.OptIn {
+			optIn[c.Name] = c
+		}
+	}
 	used := map[string]bool{}
 	for name, d := range repoDefinitions(t, root) {
-		cmds, err := ResolveCommands(d, uroot, tools)
+		cmds, err := ResolveCommands(d, optIn, uroot, tools)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
