@@ -79,7 +79,10 @@ func checkEarlyServices(t *testing.T, g *guest, names []string) {
 		if !ok {
 			continue
 		}
-		out = strings.TrimSpace(out)
+		// A service's logger may copy its lines to the console (the test
+		// image's chatty/log does) while svstat runs: those lines are
+		// not svstat's.
+		out = strings.TrimSpace(withoutLogLines(out))
 		t.Logf("svstat %s: %s", dir, out)
 		if !strings.HasPrefix(out, "up (pid ") {
 			t.Errorf("%s is not up: %s", s, out)
@@ -92,6 +95,18 @@ func checkEarlyServices(t *testing.T, g *guest, names []string) {
 }
 
 var labelRe = regexp.MustCompile(`^@[0-9a-f]{24} `)
+
+// withoutLogLines drops the TAI64N-labelled lines (a logger's copies on
+// the console) from a command's output.
+func withoutLogLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !labelRe.MatchString(strings.TrimLeft(l, "\r")) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
 
 // checkCatchAllLog: /run/uncaught-logs/current exists, every line has a
 // TAI64N label, svlog-cat reads it, and it holds want (when not empty).

@@ -1,6 +1,9 @@
 package boot
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestGoshPromptRe: gosh's prompt is recognised even with kernel messages
 // printed inside it (a boot test once waited 4 minutes for it).
@@ -21,5 +24,15 @@ func TestGoshPromptRe(t *testing.T) {
 		if got := goshPromptRe.MatchString(tc.in); got != tc.want {
 			t.Errorf("%q: match %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestWithoutLogLines: a logger's console copies are not a command's
+// output (TestTestImage/Kexec once read svstat's answer as
+// "@4000... boottest-chatty: up").
+func TestWithoutLogLines(t *testing.T) {
+	in := "@400000006b174d772eb00aa8 boottest-chatty: up\r\nup (pid 106) 1 seconds, ready 1 seconds\r\n"
+	if got, want := strings.TrimSpace(withoutLogLines(in)), "up (pid 106) 1 seconds, ready 1 seconds"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
