@@ -8,7 +8,6 @@ package reaper
 import (
 	"os"
 	"os/signal"
-	"reflect"
 	"sync"
 	"syscall"
 
@@ -38,8 +37,8 @@ type Reaper struct {
 	// the reaper's lock held (it may Spawn), and must not block for long.
 	Orphan func(Exit)
 	// NoFile, when set before the first Spawn, is the RLIMIT_NOFILE of
-	// every child (see spawn.Attr.NoFile): a supervisor that raised its
-	// own limit gives its children the one it started with.
+	// every child whose spawn.Attr leaves NoFile nil: a supervisor that
+	// raised its own limit gives its children the one it started with.
 	NoFile *unix.Rlimit
 }
 
@@ -48,15 +47,23 @@ func New() *Reaper {
 	return &Reaper{waiters: make(map[int]func(Exit))}
 }
 
-// Spawn starts argv0 with argv and attr, and arranges for done (if not
-// nil) to be called with its exit, on the goroutine that reaps. Spawning
-// and registering happen under the lock that reaping takes (shared
-// between spawns, which may run concurrently), so an exit can never be
-// collected before its pid is known.
-func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done func(Exit)) (int, error) {
+// Spawn starts argv0 with argv and attr (nil: no descriptors, an empty
+// environment, the reaper's NoFile) through package spawn, and arranges
+// for done (if not nil) to be called with its exit, on the goroutine that
+// reaps. Spawning and registering happen under the lock that reaping
+// takes (shared between spawns, which may run concurrently), so an exit
+// can never be collected before its pid is known.
+func (r *Reaper) Spawn(argv0 string, argv []string, attr *spawn.Attr, done func(Exit)) (int, error) {
+	a := spawn.Attr{}
+	if attr != nil {
+		a = *attr
+	}
+	if a.NoFile == nil {
+		a.NoFile = r.NoFile
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	pid, err := r.forkExec(argv0, argv, attr)
+	pid, err := r.spawner().Start(argv0, argv, &a)
 	if err != nil {
 		return 0, err
 	}
@@ -64,32 +71,6 @@ func (r *Reaper) Spawn(argv0 string, argv []string, attr *syscall.ProcAttr, done
 	r.waiters[pid] = done
 	r.wmu.Unlock()
 	return pid, nil
-}
-
-// forkExec starts a child with package spawn when attr asks only for what
-// spawn does (working directory, environment, descriptors, new session),
-// and with syscall.ForkExec otherwise.
-func (r *Reaper) forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
-	if attr == nil {
-		attr = &syscall.ProcAttr{}
-	}
-	setsid := false
-	if sys := attr.Sys; sys != nil {
-		rest := *sys
-		rest.Setsid = false
-		if !reflect.ValueOf(rest).IsZero() {
-			return syscall.ForkExec(argv0, argv, attr)
-		}
-		setsid = sys.Setsid
-	}
-	files := make([]int, len(attr.Files))
-	for i, f := range attr.Files {
-		files[i] = int(f)
-		if f == ^uintptr(0) {
-			files[i] = -1
-		}
-	}
-	return r.spawner().Start(argv0, argv, &spawn.Attr{Dir: attr.Dir, Env: attr.Env, Files: files, Setsid: setsid, NoFile: r.NoFile})
 }
 
 // spawner returns the Reaper's spawn.Spawner (children then copy only a

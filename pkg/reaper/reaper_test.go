@@ -3,10 +3,14 @@ package reaper
 import (
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svinit/svinit/pkg/spawn"
+	"golang.org/x/sys/unix"
 )
 
 func TestSpawnAndReap(t *testing.T) {
@@ -24,7 +28,7 @@ func TestSpawnAndReap(t *testing.T) {
 		{"true", func(ws syscall.WaitStatus) bool { return ws.Exited() && ws.ExitStatus() == 0 }},
 	} {
 		done := make(chan Exit, 1)
-		pid, err := r.Spawn(sh, []string{sh, "-c", tc.script}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}, func(e Exit) { done <- e })
+		pid, err := r.Spawn(sh, []string{sh, "-c", tc.script}, &spawn.Attr{Files: []int{0, 1, 2}}, func(e Exit) { done <- e })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +48,7 @@ func TestSpawnAndReap(t *testing.T) {
 
 func TestSpawnError(t *testing.T) {
 	r := New()
-	_, err := r.Spawn("/nonexistent", []string{"x"}, &syscall.ProcAttr{}, nil)
+	_, err := r.Spawn("/nonexistent", []string{"x"}, &spawn.Attr{}, nil)
 	if !os.IsNotExist(err) {
 		t.Errorf("err = %v, want ENOENT", err)
 	}
@@ -57,7 +61,7 @@ func TestCallbackSpawns(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go r.Run(stop, nil)
-	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}
+	attr := &spawn.Attr{Files: []int{0, 1, 2}}
 	done := make(chan Exit, 1)
 	left := 3
 	var respawn func(Exit)
@@ -82,9 +86,9 @@ func TestCallbackSpawns(t *testing.T) {
 	}
 }
 
-// TestSpawnAttrs: what package spawn does (directory, session, closed
-// descriptor) and what only syscall.ForkExec does (Setpgid) both reach
-// the child; a spawn that fails leaves nothing to reap.
+// TestSpawnAttrs: the spawn attributes (directory, session or process
+// group, closed descriptor) reach the child; a spawn that fails leaves
+// nothing to reap.
 func TestSpawnAttrs(t *testing.T) {
 	r := New()
 	stop := make(chan struct{})
@@ -95,12 +99,12 @@ func TestSpawnAttrs(t *testing.T) {
 	script := `read -r l < /proc/self/stat; set -- ${l#*) }; echo "$$ $3 $4 $PWD"; [ -e /proc/$$/fd/3 ] && echo fd3`
 	for _, tc := range []struct {
 		name string
-		sys  *syscall.SysProcAttr
+		attr spawn.Attr
 		want func(pid, pgrp, sid string) bool
 	}{
-		{"plain", nil, func(pid, pgrp, sid string) bool { return pgrp != pid && sid != pid }},
-		{"setsid", &syscall.SysProcAttr{Setsid: true}, func(pid, pgrp, sid string) bool { return pgrp == pid && sid == pid }},
-		{"setpgid", &syscall.SysProcAttr{Setpgid: true}, func(pid, pgrp, sid string) bool { return pgrp == pid && sid != pid }},
+		{"plain", spawn.Attr{}, func(pid, pgrp, sid string) bool { return pgrp != pid && sid != pid }},
+		{"setsid", spawn.Attr{Setsid: true}, func(pid, pgrp, sid string) bool { return pgrp == pid && sid == pid }},
+		{"setpgid", spawn.Attr{Setpgid: true}, func(pid, pgrp, sid string) bool { return pgrp == pid && sid != pid }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pr, pw, err := os.Pipe()
@@ -109,8 +113,9 @@ func TestSpawnAttrs(t *testing.T) {
 			}
 			defer pr.Close()
 			done := make(chan Exit, 1)
-			attr := &syscall.ProcAttr{Dir: dir, Files: []uintptr{0, pw.Fd(), 2, ^uintptr(0)}, Sys: tc.sys}
-			if _, err := r.Spawn("/bin/sh", []string{"sh", "-c", script}, attr, func(e Exit) { done <- e }); err != nil {
+			attr := tc.attr
+			attr.Dir, attr.Files = dir, []int{0, int(pw.Fd()), 2, -1}
+			if _, err := r.Spawn("/bin/sh", []string{"sh", "-c", script}, &attr, func(e Exit) { done <- e }); err != nil {
 				t.Fatal(err)
 			}
 			pw.Close()
@@ -122,10 +127,62 @@ func TestSpawnAttrs(t *testing.T) {
 			}
 		})
 	}
-	if _, err := r.Spawn(dir+"/nope", []string{"nope"}, &syscall.ProcAttr{}, func(Exit) { t.Error("exit delivered for a spawn that failed") }); err == nil {
+	if _, err := r.Spawn(dir+"/nope", []string{"nope"}, &spawn.Attr{}, func(Exit) { t.Error("exit delivered for a spawn that failed") }); err == nil {
 		t.Error("spawning a missing program succeeded")
 	}
 	if r.Pending() != 0 {
 		t.Errorf("Pending = %d", r.Pending())
+	}
+}
+
+// TestNoFile: the Reaper's NoFile is the limit of every child whose
+// attributes name none; a child's own NoFile wins; without either the
+// child has the parent's.
+func TestNoFile(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Max < 200 {
+		t.Fatalf("hard RLIMIT_NOFILE %d: the test needs 200", lim.Max)
+	}
+	own := unix.Rlimit{Cur: 150, Max: 200}
+	hard := strconv.FormatUint(lim.Max, 10)
+	for _, tc := range []struct {
+		name   string
+		reaper *unix.Rlimit
+		attr   *unix.Rlimit
+		want   string
+	}{
+		{"reaper's", &unix.Rlimit{Cur: 100, Max: 200}, nil, "100 200"},
+		{"child's own", &unix.Rlimit{Cur: 100, Max: 200}, &own, "150 200"},
+		{"parent's", nil, nil, strconv.FormatUint(lim.Cur, 10) + " " + hard},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New()
+			r.NoFile = tc.reaper
+			stop := make(chan struct{})
+			defer close(stop)
+			go r.Run(stop, nil)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			done := make(chan Exit, 1)
+			attr := &spawn.Attr{Files: []int{0, int(pw.Fd()), 2}, NoFile: tc.attr}
+			if _, err := r.Spawn("/bin/sh", []string{"sh", "-c", `echo "$(ulimit -Sn) $(ulimit -Hn)"`}, attr, func(e Exit) { done <- e }); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			out, _ := io.ReadAll(pr)
+			<-done
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("child's soft and hard limits %q, want %q", got, tc.want)
+			}
+			if attr.NoFile != tc.attr {
+				t.Errorf("Spawn changed the caller's Attr.NoFile")
+			}
+		})
 	}
 }

@@ -87,6 +87,8 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	files := attr.Files
 	if attr.Setsid {
 		ops = append(ops, op{nr: syscall.SYS_SETSID, check: mustSucceed})
+	} else if attr.Setpgid {
+		ops = append(ops, op{nr: syscall.SYS_SETPGID, check: mustSucceed}) // setpgid(0, 0)
 	}
 	if dir != nil {
 		ops = append(ops, op{nr: syscall.SYS_CHDIR, a1: uintptr(unsafe.Pointer(dir)), check: mustSucceed})

@@ -1,7 +1,7 @@
 // Package spawn starts a program in a new child process, the way
 // posix_spawn does: a vfork-style clone whose child only makes the
-// system calls prepared for it by the parent (new session, working
-// directory, descriptor moves, signal mask), then execve.
+// system calls prepared for it by the parent (new session or process
+// group, working directory, descriptor moves, signal mask), then execve.
 //
 // Go's syscall.ForkExec does the same job, but its child also resets
 // every signal handler the Go runtime installed (one system call per
@@ -41,6 +41,9 @@ type Attr struct {
 	Files []int
 	// Setsid puts the child in a new session (and process group).
 	Setsid bool
+	// Setpgid puts the child in a new process group of its own, in the
+	// parent's session (Setsid implies it).
+	Setpgid bool
 	// NoFile, when set, is the child's RLIMIT_NOFILE. Go's runtime
 	// raises a process's soft limit to its hard limit at start, and
 	// syscall.ForkExec gives children the original back; a supervisor
@@ -219,7 +222,7 @@ func forkExec(path string, argv []string, attr *Attr) (int, error) {
 	}
 	return syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir: attr.Dir, Env: attr.Env, Files: files,
-		Sys: &syscall.SysProcAttr{Setsid: attr.Setsid},
+		Sys: &syscall.SysProcAttr{Setsid: attr.Setsid, Setpgid: attr.Setpgid && !attr.Setsid},
 	})
 }
 

@@ -123,18 +123,27 @@ func testStart(t *testing.T, start starter) {
 			t.Errorf("got %q exit %d, want %q exit 3", out, ws.ExitStatus(), want)
 		}
 	})
-	t.Run("setsid", func(t *testing.T) {
+	t.Run("setsid setpgid", func(t *testing.T) {
 		// Fields 6 and 5 of /proc/self/stat: session and process group.
 		script := `read -r l < /proc/self/stat; set -- ${l#*) }; echo "$4 $3"; echo $$`
-		for _, setsid := range []bool{false, true} {
-			out, _ := child(t, start, script, &Attr{Setsid: setsid})
+		for _, tc := range []struct {
+			setsid, setpgid      bool
+			ownSession, ownGroup bool
+		}{
+			{false, false, false, false},
+			{true, false, true, true},
+			{false, true, false, true},
+			{true, true, true, true}, // Setsid wins (setpgid would fail)
+		} {
+			out, _ := child(t, start, script, &Attr{Setsid: tc.setsid, Setpgid: tc.setpgid})
 			f := strings.Fields(out)
 			if len(f) != 3 {
 				t.Fatalf("output %q", out)
 			}
 			// $$ is the shell; the read runs in it too (a builtin).
-			if got := f[0] == f[2] && f[1] == f[2]; got != setsid {
-				t.Errorf("setsid %v: session %s, group %s, pid %s", setsid, f[0], f[1], f[2])
+			if (f[0] == f[2]) != tc.ownSession || (f[1] == f[2]) != tc.ownGroup {
+				t.Errorf("setsid %v setpgid %v: session %s, group %s, pid %s; want own session %v, own group %v",
+					tc.setsid, tc.setpgid, f[0], f[1], f[2], tc.ownSession, tc.ownGroup)
 			}
 		}
 	})

@@ -11,22 +11,23 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/servicedir"
+	"github.com/svinit/svinit/pkg/spawn"
 	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
 )
 
-func (s *Service) stdio() []uintptr {
-	f := func(f *os.File, def uintptr) uintptr {
+func (s *Service) stdio() []int {
+	f := func(f *os.File, def int) int {
 		if f == nil {
 			return def
 		}
-		return f.Fd()
+		return int(f.Fd())
 	}
 	out, err := f(s.opts.Stdout, 1), f(s.opts.Stderr, 2)
 	if s.defOut != nil {
-		out, err = f(s.opts.Stdout, s.defOut.Fd()), f(s.opts.Stderr, s.defOut.Fd())
+		out, err = f(s.opts.Stdout, int(s.defOut.Fd())), f(s.opts.Stderr, int(s.defOut.Fd()))
 	}
-	return []uintptr{f(s.opts.Stdin, 0), out, err}
+	return []int{f(s.opts.Stdin, 0), out, err}
 }
 
 func (s *Service) env() []string {
@@ -72,7 +73,7 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 			return false, s.spawnFailed(fmt.Sprintf("%s: %d is not below the descriptor limit %d (ulimit -n)", filepath.Join(s.dir, name), high, lim.Cur), SpawnRetryDelay)
 		}
 		for len(files) <= high {
-			files = append(files, ^uintptr(0))
+			files = append(files, -1)
 		}
 	}
 	var lock *os.File
@@ -86,7 +87,7 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 			return false, retry
 		}
 		defer lock.Close() // the child's copy holds the lock
-		files[cfg.LockFd] = lock.Fd()
+		files[cfg.LockFd] = int(lock.Fd())
 	}
 	var nr, nw *os.File
 	if cfg.NotificationFd >= 0 {
@@ -97,9 +98,9 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 		nr, nw = r, w
 		// At that number in the child, whatever it is: for 1, the
 		// service's stdout is the pipe (s6-fdholder-daemon -1).
-		files[cfg.NotificationFd] = nw.Fd()
+		files[cfg.NotificationFd] = int(nw.Fd())
 	}
-	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true}
 	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run", s.opts.Name}, attr, s.childExited)
 	if nw != nil {
 		nw.Close()
@@ -200,11 +201,12 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 			s.devnull, _ = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		}
 		if s.devnull != nil {
-			files = []uintptr{s.devnull.Fd(), s.devnull.Fd(), s.devnull.Fd()}
+			fd := int(s.devnull.Fd())
+			files = []int{fd, fd, fd}
 		}
 	}
 	argv := []string{"./finish", strconv.Itoa(code), strconv.Itoa(sig), s.opts.Name, strconv.Itoa(deadPid)}
-	attr := &syscall.ProcAttr{Dir: s.root, Env: s.env(), Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true}
 	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.childExited)
 	if err != nil {
 		s.logQ("cannot spawn ./finish: %v", err)

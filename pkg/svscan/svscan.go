@@ -27,6 +27,7 @@ import (
 
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/servicedir"
+	"github.com/svinit/svinit/pkg/spawn"
 	"github.com/svinit/svinit/pkg/supervise"
 	"golang.org/x/sys/unix"
 )
@@ -593,7 +594,7 @@ func (s *Scanner) signal(sig syscall.Signal) bool {
 	name := servicedir.SignalName(sig)
 	hook := filepath.Join(s.opts.Dir, ".s6-svscan", name)
 	if servicedir.CheckExecutable(hook) == nil {
-		attr := &syscall.ProcAttr{Dir: s.opts.Dir, Env: os.Environ(), Files: []uintptr{0, 1, 2}}
+		attr := &spawn.Attr{Dir: s.opts.Dir, Env: os.Environ(), Files: []int{0, 1, 2}}
 		if _, err := s.reaper.Spawn(hook, []string{hook}, attr, nil); err != nil {
 			s.logf("cannot run %s for %s: %v", hook, name, err)
 		}
