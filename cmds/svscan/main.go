@@ -12,12 +12,13 @@ import (
 	"github.com/svinit/svinit/pkg/svscan"
 )
 
-const usage = "usage: svscan [-t rescan_ms] [dir]"
+const usage = "usage: svscan [-B] [-t rescan_ms] [dir]"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("svscan", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	poll := fs.String("t", "0", "rescan period in milliseconds (0: scan only on demand)")
+	noBackoff := fs.Bool("B", false, "no restart backoff: s6's restart rule for every service")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cli.Usagef("%s", usage)
 	}
@@ -33,7 +34,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	default:
 		return cli.Usagef("%s", usage)
 	}
-	s, err := svscan.New(svscan.Options{Dir: dir, Poll: time.Duration(ms) * time.Millisecond, Stderr: stderr})
+	s, err := svscan.New(svscan.Options{Dir: dir, Poll: time.Duration(ms) * time.Millisecond, Stderr: stderr, NoBackoff: *noBackoff})
 	if err != nil {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 const (
 	prog  = "svstat"
-	usage = "usage: svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor ] [ -n ] servicedir"
+	usage = "usage: svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor,restarts,restartdelay,nextstartin,permfailed ] [ -n ] servicedir"
 )
 
 func main() { cli.Main(prog, run) }
@@ -106,6 +106,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Exitf(cli.ExitSystem, "%s: %v", dir, err)
 	}
 	v := svclient.NewView(st, up, now)
+	v.Restart = svclient.ReadRestart(dir)
 
 	var line string
 	if len(fields) == 0 {

@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
+	"github.com/svinit/svinit/pkg/tai64n"
 )
 
 func runSvstat(args ...string) (int, string, string) {
@@ -47,6 +49,42 @@ func TestSvstat(t *testing.T) {
 			s.Lock()
 			if tc.down {
 				os.WriteFile(filepath.Join(s.Dir, "down"), nil, 0o644)
+			}
+			code, out, msg := runSvstat(append(tc.args, s.Dir)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, msg)
+			}
+			if !regexp.MustCompile(`^` + tc.re + `$`).MatchString(out) {
+				t.Errorf("output %q does not match %q", out, tc.re)
+			}
+		})
+	}
+}
+
+// TestSvstatRestart: svinit's supervise/svinit-restart, when there, is
+// read and printed; a corrupt one is ignored (it is optional).
+func TestSvstatRestart(t *testing.T) {
+	killed := svtest.Down(1, true)
+	crash := s6status.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second, Next: tai64n.FromTime(time.Now().Add(time.Hour))}
+	b := crash.Marshal()
+	for _, tc := range []struct {
+		name    string
+		content []byte // nil: no file
+		args    []string
+		re      string
+	}{
+		{"human", b[:], nil, `down \(exitcode 1\) \d+ seconds, normally up, want up, ready \d+ seconds, restarts 5 \(3 in a row\), delay 4000 ms, next start in \d+ ms\n`},
+		{"fields", b[:], []string{"-o", "restarts,restartdelay,nextstartin,permfailed"}, `5 4000 3[0-9]{6} false\n`},
+		{"no file", nil, []string{"-o", "restarts,nextstartin"}, `-1 -1\n`},
+		{"corrupt file ignored", []byte("garbage"), nil, `down \(exitcode 1\) \d+ seconds, normally up, want up, ready \d+ seconds\n`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := svtest.New(t, killed)
+			s.Lock()
+			if tc.content != nil {
+				if err := os.WriteFile(filepath.Join(s.Dir, s6status.RestartFile), tc.content, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			code, out, msg := runSvstat(append(tc.args, s.Dir)...)
 			if code != 0 {

@@ -1,6 +1,9 @@
 // Package servicedir reads the configuration files of an s6 service
 // directory: run, finish, down, notification-fd, lock-fd, timeout-kill,
-// timeout-finish, max-death-tally, down-signal, and log/.
+// timeout-finish, max-death-tally, down-signal, and log/; and svinit's
+// own, whose names start with "svinit-" so that they never clash with
+// s6's (s6-supervise ignores them): the restart backoff and permanent
+// failure files.
 //
 // It reads them as s6-supervise 2.11 does, and safely: every file is
 // opened without blocking (a FIFO in place of a file cannot stall the
@@ -30,6 +33,11 @@ const (
 	DefaultTimeoutFinish = 5000 * time.Millisecond
 	DefaultMaxDeathTally = 100
 	MaxDeathTallyLimit   = 4096
+
+	// svinit's restart backoff and permanent failure (docs/supervise.md).
+	DefaultRestartMax      = 60 * time.Second // longest delay before a restart
+	DefaultRestartReset    = 10 * time.Second // up that long: the delay starts again from s6's
+	DefaultPermafailWindow = 60 * time.Second // svinit-permafail-window
 )
 
 // The files of a service directory this package reads.
@@ -44,11 +52,26 @@ const (
 	MaxDeathTally  = "max-death-tally"
 	DownSignal     = "down-signal"
 	Log            = "log"
+
+	// svinit's own files (s6-supervise ignores them).
+	RestartMax      = "svinit-restart-max"      // ms, the cap of the restart delay
+	RestartReset    = "svinit-restart-reset"    // ms up after which the delay starts afresh
+	NoBackoff       = "svinit-no-backoff"       // exists: s6's restart rule, no backoff
+	PermafailDeaths = "svinit-permafail-deaths" // N: that many deaths in the window: stay down
+	PermafailWindow = "svinit-permafail-window" // ms, the window of svinit-permafail-deaths
 )
 
 // Files lists every name above: what a service directory may hold that
 // its supervisor looks at (besides supervise/ and event/, which it makes).
-var Files = []string{Run, Finish, Down, NotificationFd, LockFd, TimeoutKill, TimeoutFinish, MaxDeathTally, DownSignal, Log}
+var Files = []string{Run, Finish, Down, NotificationFd, LockFd, TimeoutKill, TimeoutFinish, MaxDeathTally, DownSignal, Log,
+	RestartMax, RestartReset, NoBackoff, PermafailDeaths, PermafailWindow}
+
+// nFiles is len(Files).
+const nFiles = 15
+
+// BackoffFiles are svinit's restart backoff and permanent failure files
+// (read with the others before each start).
+var BackoffFiles = []string{RestartMax, RestartReset, NoBackoff, PermafailDeaths, PermafailWindow}
 
 // How many bytes of each value file s6-supervise reads (an unsigned int
 // is at most 10 digits; a signal name at most 15 bytes): a longer first
@@ -71,6 +94,16 @@ type Config struct {
 	HasFinish      bool
 	Down           bool // ./down exists: not started at first
 	HasLog         bool // ./log is a directory
+	// Restart backoff (svinit's): the cap of the delay, how long the
+	// service must stay up for the delay to start afresh, and whether
+	// it is off (svinit-no-backoff: s6's rule).
+	RestartMax   time.Duration
+	RestartReset time.Duration
+	NoBackoff    bool
+	// Permanent failure (svinit's, as s6-permafailon): PermafailDeaths
+	// deaths (0: never) within PermafailWindow.
+	PermafailDeaths int
+	PermafailWindow time.Duration
 	// RunErr says why ./run cannot be executed (missing, not a regular
 	// file, not executable), nil if it looks executable. The supervisor
 	// still tries, and retries, as s6-supervise does.
@@ -83,7 +116,8 @@ type Config struct {
 // Defaults returns the configuration of a directory holding only run.
 func Defaults(dir string) Config {
 	return Config{Dir: dir, NotificationFd: -1, LockFd: -1, TimeoutFinish: DefaultTimeoutFinish,
-		MaxDeathTally: DefaultMaxDeathTally, DownSignal: syscall.SIGTERM}
+		MaxDeathTally: DefaultMaxDeathTally, DownSignal: syscall.SIGTERM,
+		RestartMax: DefaultRestartMax, RestartReset: DefaultRestartReset, PermafailWindow: DefaultPermafailWindow}
 }
 
 // Load reads dir's configuration for a caller that refuses a service
@@ -133,7 +167,7 @@ func readAt(dirfd int, dir string, own bool) (Config, error) {
 	// One listing says which files exist and their type, so only those
 	// are looked at (a scanner reads every new service; most have only
 	// run).
-	var found [10]uint8 // d_type + 1 of Files[i]; 0: absent
+	var found [nFiles]uint8 // d_type + 1 of Files[i]; 0: absent
 	if err := list(dirfd, own, &found); err != nil {
 		return c, fmt.Errorf("service dir %s: cannot list: %w", dir, err)
 	}
@@ -157,7 +191,7 @@ func ReadFiles(dirfd int, dir string, names ...string) Config {
 type reader struct {
 	dirfd int
 	dir   string
-	found *[10]uint8 // nil: unknown, look at every file
+	found *[nFiles]uint8 // nil: unknown, look at every file
 }
 
 // dtype returns the d_type of file i of Files plus one, or 0 if it does
@@ -198,6 +232,25 @@ func (r *reader) fill(c *Config, names ...string) {
 		case Down:
 			// s6-supervise asks access(F_OK): anything but a dangling link.
 			c.Down = dt != unix.DT_LNK && dt != unix.DT_UNKNOWN || r.exists(name)
+		case NoBackoff:
+			// As ./down: anything but a dangling link.
+			c.NoBackoff = dt != unix.DT_LNK && dt != unix.DT_UNKNOWN || r.exists(name)
+		case RestartMax:
+			if n, ok := r.uint(c, name, dt, "using the default, 60000"); ok {
+				c.RestartMax = time.Duration(n) * time.Millisecond
+			}
+		case RestartReset:
+			if n, ok := r.uint(c, name, dt, "using the default, 10000"); ok {
+				c.RestartReset = time.Duration(n) * time.Millisecond
+			}
+		case PermafailDeaths:
+			if n, ok := r.uint(c, name, dt, "using 0 (never a permanent failure)"); ok {
+				c.PermafailDeaths = int(min(n, MaxDeathTallyLimit))
+			}
+		case PermafailWindow:
+			if n, ok := r.uint(c, name, dt, "using the default, 60000"); ok {
+				c.PermafailWindow = time.Duration(n) * time.Millisecond
+			}
 		case NotificationFd, LockFd:
 			n, ok := r.uint(c, name, dt, "ignored")
 			switch {
@@ -421,7 +474,7 @@ func Kind(mode uint32) string {
 // list records in found which of Files exist in the directory open as
 // dirfd, with their d_type (plus one). Unless own, it reads through a
 // descriptor of its own: reading a directory moves its offset.
-func list(dirfd int, own bool, found *[10]uint8) error {
+func list(dirfd int, own bool, found *[nFiles]uint8) error {
 	fd := dirfd
 	if !own {
 		var err error

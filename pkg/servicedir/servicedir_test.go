@@ -27,6 +27,12 @@ func mk(t testing.TB, files map[string]string) string {
 			os.MkdirAll(filepath.Join(d, name), 0o755)
 			continue
 		}
+		if content == "|fifo" {
+			if err := unix.Mkfifo(filepath.Join(d, name), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if strings.HasPrefix(content, "->") { // a symbolic link to content[2:]
 			if err := os.Symlink(content[2:], filepath.Join(d, name)); err != nil {
 				t.Fatal(err)
@@ -100,6 +106,29 @@ func TestRead(t *testing.T) {
 			"down-signal: unknown signal \"SIGFOO\""},
 		{"signal 0", map[string]string{"run": run, "down-signal": "0"}, func(c Config) bool { return c.DownSignal == syscall.SIGTERM },
 			"down-signal: signal number 0 out of range"},
+		// svinit's restart backoff and permanent failure files.
+		{"backoff defaults", map[string]string{"run": run}, func(c Config) bool {
+			return c.RestartMax == time.Minute && c.RestartReset == 10*time.Second && !c.NoBackoff &&
+				c.PermafailDeaths == 0 && c.PermafailWindow == time.Minute
+		}, ""},
+		{"backoff files", map[string]string{"run": run, "svinit-restart-max": "2500\n", "svinit-restart-reset": "1500",
+			"svinit-no-backoff": "", "svinit-permafail-deaths": "5", "svinit-permafail-window": "30000\n"}, func(c Config) bool {
+			return c.RestartMax == 2500*time.Millisecond && c.RestartReset == 1500*time.Millisecond && c.NoBackoff &&
+				c.PermafailDeaths == 5 && c.PermafailWindow == 30*time.Second
+		}, ""},
+		{"no-backoff through a link", map[string]string{"run": run, "x": "", "svinit-no-backoff": "->x"}, func(c Config) bool { return c.NoBackoff }, ""},
+		{"no-backoff dangling", map[string]string{"run": run, "svinit-no-backoff": "->nowhere"}, func(c Config) bool { return !c.NoBackoff }, ""},
+		{"permafail deaths clamped", map[string]string{"run": run, "svinit-permafail-deaths": "100000"}, func(c Config) bool { return c.PermafailDeaths == 4096 }, ""},
+		{"bad restart-max", map[string]string{"run": run, "svinit-restart-max": "1m"}, func(c Config) bool { return c.RestartMax == time.Minute },
+			"svinit-restart-max: \"1m\" is not an unsigned integer: using the default, 60000"},
+		{"bad restart-reset", map[string]string{"run": run, "svinit-restart-reset": "-1"}, func(c Config) bool { return c.RestartReset == 10*time.Second },
+			"svinit-restart-reset: \"-1\""},
+		{"bad permafail-deaths", map[string]string{"run": run, "svinit-permafail-deaths": "x"}, func(c Config) bool { return c.PermafailDeaths == 0 },
+			"svinit-permafail-deaths: \"x\" is not an unsigned integer: using 0"},
+		{"restart-max a directory", map[string]string{"run": run, "svinit-restart-max/": ""}, func(c Config) bool { return c.RestartMax == time.Minute },
+			"svinit-restart-max: not a regular file"},
+		{"permafail-window a FIFO", map[string]string{"run": run, "svinit-permafail-window": "|fifo"}, func(c Config) bool { return c.PermafailWindow == time.Minute },
+			"svinit-permafail-window: not a regular file (a FIFO)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Read(mk(t, tc.files))
@@ -246,9 +275,10 @@ func TestHostileFiles(t *testing.T) {
 					if c.HasLog != (h.kind == "directory") {
 						t.Errorf("HasLog = %v", c.HasLog)
 					}
-				case Down:
-					if c.Down == h.absent {
-						t.Errorf("Down = %v", c.Down)
+				case Down, NoBackoff:
+					// Existence files: anything there but a dangling link.
+					if v := c.Down || c.NoBackoff; v == h.absent || len(c.Warnings) != 0 {
+						t.Errorf("%s: %v, warnings %q", name, v, c.Warnings)
 					}
 				default:
 					switch {
@@ -319,5 +349,22 @@ func TestParseSignal(t *testing.T) {
 	}
 	if SignalName(syscall.SIGTERM) != "SIGTERM" || SignalName(syscall.SIGIO) != "SIGIO" {
 		t.Errorf("SignalName: %s %s", SignalName(syscall.SIGTERM), SignalName(syscall.SIGIO))
+	}
+}
+
+// TestFilesCount: the listing's table has room for every file of Files,
+// and the backoff files are among them.
+func TestFilesCount(t *testing.T) {
+	if len(Files) != nFiles {
+		t.Fatalf("len(Files) = %d, nFiles = %d: update nFiles", len(Files), nFiles)
+	}
+	for _, b := range BackoffFiles {
+		found := false
+		for _, f := range Files {
+			found = found || f == b
+		}
+		if !found || !strings.HasPrefix(b, "svinit-") {
+			t.Errorf("%s: not in Files, or not named svinit-*", b)
+		}
 	}
 }

@@ -79,3 +79,16 @@ func (s *Service) recordDeath(rec [DeathRecordSize]byte) {
 		s.logQ("%v", err)
 	}
 }
+
+// writeRestart writes supervise/svinit-restart when the restart state
+// changed since it was last written.
+func (s *Service) writeRestart() {
+	if s.rsOnce && s.rs == s.rsFile || !s.rsOnce && s.rs == (s6status.Restart{}) {
+		return // unchanged, or nothing to say yet (New removed any old file)
+	}
+	if err := s6status.WriteRestartAt(s.dfd, &s.rs); err != nil {
+		s.logQ("write %s: %v", s6status.RestartFile, err)
+		return
+	}
+	s.rsFile, s.rsOnce = s.rs, true
+}

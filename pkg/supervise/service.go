@@ -69,6 +69,10 @@ type Options struct {
 	// scanner validating a new service), is used for the first start
 	// instead of reading it again; later starts always reread it.
 	Config *servicedir.Config
+	// NoBackoff turns the restart backoff off, as svinit-no-backoff in
+	// the service directory does: s6's restart rule (a scanner's option
+	// for a whole image).
+	NoBackoff bool
 }
 
 // Service is one supervised service directory.
@@ -95,6 +99,11 @@ type Service struct {
 	tgen     uint32            // timer generation: a timer that fired late is ignored
 	kgen     uint32            // killer generation
 	cfg      servicedir.Config // as read at the last spawn; some files reread at a death or 'd'
+	lived    time.Duration     // how long the last ./run ran (nextStart)
+	deaths   []time.Time       // recent deaths of ./run, for svinit-permafail-deaths
+	rs       s6status.Restart  // restart backoff state (supervise/svinit-restart)
+	rsFile   s6status.Restart  // what supervise/svinit-restart holds
+	rsOnce   bool              // supervise/svinit-restart was written once
 
 	// What the actions hold.
 	lock    int           // supervise/lock, locked; -1 if none
@@ -186,6 +195,10 @@ func New(dir string, opts Options) (*Service, error) {
 		return fail(fmt.Errorf("supervise/lock: %w", err))
 	}
 	s.lock = lock
+	// A restart state left by an earlier supervisor is not this one's.
+	if err := unix.Unlinkat(dfd, s6status.RestartFile, 0); err != nil && err != unix.ENOENT {
+		s.logQ("remove %s: %v", s6status.RestartFile, err)
+	}
 	// s6-supervise 2.11 starts a new tally (it truncates the file).
 	err = s6status.ReplaceAt(sfd, "death_tally", nil)
 	if err != nil {

@@ -44,6 +44,12 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 
 func start(t *testing.T, files map[string]string) *harness {
 	t.Helper()
+	return startWith(t, files, Options{})
+}
+
+// startWith is start with opts (Reaper, Name and Logf are the harness's).
+func startWith(t *testing.T, files map[string]string, opts Options) *harness {
+	t.Helper()
 	h := &harness{t: t, dir: t.TempDir()}
 	writeFiles(t, h.dir, files)
 	if err := fifodir.Make(filepath.Join(h.dir, "event"), -1); err != nil {
@@ -56,11 +62,13 @@ func start(t *testing.T, files map[string]string) *harness {
 	r := reaper.New()
 	stop := make(chan struct{})
 	go r.Run(stop, nil)
-	h.svc, err = New(h.dir, Options{Reaper: r, Name: "svc", Logf: func(f string, a ...any) {
+	opts.Reaper, opts.Name = r, "svc"
+	opts.Logf = func(f string, a ...any) {
 		h.mu.Lock()
 		h.logs = append(h.logs, fmt.Sprintf(f, a...))
 		h.mu.Unlock()
-	}})
+	}
+	h.svc, err = New(h.dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ package supervise
 // nextStart.
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"syscall"
 	"time"
 
@@ -78,6 +80,7 @@ type event struct {
 //	up           d, D                  down signal, SIGCONT, timeout-kill  up
 //	up           r                     down signal                         up
 //	up           timeout-kill          SIGKILL                             up
+//	up           timer (up long enough) backoff streak reset             up
 //	up           readiness newline     ready, 'U'                          up
 //	up           x                     -                                   last up
 //	finish       ./finish exits        really down                         down
@@ -90,7 +93,8 @@ type event struct {
 //	last finish  timer                 as finish                           last finish
 //
 // Really down (reallyDown): ready-down, 'D' ('O' too when ./finish
-// exited 125, which also marks the service wanted down), then down with
+// exited 125 or svinit-permafail-deaths deaths came within
+// svinit-permafail-window, which also marks the service wanted down), then down with
 // the next start decided by nextStart, or the end of supervision.
 // Letters and timers that do not apply to the current state do nothing;
 // an exit, a readiness newline or a timer of an older generation is
@@ -126,6 +130,7 @@ func (s *Service) step(ev event) {
 				}
 			}
 			s.wantUp(true)
+			s.rs.PermFail = false // a command starts it again
 			if s.st == stDown {
 				s.startAt(s.nextStart(startAsked, 0))
 			}
@@ -209,6 +214,11 @@ func (s *Service) step(ev event) {
 		switch s.st {
 		case stDown:
 			s.startAt(s.nextStart(startDelayed, 0))
+		case stUp, stLastUp:
+			// Up for svinit-restart-reset: the restart delay starts
+			// again from s6's.
+			s.rs.Streak, s.rs.Delay = 0, 0
+			s.writeRestart()
 		case stFinish, stLastFinish:
 			if s.pid > 0 {
 				s.logQ("./finish still running after %v (timeout-finish): killing it", s.cfg.TimeoutFinish)
@@ -244,12 +254,25 @@ func (s *Service) step(ev event) {
 // 'O' for a permanent failure), then ends supervision (last) or lets
 // nextStart decide when ./run starts again.
 func (s *Service) reallyDown(last, perm bool) {
+	why := ""
+	if perm {
+		why = fmt.Sprintf("./finish exited %d", PermanentFail)
+	} else if !last && s.status.WantUp {
+		if n, w := s.cfg.PermafailDeaths, s.cfg.PermafailWindow; n > 0 && len(s.deaths) >= n {
+			why = fmt.Sprintf("%d deaths in %v (%s, %s)", n, w, servicedir.PermafailDeaths, servicedir.PermafailWindow)
+			perm = true
+			s.status.WantUp = false
+		}
+	}
 	s.status.Ready = true
 	s.status.ReadyStamp = tai64n.Now()
 	s.announce()
 	s.event(EventDownDone)
 	if perm {
-		s.logQ("./finish exited %d: permanent failure, not restarting", PermanentFail)
+		s.logQ("%s: permanent failure, not restarting (svc -u starts it again)", why)
+		s.deaths = s.deaths[:0]
+		s.rs.PermFail, s.rs.Next = true, tai64n.Stamp{}
+		s.writeRestart() // before 'O': a client woken by it finds it
 		s.event(EventPermFail)
 	}
 	s.st = stDown
@@ -293,24 +316,70 @@ func (s *Service) nextStart(why startCause, retry time.Duration) time.Duration {
 		// only a service that had been ready for a second, and waits a
 		// second after any other; this restarts at once any service
 		// started more than a second ago (docs/benchmarks.md: restart).
-		return max(0, time.Until(s.spawned.Add(SpawnGap)))
+		d := max(0, time.Until(s.spawned.Add(SpawnGap)))
+		s.rs.NoBackoff = s.opts.NoBackoff || s.cfg.NoBackoff
+		switch {
+		case s.rs.NoBackoff:
+			s.rs.Streak = 0
+		case s.lived >= s.cfg.RestartReset:
+			s.rs.Streak = 0 // a healthy run: s6's rule again
+		default:
+			s.rs.Streak++
+			d = backoff(s.rs.Streak, d, s.cfg.RestartMax, rand.Int64N)
+		}
+		s.rs.Restarts++
+		s.rs.Delay = d
+		return d
 	}
 	return 0
 }
 
+// backoff is the delay before the restart that follows streak deaths in
+// a row of a service that did not stay up for svinit-restart-reset:
+// s6's (base) after the first, then 2 s, 4 s, 8 s... up to limit, each
+// shortened by a random part of up to a quarter (jitter: services that
+// failed together do not restart together), never less than base.
+// randN returns a number in [0, n).
+func backoff(streak uint32, base, limit time.Duration, randN func(int64) int64) time.Duration {
+	if streak <= 1 {
+		return base
+	}
+	d := limit
+	if streak-1 < 32 {
+		d = min(limit, SpawnGap<<(streak-1))
+	}
+	if q := int64(d / 4); q > 0 {
+		d -= time.Duration(randN(q))
+	}
+	return max(d, base)
+}
+
 // startAt carries out a decision of nextStart; it is called only while
 // the service is down.
+// It keeps supervise/svinit-restart's "next start" true.
 func (s *Service) startAt(d time.Duration) {
 	switch {
 	case d == 0:
 		s.stopTimer() // a start now replaces any delay armed before
+		s.rs.Next = tai64n.Stamp{}
 		if ok, retry := s.spawnRun(); ok {
 			s.st = stUp
+			// After the spawn, off the path from death to up ('u'
+			// comes a moment before the file).
+			s.writeRestart()
+			if s.rs.Streak > 0 && !s.rs.NoBackoff && s.cfg.RestartReset > 0 {
+				s.setTimer(s.cfg.RestartReset) // see evTimer while up
+			}
 		} else {
 			s.startAt(s.nextStart(startFailed, retry))
 		}
 	case d > 0:
 		s.setTimer(d)
+		s.rs.Next = tai64n.FromTime(time.Now().Add(d))
+		s.writeRestart()
+	default:
+		s.rs.Next = tai64n.Stamp{}
+		s.writeRestart()
 	}
 }
 
@@ -381,9 +450,29 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	s.closeNotify()
 	// Read now, as s6-supervise reads them when the service dies.
 	// ./finish too: s6-supervise tries it at each death.
+	// svinit's backoff files are as read at the spawn (one directory
+	// listing), not reread: a death costs no more system calls than s6's.
 	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish, servicedir.Finish)
 	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish, s.cfg.HasFinish = c.MaxDeathTally, c.TimeoutFinish, c.HasFinish
 	s.recordDeath(deathRecord(now, ws))
+	s.stopTimer() // the backoff reset timer of the run that died
+	t := time.Now()
+	s.lived = t.Sub(s.spawned)
+	s.deaths = recentDeaths(s.deaths, t, s.cfg.PermafailDeaths, s.cfg.PermafailWindow)
+}
+
+// recentDeaths adds the death at now to deaths and keeps those within
+// window of now, the newest n at most (none when n is 0).
+func recentDeaths(deaths []time.Time, now time.Time, n int, window time.Duration) []time.Time {
+	if n <= 0 {
+		return deaths[:0]
+	}
+	deaths = append(deaths, now)
+	i := 0
+	for i < len(deaths) && (now.Sub(deaths[i]) > window || len(deaths)-i > n) {
+		i++
+	}
+	return append(deaths[:0], deaths[i:]...)
 }
 
 // finishDone records the end of ./finish; it reports whether it exited

@@ -21,6 +21,9 @@ type View struct {
 	// up, printed by the pgid field (see ProcPgid). Zero means "same as
 	// the pid".
 	Pgid int64
+	// Restart is svinit's supervise/svinit-restart (ReadRestart), nil
+	// when there is none (an s6 supervisor, or nothing to say yet).
+	Restart *s6status.Restart
 }
 
 // NewView builds a View. As s6-svstat does, an up/down stamp in the
@@ -144,7 +147,46 @@ func Human(v *View, numeric bool) string {
 		b = strconv.AppendUint(b, Seconds(v.Now, st.ReadyStamp), 10)
 		b = append(b, " seconds"...)
 	}
-	return string(b)
+	return string(appendRestart(b, v))
+}
+
+// appendRestart adds svinit's restart state to the summary line, only
+// when it has something to say (a crash loop, a start due, a permanent
+// failure), so that the line stays s6-svstat's otherwise:
+// ", restarts R (S in a row), delay D ms, next start in N ms" and
+// ", permanent failure".
+func appendRestart(b []byte, v *View) []byte {
+	r := v.Restart
+	if r == nil || r.Streak == 0 && !r.PermFail && (v.Up() || !r.Due()) {
+		return b
+	}
+	b = append(b, ", restarts "...)
+	b = strconv.AppendUint(b, uint64(r.Restarts), 10)
+	b = append(b, " ("...)
+	b = strconv.AppendUint(b, uint64(r.Streak), 10)
+	b = append(b, " in a row), delay "...)
+	b = strconv.AppendInt(b, r.Delay.Milliseconds(), 10)
+	b = append(b, " ms"...)
+	if n := v.NextStartIn(); n >= 0 {
+		b = append(b, ", next start in "...)
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, " ms"...)
+	}
+	if r.PermFail {
+		b = append(b, ", permanent failure"...)
+	}
+	return b
+}
+
+// NextStartIn is the nextstartin field: milliseconds until the next
+// automatic start (0 if overdue), -1 if none is due or the service is
+// up, or there is no svinit-restart file.
+func (v *View) NextStartIn() int64 {
+	r := v.Restart
+	if r == nil || !r.Due() || v.Up() {
+		return -1
+	}
+	return max(0, r.Next.Time().Sub(v.Now.Time()).Milliseconds())
 }
 
 // Field is one svstat -o field.
@@ -162,8 +204,8 @@ func boolField(b []byte, t bool) []byte {
 
 // fields is in s6-svstat's order, which matters: a field name given on
 // the command line may be abbreviated to any prefix, and the first field
-// (in this order) it is a prefix of wins. pgid, our addition, comes last
-// so it changes no abbreviation s6 accepts.
+// (in this order) it is a prefix of wins. pgid and the restart fields,
+// our additions, come last so they change no abbreviation s6 accepts.
 var fields = [...]Field{
 	{"up", func(b []byte, v *View) []byte { return boolField(b, v.Up()) }},
 	{"wantedup", func(b []byte, v *View) []byte { return boolField(b, v.Status.WantUp) }},
@@ -197,6 +239,22 @@ var fields = [...]Field{
 		}
 		return strconv.AppendInt(b, int64(v.Pid()), 10)
 	}},
+	// svinit's restart backoff (supervise/svinit-restart); -1 or false
+	// without that file.
+	{"restarts", func(b []byte, v *View) []byte {
+		if v.Restart == nil {
+			return append(b, "-1"...)
+		}
+		return strconv.AppendUint(b, uint64(v.Restart.Restarts), 10)
+	}},
+	{"restartdelay", func(b []byte, v *View) []byte {
+		if v.Restart == nil {
+			return append(b, "-1"...)
+		}
+		return strconv.AppendInt(b, v.Restart.Delay.Milliseconds(), 10)
+	}},
+	{"nextstartin", func(b []byte, v *View) []byte { return strconv.AppendInt(b, v.NextStartIn(), 10) }},
+	{"permfailed", func(b []byte, v *View) []byte { return boolField(b, v.Restart != nil && v.Restart.PermFail) }},
 }
 
 // FieldNames lists the -o field names in order.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/tai64n"
@@ -135,6 +136,9 @@ func TestParseFields(t *testing.T) {
 		{"pg", "pgid"},
 		{"pi", "pid"},
 		{"readyf", "readyfor"},
+		// svinit's restart fields come last: s6's prefixes keep their meaning.
+		{"r,re,res,n,nex,perm", "ready,ready,restarts,normallyup,nextstartin,permfailed"},
+		{"restartd", "restartdelay"},
 		{"upx", "ERR"},
 		{"bogus", "ERR"},
 		{",up", "ERR"},
@@ -251,4 +255,45 @@ func FuzzFormat(f *testing.F) {
 			t.Fatalf("Format(%q) = %q: %d values for %d fields", spec, out, n, len(fs))
 		}
 	})
+}
+
+// TestRestartFormat: svinit's restart state in the summary line (only
+// when it has something to say) and in its fields.
+func TestRestartFormat(t *testing.T) {
+	now := tai64n.FromTime(time.Unix(1790000000, 0))
+	next := tai64n.FromTime(time.Unix(1790000003, 500000000))
+	down := s6status.Status{Stamp: now, ReadyStamp: now, Wstat: 1 << 8, WantUp: true, Ready: true}
+	up := s6status.Status{Stamp: now, ReadyStamp: now, Pid: 42, WantUp: true}
+	const fs = "restarts,restartdelay,nextstartin,permfailed"
+	for _, tc := range []struct {
+		name          string
+		st            s6status.Status
+		r             *s6status.Restart
+		human, fields string
+	}{
+		{"no file", down, nil, "down (exitcode 1) 0 seconds, normally up, want up, ready 0 seconds", "-1 -1 -1 false"},
+		{"healthy restarts say nothing", up, &s6status.Restart{Restarts: 3}, "up (pid 42) 0 seconds", "3 0 -1 false"},
+		{"crash loop, start due", down, &s6status.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second, Next: next},
+			"down (exitcode 1) 0 seconds, normally up, want up, ready 0 seconds, restarts 5 (3 in a row), delay 4000 ms, next start in 3500 ms",
+			"5 4000 3500 false"},
+		{"crash loop, up again", up, &s6status.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second},
+			"up (pid 42) 0 seconds, restarts 5 (3 in a row), delay 4000 ms", "5 4000 -1 false"},
+		{"permanent failure", s6status.Status{Stamp: now, ReadyStamp: now, Wstat: 1 << 8, Ready: true},
+			&s6status.Restart{Restarts: 2, Streak: 2, Delay: time.Second, PermFail: true},
+			"down (exitcode 1) 0 seconds, normally up, ready 0 seconds, restarts 2 (2 in a row), delay 1000 ms, permanent failure",
+			"2 1000 -1 true"},
+	} {
+		v := NewView(tc.st, true, now)
+		v.Restart = tc.r
+		if got := Human(v, false); got != tc.human {
+			t.Errorf("%s: human\n %q, want\n %q", tc.name, got, tc.human)
+		}
+		f, err := ParseFields(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Format(f, v); got != tc.fields {
+			t.Errorf("%s: fields %q, want %q", tc.name, got, tc.fields)
+		}
+	}
 }

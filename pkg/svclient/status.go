@@ -54,3 +54,14 @@ func NormallyUp(dir string) (bool, error) {
 	}
 	return false, err
 }
+
+// ReadRestart reads svinit's supervise/svinit-restart of DIR: nil when
+// there is none or it cannot be used (it is optional: an s6 supervisor
+// does not write it).
+func ReadRestart(dir string) *s6status.Restart {
+	r, err := s6status.ReadRestart(dir)
+	if err != nil {
+		return nil
+	}
+	return &r
+}

@@ -87,6 +87,9 @@ func logProof(t *testing.T, sig syscall.Signal) {
 		"a/run":                 proofWriter(done),
 		"a/log/run":             fmt.Sprintf("#!/bin/sh\nexec %s -d3 t s100000 n10000 %s\n", logger, logdir),
 		"a/log/notification-fd": "3\n",
+		// Killed ten times in a row within moments of starting: the
+		// restart backoff would delay it up to a minute (docs/supervise.md).
+		"a/log/svinit-no-backoff": "",
 	})
 	s := startScan(t, d)
 	svc := filepath.Join(d, "a")

@@ -46,6 +46,9 @@ type Options struct {
 	// Exec replaces the process image with the finish script; tests
 	// inject it. Default: syscall.Exec.
 	Exec func(argv0 string, argv []string, env []string) error
+	// NoBackoff turns every service's restart backoff off (svscan -B):
+	// s6's restart rule, as svinit-no-backoff does for one service.
+	NoBackoff bool
 }
 
 type key struct{ dev, ino uint64 }
@@ -1009,7 +1012,7 @@ func (s *Scanner) start(p *pair, dir string) {
 }
 
 func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, cfg *servicedir.Config, isLog bool) *supervise.Service {
-	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf})
+	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf, NoBackoff: s.opts.NoBackoff})
 	if err != nil {
 		if k := reportKey(err); p.reported != k {
 			s.logf("%v (trying again every %v)", explain(err), restartGap)
