@@ -4,7 +4,8 @@
 // (an open-file-description lock, which s6's clients see as a POSIX
 // lock, held while supervised), supervise/control (one-letter
 // commands), supervise/status (35 bytes), supervise/death_tally,
-// supervise/service-lock (lock-fd), and the event/ fifodir. Children are
+// supervise/service-lock (lock-fd), and the event/ fifodir; and svinit's
+// restart backoff (nextStart), whose state is in supervise/svinit-restart. Children are
 // spawned and reaped through a shared reaper.Reaper, so many services
 // can live in one process (svscan).
 //
@@ -20,7 +21,8 @@
 // Files: service.go the Service and the entry points of events;
 // state.go states, events, step and nextStart; spawn.go ./run and
 // ./finish; timers.go the two timers; ready.go the notification pipe;
-// files.go status, event/, ./down, the tally and configuration rereads;
+// files.go status, event/, ./down, the tally, supervise/svinit-restart
+// and configuration rereads;
 // ctlfiles.go and ctlpoll.go the lock, control FIFO and its poller;
 // deathtally.go the tally's format.
 //
