@@ -71,6 +71,12 @@ func TestNextStartBackoff(t *testing.T) {
 			{10 * time.Second, 0, 0, 0},
 			quick(SpawnGap-50*time.Millisecond, SpawnGap, 1),
 		}},
+		{"a run of a second or more: at once, count kept", false, false, []death{
+			quick(SpawnGap-50*time.Millisecond, SpawnGap, 1),
+			{2 * time.Second, 0, 0, 1},
+			{2 * time.Second, 0, 0, 1},
+			quick(1500*time.Millisecond, 2*time.Second, 2),
+		}},
 		{"svinit-no-backoff", true, false, []death{
 			quick(SpawnGap-50*time.Millisecond, SpawnGap, 0),
 			quick(SpawnGap-50*time.Millisecond, SpawnGap, 0),

@@ -323,6 +323,11 @@ func (s *Service) nextStart(why startCause, retry time.Duration) time.Duration {
 			s.rs.Streak = 0
 		case s.lived >= s.cfg.RestartReset:
 			s.rs.Streak = 0 // a healthy run: s6's rule again
+		case s.lived >= SpawnGap:
+			// A run of a second or more is not a crash loop: s6's rule
+			// (at once), and the count stays as it is (a later quick
+			// death goes on from it). An admin's svc -k, a bench's
+			// kill, a daemon that dies now and then: no delay.
 		default:
 			s.rs.Streak++
 			d = backoff(s.rs.Streak, d, s.cfg.RestartMax, rand.Int64N)
