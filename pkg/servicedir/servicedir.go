@@ -231,26 +231,20 @@ func (r *reader) fill(c *Config, names ...string) {
 			c.HasLog = r.is(name, dt, unix.DT_DIR, unix.S_IFDIR)
 		case Down:
 			// s6-supervise asks access(F_OK): anything but a dangling link.
-			c.Down = dt != unix.DT_LNK && dt != unix.DT_UNKNOWN || r.exists(name)
+			c.Down = r.present(name, dt)
 		case NoBackoff:
 			// As ./down: anything but a dangling link.
-			c.NoBackoff = dt != unix.DT_LNK && dt != unix.DT_UNKNOWN || r.exists(name)
+			c.NoBackoff = r.present(name, dt)
 		case RestartMax:
-			if n, ok := r.uint(c, name, dt, "using the default, 60000"); ok {
-				c.RestartMax = time.Duration(n) * time.Millisecond
-			}
+			r.ms(c, name, dt, &c.RestartMax, "using the default, 60000")
 		case RestartReset:
-			if n, ok := r.uint(c, name, dt, "using the default, 10000"); ok {
-				c.RestartReset = time.Duration(n) * time.Millisecond
-			}
+			r.ms(c, name, dt, &c.RestartReset, "using the default, 10000")
 		case PermafailDeaths:
 			if n, ok := r.uint(c, name, dt, "using 0 (never a permanent failure)"); ok {
 				c.PermafailDeaths = int(min(n, MaxDeathTallyLimit))
 			}
 		case PermafailWindow:
-			if n, ok := r.uint(c, name, dt, "using the default, 60000"); ok {
-				c.PermafailWindow = time.Duration(n) * time.Millisecond
-			}
+			r.ms(c, name, dt, &c.PermafailWindow, "using the default, 60000")
 		case NotificationFd, LockFd:
 			n, ok := r.uint(c, name, dt, "ignored")
 			switch {
@@ -263,13 +257,9 @@ func (r *reader) fill(c *Config, names ...string) {
 				c.LockFd = int(n)
 			}
 		case TimeoutKill:
-			if n, ok := r.uint(c, name, dt, "using 0 (never SIGKILL)"); ok {
-				c.TimeoutKill = time.Duration(n) * time.Millisecond
-			}
+			r.ms(c, name, dt, &c.TimeoutKill, "using 0 (never SIGKILL)")
 		case TimeoutFinish:
-			if n, ok := r.uint(c, name, dt, "using the default, 5000"); ok {
-				c.TimeoutFinish = time.Duration(n) * time.Millisecond
-			}
+			r.ms(c, name, dt, &c.TimeoutFinish, "using the default, 5000")
 		case MaxDeathTally:
 			if n, ok := r.uint(c, name, dt, "using the default, 100"); ok {
 				c.MaxDeathTally = int(min(n, MaxDeathTallyLimit))
@@ -324,6 +314,20 @@ func (r *reader) exists(name string) bool {
 
 // uint reads an unsigned integer as s6's uint0_scan: decimal digits only,
 // up to the first newline, at most 2^32-1.
+// present reports whether name (listed with type dt) is there as
+// access(F_OK) sees it: anything but a dangling link.
+func (r *reader) present(name string, dt uint8) bool {
+	return dt != unix.DT_LNK && dt != unix.DT_UNKNOWN || r.exists(name)
+}
+
+// ms sets *d from name, a number of milliseconds, leaving it (the
+// default) as it is when the file is unusable.
+func (r *reader) ms(c *Config, name string, dt uint8, d *time.Duration, fallback string) {
+	if n, ok := r.uint(c, name, dt, fallback); ok {
+		*d = time.Duration(n) * time.Millisecond
+	}
+}
+
 func (r *reader) uint(c *Config, name string, dt uint8, fallback string) (uint64, bool) {
 	s, ok := r.value(c, name, dt, uintBytes, fallback)
 	if !ok {
