@@ -25,7 +25,7 @@ import (
 
 func main() { cli.Main("svnetd", run) }
 
-const usage = "usage: svnetd [-d notif] [-i ifaces] [-r resolvconf] [-n ntpconf] [-t timeout] [-H] [-K] [ip=...]..."
+const usage = "usage: svnetd [-d notif] [-i ifaces] [-r resolvconf] [-n ntpconf] [-l leasedir] [-t timeout] [-H] [-K] [ip=...]..."
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
@@ -34,7 +34,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := netconf.Config{Log: cli.Prefixed(stderr, "svnetd")}
 	notif := -1
 	kernel := true
-	g := getopt.New(args, "d:i:r:n:t:HK")
+	g := getopt.New(args, "d:i:r:n:l:t:HK")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -60,6 +60,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			c.ResolvConf = g.Arg
 		case 'n':
 			c.NTPConf = g.Arg
+		case 'l':
+			c.LeaseDir = g.Arg
 		case 't':
 			ms, err := getopt.ParseMillis(g.Arg)
 			if err != nil || ms == 0 {

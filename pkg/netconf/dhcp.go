@@ -190,6 +190,11 @@ func (r *runner) apply(link netlink.Link, p IPParam, ack *dhcpv4.DHCPv4) error {
 	}
 	r.logf("%s", strings.Join(msg, ", "))
 	r.setResolv(dev, dns, search, ntp)
+	if r.c.LeaseDir != "" {
+		if err := writeLease(r.c.LeaseDir, dev, ack); err != nil {
+			r.logf("%s: lease file: %v", dev, err)
+		}
+	}
 	if r.c.SetHostname && p.Hostname == "" {
 		if h := ack.HostName(); h != "" {
 			r.hostname(dev, h)
@@ -211,6 +216,11 @@ func (r *runner) drop(link netlink.Link, ack *dhcpv4.DHCPv4) {
 		r.logf("%s: removed %s", link.Attrs().Name, n)
 	}
 	r.setResolv(link.Attrs().Name, nil, nil, nil)
+	if r.c.LeaseDir != "" {
+		if err := removeLease(r.c.LeaseDir, link.Attrs().Name); err != nil {
+			r.logf("%s: lease file: %v", link.Attrs().Name, err)
+		}
+	}
 }
 
 // sleep waits d or until ctx ends; false when ctx ended.

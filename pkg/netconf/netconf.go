@@ -32,6 +32,10 @@ type Config struct {
 	// NTPConf is the file listing NTP servers from the leases and ip=,
 	// in ntp.conf's "server ADDR" lines ("" = none).
 	NTPConf string
+	// LeaseDir is where each interface's current DHCPv4 lease is kept,
+	// as the server's ACK in a file named after the interface (ReadLeases;
+	// "" = none).
+	LeaseDir string
 	// SetHostname sets the host name from the lease (ip='s HOSTNAME
 	// field is always applied).
 	SetHostname bool

@@ -98,7 +98,8 @@ func TestHelperClient(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	start := time.Now()
-	c := Config{ResolvConf: resolv, NTPConf: ntp,
+	leases := filepath.Join(dir, "leases")
+	c := Config{ResolvConf: resolv, NTPConf: ntp, LeaseDir: leases,
 		Ready: func() { close(ready) }, Log: logw, Timeout: time.Second, Retry: 200 * time.Millisecond}
 	if os.Getenv("NETCONF_TEST_HOW") == "interfaces" {
 		c.Interfaces = []string{"cli0"}
@@ -132,6 +133,9 @@ func TestHelperClient(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(ntp); string(b) != "server 10.99.0.123\n" {
 		t.Errorf("ntp.conf: %q", b)
+	}
+	if ls, err := ReadLeases(leases); err != nil || len(ls) != 1 || ls[0].Iface != "cli0" || !ls[0].ACK.YourIPAddr.Equal(net.IPv4(10, 99, 0, 2)) {
+		t.Errorf("lease files at readiness: %v %v, want cli0's lease of 10.99.0.2", ls, err)
 	}
 	lo, _ := netlink.LinkByName("lo")
 	if lo.Attrs().Flags&net.FlagUp == 0 {
