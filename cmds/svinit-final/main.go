@@ -27,7 +27,7 @@ func main() { cli.Main("svinit-final", run) }
 // envKiller marks the child that sends kill(-1, SIGKILL).
 const envKiller = "SVINIT_FINAL_KILL"
 
-const usage = "usage: svinit-final [-g grace_ms] [-a poweroff|reboot|halt|switch] [-v]"
+const usage = "usage: svinit-final [-g grace_ms] [-a poweroff|reboot|halt|switch|kexec] [-v]"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if os.Getenv(envKiller) == "1" {

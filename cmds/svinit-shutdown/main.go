@@ -18,7 +18,7 @@ import (
 
 func main() { cli.Main("svinit-shutdown", run) }
 
-const usage = "usage: svinit-shutdown [-t hook_timeout_ms] [-T abort_ms] poweroff|reboot|halt|switch"
+const usage = "usage: svinit-shutdown [-t hook_timeout_ms] [-T abort_ms] poweroff|reboot|halt|switch|kexec"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("svinit-shutdown", flag.ContinueOnError)

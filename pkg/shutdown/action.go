@@ -33,6 +33,9 @@ const (
 	// there, deletes the initramfs and execs the real root's init
 	// (FinalSys.SwitchRoot) instead of calling reboot(2).
 	Switch
+	// Kexec is a reboot into the kernel loaded for kexec (Load): the
+	// same way down, ending in reboot(2) with LINUX_REBOOT_CMD_KEXEC.
+	Kexec
 )
 
 // DefaultAction is what the final stage does when nobody recorded an
@@ -49,11 +52,13 @@ func (a Action) String() string {
 		return "halt"
 	case Switch:
 		return "switch"
+	case Kexec:
+		return "kexec"
 	}
 	return "none"
 }
 
-// ParseAction parses "poweroff", "reboot", "halt" or "switch".
+// ParseAction parses "poweroff", "reboot", "halt", "switch" or "kexec".
 func ParseAction(s string) (Action, error) {
 	switch s {
 	case "poweroff":
@@ -64,13 +69,15 @@ func ParseAction(s string) (Action, error) {
 		return Halt, nil
 	case "switch":
 		return Switch, nil
+	case "kexec":
+		return Kexec, nil
 	}
-	return None, fmt.Errorf("unknown action %q: want poweroff, reboot, halt or switch", s)
+	return None, fmt.Errorf("unknown action %q: want poweroff, reboot, halt, switch or kexec", s)
 }
 
 // Signal is the signal that asks process 1 for the action, the way
-// s6-linux-init does it (none for Switch, which svinit-switch-root asks
-// for through svinit-shutdown's Hook).
+// s6-linux-init does it (none for Switch and Kexec, which
+// svinit-switch-root and RequestKexec ask for through svinit-shutdown).
 func (a Action) Signal() unix.Signal {
 	switch a {
 	case Poweroff:
@@ -92,6 +99,8 @@ func (a Action) RebootCmd() int {
 		return unix.LINUX_REBOOT_CMD_RESTART
 	case Halt:
 		return unix.LINUX_REBOOT_CMD_HALT
+	case Kexec:
+		return unix.LINUX_REBOOT_CMD_KEXEC
 	}
 	return 0
 }

@@ -120,7 +120,14 @@ func (f *Final) Run() error {
 	f.unmountAll(func(string) bool { return true })
 	f.Sys.Sync()
 	f.logf("%s: orderly shutdown took %v", a, round(f.Sys.Now().Sub(since)))
-	return f.Sys.Reboot(a.RebootCmd())
+	err := f.Sys.Reboot(a.RebootCmd())
+	if a == Kexec {
+		// The loaded kernel went away (unloaded since the request) or
+		// the kernel refused: a plain reboot is the nearest thing.
+		f.logf("kexec: reboot(2) with LINUX_REBOOT_CMD_KEXEC: %v; rebooting instead", err)
+		return f.Sys.Reboot(Reboot.RebootCmd())
+	}
+	return err
 }
 
 // keptBySwitch reports whether the mount at target survives a switch:

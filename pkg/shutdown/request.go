@@ -20,29 +20,36 @@ type RequestSys struct {
 	Sync   func()
 	Reboot func(cmd int) error
 	Sleep  func(time.Duration)
+	Kexec  KexecSys // reboot -k
 }
 
 // RealRequestSys returns the system's own calls, signalling process 1.
 func RealRequestSys() RequestSys {
-	return RequestSys{PID: 1, Kill: unix.Kill, Sync: unix.Sync, Reboot: unix.Reboot, Sleep: time.Sleep}
+	return RequestSys{PID: 1, Kill: unix.Kill, Sync: unix.Sync, Reboot: unix.Reboot, Sleep: time.Sleep,
+		Kexec: RealKexecSys()}
 }
 
 // Options are poweroff/reboot/halt's command line.
 type Options struct {
 	Force  bool          // -f: reboot(2) at once, no services brought down
 	NoSync bool          // -n: with -f, do not sync first
+	Kexec  bool          // -k (reboot only): into the kernel loaded for kexec
 	Delay  time.Duration // "+N" minutes or "now"
 }
 
-// ParseOptions parses "[-f] [-n] [now|+MINUTES]" (flags may be combined,
-// "--" ends them).
+// ParseOptions parses "[-f] [-n] [-k] [now|+MINUTES]" (flags may be
+// combined, "--" ends them; -k only for reboot).
 func ParseOptions(prog string, args []string) (Options, error) {
 	var o Options
-	g := getopt.New(args, "fn")
+	opts, usage := "fn", "usage: %s [-f] [-n] [now|+MINUTES]"
+	if prog == Reboot.String() {
+		opts, usage = "fnk", "usage: %s [-f] [-n] [-k] [now|+MINUTES]"
+	}
+	g := getopt.New(args, opts)
 	for {
 		c, ok, err := g.Next()
 		if err != nil {
-			return o, cli.Usagef("%v\nusage: %s [-f] [-n] [now|+MINUTES]", err, prog)
+			return o, cli.Usagef("%v\n"+usage, err, prog)
 		}
 		if !ok {
 			break
@@ -52,16 +59,18 @@ func ParseOptions(prog string, args []string) (Options, error) {
 			o.Force = true
 		case 'n':
 			o.NoSync = true
+		case 'k':
+			o.Kexec = true
 		}
 	}
 	rest := g.Rest()
 	if len(rest) > 1 {
-		return o, cli.Usagef("too many arguments\nusage: %s [-f] [-n] [now|+MINUTES]", prog)
+		return o, cli.Usagef("too many arguments\n"+usage, prog)
 	}
 	if len(rest) == 1 {
 		d, err := ParseWhen(rest[0])
 		if err != nil {
-			return o, cli.Usagef("%v\nusage: %s [-f] [-n] [now|+MINUTES]", err, prog)
+			return o, cli.Usagef("%v\n"+usage, err, prog)
 		}
 		o.Delay = d
 	}
@@ -85,8 +94,20 @@ func ParseWhen(s string) (time.Duration, error) {
 // Request carries out poweroff/reboot/halt: after the delay, either ask
 // process 1 with the action's signal (the orderly way: svscan's hook
 // runs svinit-shutdown), or with Force sync (unless NoSync) and call
-// reboot(2) at once.
+// reboot(2) at once. With Kexec (reboot -k) the action is Kexec: it is
+// refused before the delay when no kernel is loaded for kexec, and
+// asked for with sys.Kexec.Request instead of a signal.
 func Request(a Action, o Options, sys RequestSys, stderr io.Writer, prog string) error {
+	if o.Kexec {
+		a = Kexec
+		ok, err := KexecLoaded(sys.Kexec.LoadedFile)
+		if err != nil {
+			return cli.Exitf(cli.ExitSystem, "-k: %v", err)
+		}
+		if !ok {
+			return cli.Exitf(cli.ExitSystem, "-k: %v (%s is 0): load one first (svboot); nothing was stopped", ErrNoKexecKernel, sys.Kexec.LoadedFile)
+		}
+	}
 	if o.Delay > 0 {
 		fmt.Fprintf(stderr, "%s: %s in %v\n", prog, a, o.Delay)
 		sys.Sleep(o.Delay)
@@ -100,6 +121,9 @@ func Request(a Action, o Options, sys RequestSys, stderr io.Writer, prog string)
 			return cli.Exitf(cli.ExitSystem, "reboot(2) for %s: %v (run it as root)", a, err)
 		}
 		return cli.Exitf(cli.ExitSystem, "reboot(2) for %s: %v", a, err)
+	}
+	if a == Kexec {
+		return sys.Kexec.Request()
 	}
 	if err := sys.Kill(sys.PID, a.Signal()); err != nil {
 		hint := ""

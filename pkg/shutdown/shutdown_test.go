@@ -26,6 +26,7 @@ func TestActions(t *testing.T) {
 		{"poweroff", Poweroff, unix.SIGUSR1, unix.LINUX_REBOOT_CMD_POWER_OFF},
 		{"reboot", Reboot, unix.SIGINT, unix.LINUX_REBOOT_CMD_RESTART},
 		{"halt", Halt, unix.SIGUSR2, unix.LINUX_REBOOT_CMD_HALT},
+		{"kexec", Kexec, 0, unix.LINUX_REBOOT_CMD_KEXEC},
 	} {
 		a, err := ParseAction(tc.name)
 		if err != nil || a != tc.a || a.String() != tc.name || a.Signal() != tc.sig || a.RebootCmd() != tc.cmd {
@@ -386,6 +387,13 @@ func TestFinal(t *testing.T) {
 			killFires:  true,
 			want:       cat(term, []string{"killer"}, umountTail, []string{"reboot 0x1234567"}),
 			wantOut:    []string{"processes left after KILL"},
+		},
+		{
+			name:    "kexec refused, a plain reboot instead",
+			action:  Kexec,
+			waits:   []error{unix.ECHILD},
+			want:    cat(term, umountTail, []string{"reboot 0x45584543", "reboot 0x1234567"}),
+			wantOut: []string{"kexec: orderly shutdown took", "kexec: reboot(2) with LINUX_REBOOT_CMD_KEXEC: still alive; rebooting instead"},
 		},
 		{
 			name:    "no action recorded",
