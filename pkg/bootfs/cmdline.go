@@ -20,6 +20,12 @@ type Cmdline struct {
 	Hostname string // svinit.hostname= (wins) or hostname=
 	GraceMS  int    // svinit.grace=MS for the final stage; -1 when not given
 
+	// The boot menu (svboot, docs/svboot.md): the entry to boot without
+	// asking, by title or number, and the menu's countdown.
+	Boot           string // svinit.boot=TITLE|NUMBER
+	BootTimeout    int    // svinit.boot.timeout=SECONDS
+	HasBootTimeout bool   // svinit.boot.timeout= was given
+
 	// The real root (docs/booting-a-real-root.md); see Root.
 	Root Root
 
@@ -32,6 +38,9 @@ const MaxHostname = 64
 
 // MaxGraceMS bounds svinit.grace= (an hour).
 const MaxGraceMS = 3600000
+
+// MaxBootTimeout bounds svinit.boot.timeout= (an hour).
+const MaxBootTimeout = 3600
 
 // A param is one parameter svinit reads: its name (the part before any
 // "=") and what it does with the value. hasVal tells "name" from
@@ -61,6 +70,21 @@ var params = []param{
 			return
 		}
 		p.c.GraceMS = n
+	}},
+	{"svinit.boot", func(p *parser, val string, _ bool) {
+		if val == "" {
+			p.warn("svinit.boot: empty entry ignored")
+			return
+		}
+		p.c.Boot = val
+	}},
+	{"svinit.boot.timeout", func(p *parser, val string, _ bool) {
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 || n > MaxBootTimeout {
+			p.warn(fmt.Sprintf("svinit.boot.timeout=%q: want seconds between 0 and %d; ignored", val, MaxBootTimeout))
+			return
+		}
+		p.c.BootTimeout, p.c.HasBootTimeout = n, true
 	}},
 	{"hostname", func(p *parser, val string, _ bool) { p.plainHost = val }},
 	{"svinit.hostname", func(p *parser, val string, _ bool) { p.svHost, p.haveSvHost = val, true }},

@@ -32,6 +32,10 @@ func TestParseCmdline(t *testing.T) {
 		{`hostname="a b"`, Cmdline{GraceMS: -1}, 1},
 		{"hostname=" + strings.Repeat("x", 65), Cmdline{GraceMS: -1}, 1},
 		{"quiet -- svinit.rescue", Cmdline{GraceMS: -1}, 0},
+		{`svinit.boot=2 svinit.boot.timeout=3`, Cmdline{Boot: "2", BootTimeout: 3, HasBootTimeout: true, GraceMS: -1}, 0},
+		{`svinit.boot="Debian GNU/Linux" svinit.boot.timeout=0`, Cmdline{Boot: "Debian GNU/Linux", HasBootTimeout: true, GraceMS: -1}, 0},
+		{"svinit.boot= svinit.boot.timeout=soon", Cmdline{GraceMS: -1}, 2},
+		{"svinit.boot.timeout=3601", Cmdline{GraceMS: -1}, 1},
 	} {
 		got := ParseCmdline(tc.in)
 		if len(got.Warnings) != tc.warnings {
