@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 func build(t *testing.T) string {
@@ -21,17 +21,17 @@ func build(t *testing.T) string {
 	return bin
 }
 
-func waitStatus(t *testing.T, dir string, cond func(s6status.Status) bool) s6status.Status {
+func waitStatus(t *testing.T, dir string, cond func(servicedir.Status) bool) servicedir.Status {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if st, err := s6status.Read(dir); err == nil && cond(st) {
+		if st, err := servicedir.ReadStatus(dir); err == nil && cond(st) {
 			return st
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("%s: status condition not reached", dir)
-	return s6status.Status{}
+	return servicedir.Status{}
 }
 
 func TestSuperviseCommand(t *testing.T) {
@@ -58,7 +58,7 @@ func TestSuperviseCommand(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	st := waitStatus(t, dir, func(s s6status.Status) bool { return s.Up() })
+	st := waitStatus(t, dir, func(s servicedir.Status) bool { return s.Up() })
 	// A second supervisor on the same directory is refused.
 	out, err := exec.Command(bin, dir).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 111 || !strings.Contains(string(out), "already supervised") {

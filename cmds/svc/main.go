@@ -13,6 +13,7 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient"
 )
 
@@ -94,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 
 	if wait == 0 {
-		return controlErr(dir, svclient.WriteControl(dir, svclient.SuperviseDir, cmds))
+		return controlErr(dir, servicedir.WriteControl(dir, servicedir.SuperviseDir, cmds))
 	}
 
 	var deadline time.Time
@@ -103,13 +104,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	goal, restart, _ := svclient.GoalFor(wait)
 
-	var ctl *svclient.Control
+	var ctl *servicedir.Control
 	if len(cmds) > 0 {
 		// Open the FIFO first so "no supervisor" is reported as such,
 		// then subscribe, then send: nothing the commands cause can
 		// happen before we listen.
 		var err error
-		if ctl, err = svclient.OpenControl(dir, svclient.SuperviseDir); err != nil {
+		if ctl, err = servicedir.OpenControl(dir, servicedir.SuperviseDir); err != nil {
 			return controlErr(dir, err)
 		}
 		defer ctl.Close()
@@ -159,9 +160,9 @@ func controlErr(dir string, err error) error {
 		return nil
 	}
 	switch {
-	case errors.Is(err, svclient.ErrNotListening):
+	case errors.Is(err, servicedir.ErrNotListening):
 		return cli.Exitf(cli.ExitNotSupervised, "%s: no supervisor is running (nothing reads %s/supervise/control): start one with svscan or supervise", dir, dir)
-	case errors.Is(err, svclient.ErrBadControlDir):
+	case errors.Is(err, servicedir.ErrBadControlDir):
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
 	return cli.Exitf(cli.ExitSystem, "cannot control %s: %v", dir, err)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
 )
 
@@ -98,7 +98,7 @@ func TestNotRunning(t *testing.T) {
 func TestWait(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		initial s6status.Status
+		initial servicedir.Status
 		notifFd bool
 		args    []string
 		code    int

@@ -13,7 +13,7 @@ import (
 
 	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/cli"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
 
@@ -29,8 +29,8 @@ func scandir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	st := s6status.Status{Stamp: tai64n.FromTime(now.Add(-time.Second)), ReadyStamp: tai64n.Now(), Pid: uint64(os.Getpid()), Ready: true, WantUp: true}
-	if err := s6status.Write(svc, &st); err != nil {
+	st := servicedir.Status{Stamp: tai64n.FromTime(now.Add(-time.Second)), ReadyStamp: tai64n.Now(), Pid: uint64(os.Getpid()), Ready: true, WantUp: true}
+	if err := servicedir.WriteStatus(svc, &st); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/svinit/svinit/pkg/cli"
-	"github.com/svinit/svinit/pkg/svclient"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 const prog = "svok"
@@ -19,7 +19,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Usagef("usage: svok servicedir")
 	}
 	dir := args[1]
-	ok, err := svclient.Supervised(dir)
+	ok, err := servicedir.Supervised(dir)
 	if err != nil {
 		return cli.Exitf(cli.ExitSystem, "%s: cannot tell whether it is supervised: %v", dir, err)
 	}

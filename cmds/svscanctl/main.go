@@ -8,7 +8,7 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
-	"github.com/svinit/svinit/pkg/svclient"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 const (
@@ -43,13 +43,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if dir == "" {
 		return cli.Usagef("invalid scan directory: empty name")
 	}
-	err := svclient.WriteControl(dir, svclient.ScanDir, cmds)
+	err := servicedir.WriteControl(dir, servicedir.ScanDir, cmds)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, svclient.ErrNotListening):
-		return cli.Exitf(cli.ExitUsage, "%s: no svscan running (nothing reads %s/%s/control): start one with svscan %s", dir, dir, svclient.ScanDir, dir)
-	case errors.Is(err, svclient.ErrBadControlDir):
+	case errors.Is(err, servicedir.ErrNotListening):
+		return cli.Exitf(cli.ExitUsage, "%s: no svscan running (nothing reads %s/%s/control): start one with svscan %s", dir, dir, servicedir.ScanDir, dir)
+	case errors.Is(err, servicedir.ErrBadControlDir):
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
 	return cli.Exitf(cli.ExitSystem, "cannot control %s: %v", dir, err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
@@ -86,16 +86,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	dir := rest[0]
 
-	ok, err := svclient.Supervised(dir)
+	ok, err := servicedir.Supervised(dir)
 	if err != nil {
 		return cli.Exitf(cli.ExitSystem, "%s: cannot tell whether it is supervised: %v", dir, err)
 	}
 	if !ok {
-		return cli.Exitf(cli.ExitFalse, "%s: not supervised: no supervisor holds %s", dir, svclient.LockPath(dir))
+		return cli.Exitf(cli.ExitFalse, "%s: not supervised: no supervisor holds %s", dir, servicedir.LockPath(dir))
 	}
-	st, err := svclient.ReadStatus(dir)
+	st, err := servicedir.ReadStatus(dir)
 	if err != nil {
-		if errors.Is(err, s6status.ErrCorrupt) {
+		if errors.Is(err, servicedir.ErrCorrupt) {
 			return cli.Exitf(cli.ExitSystem, "%s: %v", dir, err)
 		}
 		return cli.Exitf(cli.ExitSystem, "%s: cannot read the status: %v", dir, err)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
@@ -27,7 +27,7 @@ func TestSvstat(t *testing.T) {
 	killed.Wstat = 9
 	for _, tc := range []struct {
 		name string
-		st   s6status.Status
+		st   servicedir.Status
 		down bool
 		args []string
 		re   string // the whole stdout must match
@@ -65,7 +65,7 @@ func TestSvstat(t *testing.T) {
 // read and printed; a corrupt one is ignored (it is optional).
 func TestSvstatRestart(t *testing.T) {
 	killed := svtest.Down(1, true)
-	crash := s6status.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second, Next: tai64n.FromTime(time.Now().Add(time.Hour))}
+	crash := servicedir.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second, Next: tai64n.FromTime(time.Now().Add(time.Hour))}
 	b := crash.Marshal()
 	for _, tc := range []struct {
 		name    string
@@ -82,7 +82,7 @@ func TestSvstatRestart(t *testing.T) {
 			s := svtest.New(t, killed)
 			s.Lock()
 			if tc.content != nil {
-				if err := os.WriteFile(filepath.Join(s.Dir, s6status.RestartFile), tc.content, 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(s.Dir, servicedir.RestartFile), tc.content, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -115,10 +115,10 @@ func TestSvstatErrors(t *testing.T) {
 	notSup := svtest.New(t, svtest.Up(1))
 	corrupt := svtest.New(t, svtest.Up(1))
 	corrupt.Lock()
-	os.WriteFile(s6status.Path(corrupt.Dir), []byte("short"), 0o644)
+	os.WriteFile(servicedir.StatusPath(corrupt.Dir), []byte("short"), 0o644)
 	missing := svtest.New(t, svtest.Up(1))
 	missing.Lock()
-	os.Remove(s6status.Path(missing.Dir))
+	os.Remove(servicedir.StatusPath(missing.Dir))
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
 	for _, tc := range []struct {
@@ -134,8 +134,8 @@ func TestSvstatErrors(t *testing.T) {
 		{"not supervised", []string{notSup.Dir}, cli.ExitFalse, "not supervised"},
 		{"nonexistent", []string{filepath.Join(t.TempDir(), "nope")}, cli.ExitFalse, "not supervised"},
 		{"a file", []string{file}, cli.ExitSystem, file},
-		{"truncated status", []string{corrupt.Dir}, cli.ExitSystem, s6status.Path(corrupt.Dir) + ": corrupt status file"},
-		{"missing status", []string{missing.Dir}, cli.ExitSystem, s6status.Path(missing.Dir)},
+		{"truncated status", []string{corrupt.Dir}, cli.ExitSystem, servicedir.StatusPath(corrupt.Dir) + ": corrupt status file"},
+		{"missing status", []string{missing.Dir}, cli.ExitSystem, servicedir.StatusPath(missing.Dir)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, msg := runSvstat(tc.args...)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/svinit/svinit/pkg/cli"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
 )
 
@@ -20,28 +20,28 @@ func TestSvwait(t *testing.T) {
 	up, down := svtest.Up(5), svtest.Down(0, true)
 	for _, tc := range []struct {
 		name   string
-		states []s6status.Status
+		states []servicedir.Status
 		events []string // sent once svwait has subscribed
 		args   []string
 		code   int
 		msg    string
 	}{
-		{"default is -u", []s6status.Status{up}, nil, nil, 0, ""},
-		{"-u by event", []s6status.Status{down}, []string{"u"}, []string{"-u"}, 0, ""},
-		{"-U", []s6status.Status{down}, []string{"uU"}, []string{"-U"}, 0, ""},
-		{"-d timeout", []s6status.Status{up}, nil, []string{"-d", "-t", "50"}, cli.ExitTimeout, "timed out"},
-		{"-D", []s6status.Status{up}, []string{"dD"}, []string{"-D"}, 0, ""},
-		{"-r", []s6status.Status{up}, []string{"dDu"}, []string{"-r"}, 0, ""},
-		{"-R needs ready", []s6status.Status{up}, []string{"dDu"}, []string{"-R", "-t50"}, cli.ExitTimeout, ""},
-		{"-a all", []s6status.Status{up, down}, []string{"", "u"}, []string{"-a", "-u"}, 0, ""},
-		{"-a one missing", []s6status.Status{up, down}, nil, []string{"-t", "50"}, cli.ExitTimeout, "all of"},
-		{"-o any", []s6status.Status{down, up}, nil, []string{"-o"}, 0, ""},
-		{"last of -a/-o wins", []s6status.Status{down, up}, nil, []string{"-o", "-a", "-t50"}, cli.ExitTimeout, ""},
-		{"permanent failure count", []s6status.Status{down, down, down}, []string{"O", "O", "u"}, nil, 2, "permanent failure"},
-		{"supervisor died", []s6status.Status{down}, []string{"x"}, nil, cli.ExitNotSupervised, "supervisor"},
+		{"default is -u", []servicedir.Status{up}, nil, nil, 0, ""},
+		{"-u by event", []servicedir.Status{down}, []string{"u"}, []string{"-u"}, 0, ""},
+		{"-U", []servicedir.Status{down}, []string{"uU"}, []string{"-U"}, 0, ""},
+		{"-d timeout", []servicedir.Status{up}, nil, []string{"-d", "-t", "50"}, cli.ExitTimeout, "timed out"},
+		{"-D", []servicedir.Status{up}, []string{"dD"}, []string{"-D"}, 0, ""},
+		{"-r", []servicedir.Status{up}, []string{"dDu"}, []string{"-r"}, 0, ""},
+		{"-R needs ready", []servicedir.Status{up}, []string{"dDu"}, []string{"-R", "-t50"}, cli.ExitTimeout, ""},
+		{"-a all", []servicedir.Status{up, down}, []string{"", "u"}, []string{"-a", "-u"}, 0, ""},
+		{"-a one missing", []servicedir.Status{up, down}, nil, []string{"-t", "50"}, cli.ExitTimeout, "all of"},
+		{"-o any", []servicedir.Status{down, up}, nil, []string{"-o"}, 0, ""},
+		{"last of -a/-o wins", []servicedir.Status{down, up}, nil, []string{"-o", "-a", "-t50"}, cli.ExitTimeout, ""},
+		{"permanent failure count", []servicedir.Status{down, down, down}, []string{"O", "O", "u"}, nil, 2, "permanent failure"},
+		{"supervisor died", []servicedir.Status{down}, []string{"x"}, nil, cli.ExitNotSupervised, "supervisor"},
 		{"usage: no dir", nil, nil, []string{"-u"}, cli.ExitUsage, "usage"},
-		{"usage: bad timeout", []s6status.Status{up}, nil, []string{"-t", "x"}, cli.ExitUsage, ""},
-		{"usage: bad option", []s6status.Status{up}, nil, []string{"-x"}, cli.ExitUsage, ""},
+		{"usage: bad timeout", []servicedir.Status{up}, nil, []string{"-t", "x"}, cli.ExitUsage, ""},
+		{"usage: bad option", []servicedir.Status{up}, nil, []string{"-x"}, cli.ExitUsage, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var svs []*svtest.Service

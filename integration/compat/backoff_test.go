@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // TestBackoffS6Svstat: while our svscan holds a crash-looping service in
@@ -52,7 +52,7 @@ func TestBackoffS6Svstat(t *testing.T) {
 	// The third quick death: down for about 4 s (the backoff's second
 	// step), a start due.
 	clientsAwait(t, "three restarts and a start due in supervise/svinit-restart", func() bool {
-		r, err := s6status.ReadRestart(dir)
+		r, err := servicedir.ReadRestart(dir)
 		return err == nil && r.Restarts >= 3 && r.Due()
 	})
 	offset := clientsOffset(t)

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
@@ -391,7 +391,7 @@ func clientsTestSvstatFiles(t *testing.T) {
 	// Stamps well in the past for both clocks, so neither side clamps.
 	past := tai64n.FromTime(time.Now().Add(-time.Hour))
 	older := tai64n.FromTime(time.Now().Add(-90 * time.Minute))
-	cases := []s6status.Status{
+	cases := []servicedir.Status{
 		{Stamp: past, ReadyStamp: older, Pid: 12345, WantUp: true},
 		{Stamp: past, ReadyStamp: older, Pid: 12345, WantUp: true, Ready: true},
 		{Stamp: past, ReadyStamp: older, Pid: 12345, Paused: true},
@@ -409,7 +409,7 @@ func clientsTestSvstatFiles(t *testing.T) {
 	}
 	rnd := rand.New(rand.NewSource(1))
 	for range 60 {
-		st := s6status.Status{Stamp: past, ReadyStamp: older}
+		st := servicedir.Status{Stamp: past, ReadyStamp: older}
 		switch rnd.Intn(3) {
 		case 0:
 			st.Pid = uint64(rnd.Intn(1 << 22))
@@ -443,12 +443,12 @@ func clientsTestSvstatErrors(t *testing.T) {
 	notSup := svtest.New(t, svtest.Up(1))
 	short := svtest.New(t, svtest.Up(1))
 	short.Lock()
-	os.WriteFile(s6status.Path(short.Dir), []byte("0123456789"), 0o644)
+	os.WriteFile(servicedir.StatusPath(short.Dir), []byte("0123456789"), 0o644)
 	long := svtest.New(t, svtest.Up(1))
 	long.Lock()
 	up77 := svtest.Up(77)
 	b := up77.Marshal()
-	os.WriteFile(s6status.Path(long.Dir), append(b[:], "trailing"...), 0o644)
+	os.WriteFile(servicedir.StatusPath(long.Dir), append(b[:], "trailing"...), 0o644)
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
 	for _, args := range [][]string{
@@ -462,7 +462,7 @@ func clientsTestSvstatErrors(t *testing.T) {
 				ours.code, ours.stdout, ours.stderr, theirs.code, theirs.stdout, theirs.stderr)
 		}
 	}
-	if r := clientsOurs(t, "svstat", short.Dir); !strings.Contains(r.stderr, s6status.Path(short.Dir)) {
+	if r := clientsOurs(t, "svstat", short.Dir); !strings.Contains(r.stderr, servicedir.StatusPath(short.Dir)) {
 		t.Errorf("truncated status: message %q does not name the file", r.stderr)
 	}
 }

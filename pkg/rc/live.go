@@ -11,8 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient"
 )
 
@@ -154,8 +153,8 @@ func (l *Live) Failed(name string) string {
 
 // rescan asks the scanner to scan now (svscanctl -a).
 func (l *Live) rescan() error {
-	err := svclient.WriteControl(l.Scan, svclient.ScanDir, []byte{'a'})
-	if errors.Is(err, svclient.ErrNotListening) {
+	err := servicedir.WriteControl(l.Scan, servicedir.ScanDir, []byte{'a'})
+	if errors.Is(err, servicedir.ErrNotListening) {
 		return fmt.Errorf("no svscan runs on %s: start it first (%v)", l.Scan, err)
 	}
 	return err
@@ -164,7 +163,7 @@ func (l *Live) rescan() error {
 // watch follows one service through its event fifodir.
 type watch struct {
 	dir string
-	l   *fifodir.Listener
+	l   *servicedir.Listener
 	buf []byte
 }
 
@@ -172,11 +171,11 @@ type watch struct {
 func listen(dir string) (*watch, error) {
 	ev := svclient.EventDir(dir)
 	if _, err := os.Lstat(ev); errors.Is(err, fs.ErrNotExist) {
-		if err := fifodir.Make(ev, -1); err != nil {
+		if err := servicedir.MakeFifodir(ev, -1); err != nil {
 			return nil, fmt.Errorf("%s: %w", ev, err)
 		}
 	}
-	l, err := fifodir.Listen(ev)
+	l, err := servicedir.ListenFifodir(ev)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", ev, err)
 	}
@@ -193,7 +192,7 @@ func (w *watch) next(deadline time.Time) (byte, error) {
 			w.buf = b[:n]
 			break
 		}
-		if errors.Is(err, fifodir.ErrTimeout) {
+		if errors.Is(err, servicedir.ErrTimeout) {
 			return 0, errTimeout
 		}
 		if err != nil {
@@ -215,7 +214,7 @@ var errTimeout = errors.New("timed out")
 // announces itself ('s', which follows the opening of its control).
 func (l *Live) send(w *watch, dir, letters string, deadline time.Time) error {
 	err := control(dir, letters)
-	if !errors.Is(err, svclient.ErrNotListening) && !errors.Is(err, svclient.ErrBadControlDir) {
+	if !errors.Is(err, servicedir.ErrNotListening) && !errors.Is(err, servicedir.ErrBadControlDir) {
 		return err
 	}
 	if err := l.rescan(); err != nil {
@@ -237,19 +236,19 @@ func (l *Live) send(w *watch, dir, letters string, deadline time.Time) error {
 
 // control sends letters to dir's supervisor.
 func control(dir, letters string) error {
-	return svclient.WriteControl(dir, svclient.SuperviseDir, []byte(letters))
+	return servicedir.WriteControl(dir, servicedir.SuperviseDir, []byte(letters))
 }
 
 // deathReason says how the last run of dir ended, from its status.
 func deathReason(dir string) string {
-	st, err := s6status.Read(dir)
+	st, err := servicedir.ReadStatus(dir)
 	if err != nil || st.Up() {
 		return ""
 	}
 	return wstatReason(&st)
 }
 
-func wstatReason(st *s6status.Status) string {
+func wstatReason(st *servicedir.Status) string {
 	if code, ok := st.Exited(); ok {
 		return "exit " + strconv.Itoa(code)
 	}

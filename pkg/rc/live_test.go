@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 var svscanBin, execlinebBin string
@@ -182,7 +182,7 @@ func TestGraphUnderSvscan(t *testing.T) {
 			t.Errorf("%s not up", n)
 		}
 	}
-	st, err := s6status.Read(e.live.ServiceDir("rdy"))
+	st, err := servicedir.ReadStatus(e.live.ServiceDir("rdy"))
 	if err != nil || !st.Up() || !st.Ready {
 		t.Fatalf("rdy status %+v %v: want up and ready", st, err)
 	}
@@ -216,7 +216,7 @@ func TestGraphUnderSvscan(t *testing.T) {
 	if e.isUp("db") || e.isUp("mnt") || !e.isUp("rdy") || !e.isUp("chk") {
 		t.Fatalf("after -d change mnt: db %v mnt %v rdy %v chk %v", e.isUp("db"), e.isUp("mnt"), e.isUp("rdy"), e.isUp("chk"))
 	}
-	if st, err := s6status.Read(e.live.ServiceDir("db")); err != nil || st.Up() {
+	if st, err := servicedir.ReadStatus(e.live.ServiceDir("db")); err != nil || st.Up() {
 		t.Fatalf("db still running: %+v %v", st, err)
 	}
 

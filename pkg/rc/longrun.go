@@ -10,8 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/svclient"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // build makes longrun s's service directory under StateDir/tmp, ready
@@ -44,7 +43,7 @@ func (l *Live) build(s *Service, up bool) (string, error) {
 			return "", err
 		}
 	}
-	if err := fifodir.Make(filepath.Join(tmp, "event"), -1); err != nil {
+	if err := servicedir.MakeFifodir(filepath.Join(tmp, "event"), -1); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
@@ -123,7 +122,7 @@ func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 	}
 	defer w.close()
 	up, ready := false, false
-	if st, err := svclient.ReadStatus(dir); err == nil {
+	if st, err := servicedir.ReadStatus(dir); err == nil {
 		up, ready = st.Up() && !st.Finishing, st.Ready
 	}
 	done := func() bool { return up && (ready || !s.NotificationFd) }
@@ -196,7 +195,7 @@ func (l *Live) longrunDown(s *Service, deadline time.Time) error {
 		return err
 	}
 	defer w.close()
-	st, err := svclient.ReadStatus(dir)
+	st, err := servicedir.ReadStatus(dir)
 	if err != nil {
 		return nil // never supervised: nothing runs
 	}
@@ -205,7 +204,7 @@ func (l *Live) longrunDown(s *Service, deadline time.Time) error {
 		return nil
 	}
 	if err := control(dir, "d"); err != nil {
-		if errors.Is(err, svclient.ErrNotListening) || errors.Is(err, svclient.ErrBadControlDir) {
+		if errors.Is(err, servicedir.ErrNotListening) || errors.Is(err, servicedir.ErrBadControlDir) {
 			return nil // no supervisor yet: it will read ./down
 		}
 		return err

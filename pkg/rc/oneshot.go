@@ -12,9 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/s6status"
-	"github.com/svinit/svinit/pkg/svclient"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // KillGrace is how long a oneshot killed on timeout has to die.
@@ -65,7 +63,7 @@ func (l *Live) oneshot(s *Service, up bool, execlineb string, deadline time.Time
 			return err
 		}
 	}
-	if err := fifodir.Make(filepath.Join(tmp, "event"), -1); err != nil {
+	if err := servicedir.MakeFifodir(filepath.Join(tmp, "event"), -1); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -101,7 +99,7 @@ func (l *Live) oneshot(s *Service, up bool, execlineb string, deadline time.Time
 			return errors.New("its runner's supervisor exited")
 		}
 	}
-	st, err := s6status.Read(dir)
+	st, err := servicedir.ReadStatus(dir)
 	if err != nil {
 		return err
 	}
@@ -123,7 +121,7 @@ func (l *Live) dismantle(dir string) {
 	if err := os.Rename(dir, gone); err != nil {
 		return
 	}
-	if ok, _ := svclient.Supervised(gone); ok {
+	if ok, _ := servicedir.Supervised(gone); ok {
 		if w, err := listen(gone); err == nil {
 			if control(gone, "x") == nil {
 				deadline := time.Now().Add(KillGrace)

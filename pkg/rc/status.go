@@ -9,8 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/svinit/svinit/pkg/supervise"
-	"github.com/svinit/svinit/pkg/svclient"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
 
@@ -60,7 +59,7 @@ func (l *Live) Status(db *DB) []Row {
 			if up[db.index[n]] {
 				r.State = "up"
 			}
-			if st, err := svclient.ReadStatus(dir); err == nil {
+			if st, err := servicedir.ReadStatus(dir); err == nil {
 				if st.Up() && !st.Finishing {
 					r.Pid = int(int32(uint32(st.Pid)))
 					r.Uptime = now.Sub(st.Stamp.Time()).Truncate(time.Second)
@@ -80,7 +79,7 @@ func (l *Live) Status(db *DB) []Row {
 					r.LastExit = ""
 				}
 				if fi, err := os.Stat(filepath.Join(dir, "supervise", "death_tally")); err == nil {
-					r.Restarts = int(fi.Size() / supervise.DeathRecordSize)
+					r.Restarts = int(fi.Size() / servicedir.DeathRecordSize)
 				}
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -171,9 +170,9 @@ func startRecorder(t *testing.T, files map[string]string, opts Options) *harness
 	return h
 }
 
-func readRestart(t *testing.T, dir string) s6status.Restart {
+func readRestart(t *testing.T, dir string) servicedir.Restart {
 	t.Helper()
-	r, err := s6status.ReadRestart(dir)
+	r, err := servicedir.ReadRestart(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +209,7 @@ func TestCrashLoopBackoff(t *testing.T) {
 	// A healthy run: up for svinit-restart-reset clears the streak.
 	writeFiles(t, h.dir, map[string]string{"stay": ""})
 	waitFor(t, "the streak to reset after 1.5 s up", func() bool {
-		r, err := s6status.ReadRestart(h.dir)
+		r, err := servicedir.ReadRestart(h.dir)
 		return err == nil && r.Streak == 0 && !r.Due()
 	})
 	if err := os.Remove(filepath.Join(h.dir, "stay")); err != nil {
@@ -281,7 +280,7 @@ func TestPermafail(t *testing.T) {
 	h.control("u")
 	h.waitEvents("u")
 	waitFor(t, "svc -u to clear the permanent failure in supervise/svinit-restart", func() bool {
-		r, err := s6status.ReadRestart(h.dir)
+		r, err := servicedir.ReadRestart(h.dir)
 		return err == nil && !r.PermFail
 	})
 }

@@ -7,22 +7,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
 	"github.com/svinit/svinit/pkg/reaper"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // benchService supervises a service whose ./run sleeps, up, with a
 // listener on its event/ fifodir.
-func benchService(b *testing.B) (*Service, *fifodir.Listener) {
+func benchService(b *testing.B) (*Service, *servicedir.Listener) {
 	b.Helper()
 	dir := b.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	if err := fifodir.Make(filepath.Join(dir, "event"), -1); err != nil {
+	if err := servicedir.MakeFifodir(filepath.Join(dir, "event"), -1); err != nil {
 		b.Fatal(err)
 	}
-	ev, err := fifodir.Listen(filepath.Join(dir, "event"))
+	ev, err := servicedir.ListenFifodir(filepath.Join(dir, "event"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,12 +44,12 @@ func benchService(b *testing.B) (*Service, *fifodir.Listener) {
 		ev.Close()
 	})
 	s.Start()
-	waitEvent(b, ev, EventUp)
+	waitEvent(b, ev, servicedir.EventUp)
 	return s, ev
 }
 
 // waitEvent reads event/ until ev comes.
-func waitEvent(b *testing.B, l *fifodir.Listener, ev byte) {
+func waitEvent(b *testing.B, l *servicedir.Listener, ev byte) {
 	b.Helper()
 	buf := make([]byte, 64)
 	deadline := time.Now().Add(20 * time.Second)
@@ -86,6 +86,6 @@ func BenchmarkRestart(b *testing.B) {
 		pid := s.pid
 		s.mu.Unlock()
 		syscall.Kill(pid, syscall.SIGKILL)
-		waitEvent(b, ev, EventUp)
+		waitEvent(b, ev, servicedir.EventUp)
 	}
 }

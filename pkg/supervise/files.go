@@ -3,31 +3,18 @@ package supervise
 // The files a service writes or reads while it is supervised: supervise/status, event/, ./down, the death tally and the configuration files.
 
 import (
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
 )
 
-// Event bytes written to event/, as s6-supervise writes them.
-const (
-	EventStart    = 's' // supervisor started
-	EventUp       = 'u' // ./run spawned
-	EventReady    = 'U' // ./run notified readiness
-	EventDown     = 'd' // ./run died
-	EventDownDone = 'D' // ./finish done (or none): really down
-	EventPermFail = 'O' // ./finish exited 125: will not restart
-	EventExit     = 'x' // supervisor exiting
-)
-
 func (s *Service) announce() {
-	if err := s6status.WriteAt(s.dfd, &s.status); err != nil {
+	if err := servicedir.WriteStatusAt(s.dfd, &s.status); err != nil {
 		s.logQ("write supervise/status: %v", err)
 	}
 }
 
 func (s *Service) event(ev byte) {
-	fifodir.NotifyAt(s.dfd, "event", []byte{ev})
+	servicedir.NotifyFifodirAt(s.dfd, "event", []byte{ev})
 }
 
 // createDown creates ./down, never through a link nor waiting on a FIFO
@@ -69,13 +56,13 @@ func (s *Service) warn(ws []string) {
 // recordDeath adds a record to supervise/death_tally, reread first (so
 // that s6-svdt-clear works); a tally that cannot be read is started
 // afresh, with a warning.
-func (s *Service) recordDeath(rec [DeathRecordSize]byte) {
-	tally, err := readDeaths(s.dfd, s.cfg.MaxDeathTally-1)
+func (s *Service) recordDeath(rec [servicedir.DeathRecordSize]byte) {
+	tally, err := servicedir.ReadDeaths(s.dfd, s.cfg.MaxDeathTally-1)
 	if err != nil {
-		s.logQ("%s: %v: starting a new tally", tallyFile, err)
+		s.logQ("%s: %v: starting a new tally", servicedir.DeathTallyFile, err)
 		tally = nil
 	}
-	if _, err := appendDeath(s.dfd, tally, rec, s.cfg.MaxDeathTally); err != nil {
+	if _, err := servicedir.AppendDeath(s.dfd, tally, rec, s.cfg.MaxDeathTally); err != nil {
 		s.logQ("%v", err)
 	}
 }
@@ -83,11 +70,11 @@ func (s *Service) recordDeath(rec [DeathRecordSize]byte) {
 // writeRestart writes supervise/svinit-restart when the restart state
 // changed since it was last written.
 func (s *Service) writeRestart() {
-	if s.rsOnce && s.rs == s.rsFile || !s.rsOnce && s.rs == (s6status.Restart{}) {
+	if s.rsOnce && s.rs == s.rsFile || !s.rsOnce && s.rs == (servicedir.Restart{}) {
 		return // unchanged, or nothing to say yet (New removed any old file)
 	}
-	if err := s6status.WriteRestartAt(s.dfd, &s.rs); err != nil {
-		s.logQ("write %s: %v", s6status.RestartFile, err)
+	if err := servicedir.WriteRestartAt(s.dfd, &s.rs); err != nil {
+		s.logQ("write %s: %v", servicedir.RestartFile, err)
 		return
 	}
 	s.rsFile, s.rsOnce = s.rs, true

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/reaper"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // FuzzControlLetters feeds arbitrary bytes to the control-letter handler
@@ -43,7 +43,7 @@ func FuzzControlLetters(f *testing.F) {
 				s.bail = false
 			}
 		}
-		st, err := s6status.Read(dir)
+		st, err := servicedir.ReadStatus(dir)
 		pid := s.pid
 		// Bring everything down for the next input.
 		s.status.WantUp = false

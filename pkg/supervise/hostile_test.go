@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
 	"github.com/svinit/svinit/pkg/reaper"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,7 +47,7 @@ type member struct {
 	name string
 	dir  string
 	svc  *Service
-	ev   *fifodir.Listener
+	ev   *servicedir.Listener
 	got  []byte
 	// deadline bounds every wait of the test together: a blocked
 	// goroutine makes them fail, not add up.
@@ -116,9 +115,9 @@ func TestHostileServiceDirs(t *testing.T) {
 		if fi, err := os.Lstat(ev); err == nil && fi.IsDir() || os.IsNotExist(err) {
 			// A listener from the start (the supervisor keeps event/).
 			if os.IsNotExist(err) {
-				must(t, fifodir.Make(ev, -1))
+				must(t, servicedir.MakeFifodir(ev, -1))
 			}
-			if m.ev, err = fifodir.Listen(ev); err != nil {
+			if m.ev, err = servicedir.ListenFifodir(ev); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -267,7 +266,7 @@ func TestHostileServiceDirs(t *testing.T) {
 				bdone <- err
 				return
 			}
-			st, err := s6status.Read(bdir)
+			st, err := servicedir.ReadStatus(bdir)
 			if err != nil {
 				bdone <- err
 				return
@@ -313,7 +312,7 @@ func TestHostileServiceDirs(t *testing.T) {
 	}
 	for _, c := range cases {
 		if c.want == down {
-			st, err := s6status.Read(c.m.dir)
+			st, err := servicedir.ReadStatus(c.m.dir)
 			if err != nil || st.Pid != 0 {
 				t.Errorf("%s/%s: status %+v, %v: want down", c.name, c.kind, st, err)
 			}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/reaper"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,7 +92,7 @@ func TestNotificationFdReplacesStdout(t *testing.T) {
 	must(t, err)
 	svc.Start()
 	defer func() { svc.Control("dx"); <-svc.Done() }()
-	waitFor(t, "ready", func() bool { st, err := s6status.Read(dir); return err == nil && st.Ready && st.Up() })
+	waitFor(t, "ready", func() bool { st, err := servicedir.ReadStatus(dir); return err == nil && st.Ready && st.Up() })
 	fd1, fd2 := readFile(t, filepath.Join(dir, "fd1")), readFile(t, filepath.Join(dir, "fd2"))
 	if strings.TrimSpace(fd1) == logPipe || !strings.HasPrefix(fd1, "pipe:") {
 		t.Errorf("stdout of run is %q, want the notification pipe (the logger pipe is %s)", fd1, logPipe)
@@ -225,14 +225,14 @@ func TestDeathTallyReread(t *testing.T) {
 	h.waitEvents("udD")
 	h.control("o")
 	h.waitEvents("udD")
-	if b := readFile(t, tally); len(b) != 2*DeathRecordSize {
+	if b := readFile(t, tally); len(b) != 2*servicedir.DeathRecordSize {
 		t.Fatalf("tally of %d bytes after 2 deaths", len(b))
 	}
 	must(t, os.WriteFile(tally+".tmp", nil, 0o644))
 	must(t, os.Rename(tally+".tmp", tally))
 	h.control("o")
 	h.waitEvents("udD")
-	if b := readFile(t, tally); len(b) != DeathRecordSize || b[12] != 3 {
+	if b := readFile(t, tally); len(b) != servicedir.DeathRecordSize || b[12] != 3 {
 		t.Errorf("tally %x after clearing and one death: want one record of exit 3", b)
 	}
 }
@@ -316,7 +316,7 @@ func TestPlantedLinks(t *testing.T) {
 				t.Errorf("target mode %v, want %v", fi.Mode(), want)
 			}
 			if name == "supervise" {
-				if _, err := s6status.Read(dir); err != nil {
+				if _, err := servicedir.ReadStatus(dir); err != nil {
 					t.Errorf("status through the link: %v", err)
 				}
 			}

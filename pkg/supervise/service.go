@@ -44,7 +44,6 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/reaper"
-	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
@@ -89,23 +88,23 @@ type Service struct {
 
 	// The state machine (state.go): its state and what step needs to
 	// know besides.
-	st       state             // see step
-	status   s6status.Status   // what supervise/status says, "wanted up" included
-	pid      int               // ./run or ./finish pid, 0 if none
-	started  bool              // Start was called
-	bail     bool              // supervision is to end once this event is done
-	ended    bool              // supervision has ended (done is closed)
-	quietEnd bool              // 'x' came from supervise/control: the last ./finish gets /dev/null
-	spawned  time.Time         // last spawn of ./run (nextStart)
-	gen      uint32            // spawn generation: a late readiness newline is ignored
-	tgen     uint32            // timer generation: a timer that fired late is ignored
-	kgen     uint32            // killer generation
-	cfg      servicedir.Config // as read at the last spawn; some files reread at a death or 'd'
-	lived    time.Duration     // how long the last ./run ran (nextStart)
-	deaths   []time.Time       // recent deaths of ./run, for svinit-permafail-deaths
-	rs       s6status.Restart  // restart backoff state (supervise/svinit-restart)
-	rsFile   s6status.Restart  // what supervise/svinit-restart holds
-	rsOnce   bool              // supervise/svinit-restart was written once
+	st       state              // see step
+	status   servicedir.Status  // what supervise/status says, "wanted up" included
+	pid      int                // ./run or ./finish pid, 0 if none
+	started  bool               // Start was called
+	bail     bool               // supervision is to end once this event is done
+	ended    bool               // supervision has ended (done is closed)
+	quietEnd bool               // 'x' came from supervise/control: the last ./finish gets /dev/null
+	spawned  time.Time          // last spawn of ./run (nextStart)
+	gen      uint32             // spawn generation: a late readiness newline is ignored
+	tgen     uint32             // timer generation: a timer that fired late is ignored
+	kgen     uint32             // killer generation
+	cfg      servicedir.Config  // as read at the last spawn; some files reread at a death or 'd'
+	lived    time.Duration      // how long the last ./run ran (nextStart)
+	deaths   []time.Time        // recent deaths of ./run, for svinit-permafail-deaths
+	rs       servicedir.Restart // restart backoff state (supervise/svinit-restart)
+	rsFile   servicedir.Restart // what supervise/svinit-restart holds
+	rsOnce   bool               // supervise/svinit-restart was written once
 
 	// What the actions hold.
 	lock    int           // supervise/lock, locked; -1 if none
@@ -188,21 +187,21 @@ func New(dir string, opts Options) (*Service, error) {
 	if created {
 		unix.Fchmod(sfd, 0o700) // exactly, whatever the umask
 	}
-	lock, err := TakeLockAt(sfd, "lock", 0o644)
+	lock, err := servicedir.TakeLockAt(sfd, "lock", 0o644)
 	if err != nil {
 		unix.Close(sfd)
-		if errors.Is(err, ErrHeld) {
+		if errors.Is(err, servicedir.ErrLockHeld) {
 			return fail(ErrLocked)
 		}
 		return fail(fmt.Errorf("supervise/lock: %w", err))
 	}
 	s.lock = lock
 	// A restart state left by an earlier supervisor is not this one's.
-	if err := unix.Unlinkat(dfd, s6status.RestartFile, 0); err != nil && err != unix.ENOENT {
-		s.logQ("remove %s: %v", s6status.RestartFile, err)
+	if err := unix.Unlinkat(dfd, servicedir.RestartFile, 0); err != nil && err != unix.ENOENT {
+		s.logQ("remove %s: %v", servicedir.RestartFile, err)
 	}
 	// s6-supervise 2.11 starts a new tally (it truncates the file).
-	err = s6status.ReplaceAt(sfd, "death_tally", nil)
+	err = servicedir.ReplaceAt(sfd, "death_tally", nil)
 	if err != nil {
 		s.logQ("supervise/death_tally: %v", err)
 	}
@@ -212,12 +211,12 @@ func New(dir string, opts Options) (*Service, error) {
 	var st unix.Stat_t
 	downErr := unix.Fstatat(dfd, "down", &st, 0)
 	now := tai64n.Now()
-	s.status = s6status.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
-	if err := s6status.WriteAt(dfd, &s.status); err != nil {
+	s.status = servicedir.Status{Stamp: now, ReadyStamp: now, WantUp: downErr != nil, Ready: true}
+	if err := servicedir.WriteStatusAt(dfd, &s.status); err != nil {
 		unix.Close(sfd)
 		return fail(fmt.Errorf("write supervise/status: %w", err))
 	}
-	cfd, err := OpenControlFIFOAt(sfd, "control")
+	cfd, err := servicedir.OpenControlFIFOAt(sfd, "control")
 	unix.Close(sfd)
 	if err != nil {
 		return fail(fmt.Errorf("supervise/control: %w", err))
@@ -236,9 +235,9 @@ func New(dir string, opts Options) (*Service, error) {
 		return fail(fmt.Errorf("watch supervise/control: %w", err))
 	}
 	s.control = cfd
-	// No fifodir.Clean: the 's' event below reaches every live listener
+	// No servicedir.CleanFifodir: the 's' event below reaches every live listener
 	// and removes the dead ones.
-	s.event(EventStart)
+	s.event(servicedir.EventStart)
 	return s, nil
 }
 
@@ -345,7 +344,7 @@ func (s *Service) finishUp() {
 	s.ended = true
 	s.stopTimer()
 	s.stopKiller()
-	s.event(EventExit)
+	s.event(servicedir.EventExit)
 	s.release()
 	for _, f := range s.onExit {
 		f()

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
 	"github.com/svinit/svinit/pkg/reaper"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +22,7 @@ type harness struct {
 	t    *testing.T
 	dir  string
 	svc  *Service
-	ev   *fifodir.Listener
+	ev   *servicedir.Listener
 	mu   sync.Mutex
 	logs []string
 	got  []byte // events seen so far
@@ -52,11 +51,11 @@ func startWith(t *testing.T, files map[string]string, opts Options) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir()}
 	writeFiles(t, h.dir, files)
-	if err := fifodir.Make(filepath.Join(h.dir, "event"), -1); err != nil {
+	if err := servicedir.MakeFifodir(filepath.Join(h.dir, "event"), -1); err != nil {
 		t.Fatal(err)
 	}
 	var err error
-	if h.ev, err = fifodir.Listen(filepath.Join(h.dir, "event")); err != nil {
+	if h.ev, err = servicedir.ListenFifodir(filepath.Join(h.dir, "event")); err != nil {
 		t.Fatal(err)
 	}
 	r := reaper.New()
@@ -116,9 +115,9 @@ func containsInOrder(got, want string) bool {
 	return i == len(want)
 }
 
-func (h *harness) status() s6status.Status {
+func (h *harness) status() servicedir.Status {
 	h.t.Helper()
-	st, err := s6status.Read(h.dir)
+	st, err := servicedir.ReadStatus(h.dir)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -191,9 +190,9 @@ func TestControl(t *testing.T) {
 		before string // events to wait for first
 		send   string
 		events string
-		check  func(*testing.T, s6status.Status)
+		check  func(*testing.T, servicedir.Status)
 	}{
-		{"down", map[string]string{"run": sleeper}, "u", "d", "dD", func(t *testing.T, st s6status.Status) {
+		{"down", map[string]string{"run": sleeper}, "u", "d", "dD", func(t *testing.T, st servicedir.Status) {
 			if st.Up() || st.WantUp || !st.Ready {
 				t.Errorf("%+v: want down, want down, down-ready", st)
 			}
@@ -201,47 +200,47 @@ func TestControl(t *testing.T) {
 				t.Errorf("wait status %#x: want SIGTERM", st.Wstat)
 			}
 		}},
-		{"down then up", map[string]string{"run": sleeper}, "u", "du", "dDu", func(t *testing.T, st s6status.Status) {
+		{"down then up", map[string]string{"run": sleeper}, "u", "du", "dDu", func(t *testing.T, st servicedir.Status) {
 			if !st.Up() || !st.WantUp {
 				t.Errorf("%+v: want up", st)
 			}
 		}},
-		{"normally down", map[string]string{"run": sleeper, "down": ""}, "", "u", "u", func(t *testing.T, st s6status.Status) {
+		{"normally down", map[string]string{"run": sleeper, "down": ""}, "", "u", "u", func(t *testing.T, st servicedir.Status) {
 			if !st.Up() {
 				t.Errorf("%+v: want up after u", st)
 			}
 		}},
-		{"once", map[string]string{"run": "#!/bin/sh\nexit 3\n", "down": ""}, "", "o", "udD", func(t *testing.T, st s6status.Status) {
+		{"once", map[string]string{"run": "#!/bin/sh\nexit 3\n", "down": ""}, "", "o", "udD", func(t *testing.T, st servicedir.Status) {
 			if c, ok := st.Exited(); st.Up() || st.WantUp || !ok || c != 3 {
 				t.Errorf("%+v: want down with exit code 3, not restarted", st)
 			}
 		}},
-		{"down-signal", map[string]string{"run": "#!/bin/sh\ntrap 'kill $!; exit 7' HUP\nsleep 1000 &\necho >&3\nwait\n", "down-signal": "SIGHUP", "notification-fd": "3"}, "uU", "d", "dD", func(t *testing.T, st s6status.Status) {
+		{"down-signal", map[string]string{"run": "#!/bin/sh\ntrap 'kill $!; exit 7' HUP\nsleep 1000 &\necho >&3\nwait\n", "down-signal": "SIGHUP", "notification-fd": "3"}, "uU", "d", "dD", func(t *testing.T, st servicedir.Status) {
 			if c, ok := st.Exited(); !ok || c != 7 {
 				t.Errorf("wait status %#x: want exit 7 from the HUP trap", st.Wstat)
 			}
 		}},
-		{"kill", map[string]string{"run": sleeper}, "u", "O" + "k", "dD", func(t *testing.T, st s6status.Status) {
+		{"kill", map[string]string{"run": sleeper}, "u", "O" + "k", "dD", func(t *testing.T, st servicedir.Status) {
 			if sig, ok := st.Signaled(); !ok || sig != syscall.SIGKILL || st.WantUp {
 				t.Errorf("%+v: want killed by SIGKILL and not restarted (O)", st)
 			}
 		}},
-		{"timeout-kill", map[string]string{"run": "#!/bin/sh\ntrap '' TERM\necho >&3\nexec sleep 1000 3>&-\n", "timeout-kill": "200", "notification-fd": "3"}, "uU", "d", "dD", func(t *testing.T, st s6status.Status) {
+		{"timeout-kill", map[string]string{"run": "#!/bin/sh\ntrap '' TERM\necho >&3\nexec sleep 1000 3>&-\n", "timeout-kill": "200", "notification-fd": "3"}, "uU", "d", "dD", func(t *testing.T, st servicedir.Status) {
 			if sig, ok := st.Signaled(); !ok || sig != syscall.SIGKILL {
 				t.Errorf("wait status %#x: want SIGKILL after timeout-kill", st.Wstat)
 			}
 		}},
-		{"Q: once at most and ./down, not stopped", map[string]string{"run": sleeper}, "u", "Q", "", func(t *testing.T, st s6status.Status) {
+		{"Q: once at most and ./down, not stopped", map[string]string{"run": sleeper}, "u", "Q", "", func(t *testing.T, st servicedir.Status) {
 			if !st.Up() || st.WantUp {
 				t.Errorf("%+v: want up, wanted down", st)
 			}
 		}},
-		{"garbage then up", map[string]string{"run": sleeper, "down": ""}, "", "\x00ZZ\xff\n@u", "u", func(t *testing.T, st s6status.Status) {
+		{"garbage then up", map[string]string{"run": sleeper, "down": ""}, "", "\x00ZZ\xff\n@u", "u", func(t *testing.T, st servicedir.Status) {
 			if !st.Up() {
 				t.Errorf("%+v: want up", st)
 			}
 		}},
-		{"pause and continue", map[string]string{"run": sleeper}, "u", "p", "", func(t *testing.T, st s6status.Status) {
+		{"pause and continue", map[string]string{"run": sleeper}, "u", "p", "", func(t *testing.T, st servicedir.Status) {
 			if !st.Paused {
 				t.Errorf("%+v: want paused", st)
 			}
@@ -340,7 +339,7 @@ func TestCrashLoopIsThrottled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deaths := len(b) / DeathRecordSize
+	deaths := len(b) / servicedir.DeathRecordSize
 	// At most one spawn per second: 3 spawns (t=0, 1, 2) fit in 2.5 s.
 	if deaths < 1 || deaths > 3 {
 		t.Errorf("%d deaths in 2.5 s of a crash loop: want 1 to 3 (one spawn per second at most)", deaths)
@@ -360,30 +359,30 @@ func TestDeathTallyBounded(t *testing.T) {
 	defer unix.Close(dfd)
 	var tally []byte
 	for i := 0; i < 10; i++ {
-		if tally, err = appendDeath(dfd, tally, deathRecord(tai64nNow(), syscall.WaitStatus(i<<8)), 4); err != nil {
+		if tally, err = servicedir.AppendDeath(dfd, tally, servicedir.DeathRecord(tai64nNow(), syscall.WaitStatus(i<<8)), 4); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "supervise", "death_tally"))
-	if len(b) != 4*DeathRecordSize || b[12] != 6 || b[3*DeathRecordSize+12] != 9 {
+	if len(b) != 4*servicedir.DeathRecordSize || b[12] != 6 || b[3*servicedir.DeathRecordSize+12] != 9 {
 		t.Errorf("tally %x: want the last 4 records (exit codes 6..9)", b)
 	}
-	if got, err := readDeaths(dfd, 100); err != nil || len(got) != len(b) {
+	if got, err := servicedir.ReadDeaths(dfd, 100); err != nil || len(got) != len(b) {
 		t.Errorf("readDeaths: %d bytes, %v", len(got), err)
 	}
-	if got, err := readDeaths(dfd, 2); err != nil || len(got) != 2*DeathRecordSize || got[12] != 8 {
+	if got, err := servicedir.ReadDeaths(dfd, 2); err != nil || len(got) != 2*servicedir.DeathRecordSize || got[12] != 8 {
 		t.Errorf("readDeaths of the newest 2: %x, %v", got, err)
 	}
 	// A torn tally (a crash mid-write of an older supervisor) starts
 	// afresh, as s6-supervise does.
 	os.WriteFile(filepath.Join(dir, "supervise", "death_tally"), append(b, 1, 2, 3), 0o644)
-	if got, err := readDeaths(dfd, 100); err != nil || len(got) != 0 {
+	if got, err := servicedir.ReadDeaths(dfd, 100); err != nil || len(got) != 0 {
 		t.Errorf("readDeaths of a torn tally: %d bytes, %v", len(got), err)
 	}
 	// Not a regular file: an error, without blocking.
 	os.Remove(filepath.Join(dir, "supervise", "death_tally"))
 	unix.Mkfifo(filepath.Join(dir, "supervise", "death_tally"), 0o644)
-	if _, err := readDeaths(dfd, 100); err == nil || !strings.Contains(err.Error(), "FIFO") {
+	if _, err := servicedir.ReadDeaths(dfd, 100); err == nil || !strings.Contains(err.Error(), "FIFO") {
 		t.Errorf("readDeaths of a FIFO: %v", err)
 	}
 }
@@ -432,7 +431,7 @@ func TestCorruptStatusReplaced(t *testing.T) {
 	}
 	defer func() { svc.Control("x"); <-svc.Done() }()
 	go svc.Run()
-	st, err := s6status.Read(dir)
+	st, err := servicedir.ReadStatus(dir)
 	if err != nil || st.Up() || st.WantUp {
 		t.Errorf("status %+v, %v", st, err)
 	}
@@ -523,7 +522,7 @@ func TestTimersAndEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.dir, "supervise", "status")); err != nil {
 		t.Errorf("status: %v", err)
 	}
-	if st, err := s6status.Read(h.dir); err != nil || st.Up() {
+	if st, err := servicedir.ReadStatus(h.dir); err != nil || st.Up() {
 		t.Errorf("after the end: status %+v, %v", st, err)
 	}
 }

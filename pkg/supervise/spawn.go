@@ -126,7 +126,7 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 	s.status.Ready = false
 	s.status.Paused = false
 	s.announce()
-	s.event(EventUp)
+	s.event(servicedir.EventUp)
 	return true, 0
 }
 
@@ -153,7 +153,7 @@ func keep(warned map[string]bool, ws []string) map[string]bool {
 // soon to try again.
 func (s *Service) serviceLock() (*os.File, time.Duration) {
 	const name = "supervise/service-lock"
-	fd, err := openRegular(s.dfd, name, unix.O_WRONLY|unix.O_CREAT, 0o644)
+	fd, err := servicedir.OpenRegular(s.dfd, name, unix.O_WRONLY|unix.O_CREAT, 0o644)
 	if err != nil {
 		return nil, s.spawnFailed(fmt.Sprintf("%s (lock-fd): %v", name, err), SetupRetryDelay)
 	}

@@ -113,7 +113,7 @@ func (s *Service) step(ev event) {
 
 	case evLetter:
 		c := ev.letter
-		if signalLetters[c] != 0 || groupLetters[c] != 0 {
+		if servicedir.SignalLetters[c] != 0 || servicedir.GroupSignalLetters[c] != 0 {
 			if up {
 				s.signal(c)
 			}
@@ -198,7 +198,7 @@ func (s *Service) step(ev event) {
 				}
 			}
 			s.announce()
-			s.event(EventDown)
+			s.event(servicedir.EventDown)
 			if !finishing {
 				s.reallyDown(last, false)
 			}
@@ -240,7 +240,7 @@ func (s *Service) step(ev event) {
 			s.status.Ready = true
 			s.status.ReadyStamp = tai64n.Now()
 			s.announce()
-			s.event(EventReady)
+			s.event(servicedir.EventReady)
 		}
 
 	case evPipeEnd:
@@ -267,13 +267,13 @@ func (s *Service) reallyDown(last, perm bool) {
 	s.status.Ready = true
 	s.status.ReadyStamp = tai64n.Now()
 	s.announce()
-	s.event(EventDownDone)
+	s.event(servicedir.EventDownDone)
 	if perm {
 		s.logQ("%s: permanent failure, not restarting (svc -u starts it again)", why)
 		s.deaths = s.deaths[:0]
 		s.rs.PermFail, s.rs.Next = true, tai64n.Stamp{}
 		s.writeRestart() // before 'O': a client woken by it finds it
-		s.event(EventPermFail)
+		s.event(servicedir.EventPermFail)
 	}
 	s.st = stDown
 	if last {
@@ -390,21 +390,13 @@ func (s *Service) startAt(d time.Duration) {
 
 // Actions of step that belong to no other file.
 
-var signalLetters = map[byte]syscall.Signal{
-	'a': syscall.SIGALRM, 'b': syscall.SIGABRT, 'q': syscall.SIGQUIT, 'h': syscall.SIGHUP,
-	'k': syscall.SIGKILL, 't': syscall.SIGTERM, 'i': syscall.SIGINT, '1': syscall.SIGUSR1,
-	'2': syscall.SIGUSR2, 'p': syscall.SIGSTOP, 'c': syscall.SIGCONT, 'y': syscall.SIGWINCH,
-}
-
-var groupLetters = map[byte]syscall.Signal{'P': syscall.SIGSTOP, 'C': syscall.SIGCONT, 'K': syscall.SIGKILL}
-
 // signal sends the signal of letter c to ./run (or its process group,
 // for P, C, K); stopping or continuing it shows in the status.
 func (s *Service) signal(c byte) {
-	if sig := signalLetters[c]; sig != 0 {
+	if sig := servicedir.SignalLetters[c]; sig != 0 {
 		syscall.Kill(s.pid, sig)
 	} else {
-		syscall.Kill(-s.pid, groupLetters[c])
+		syscall.Kill(-s.pid, servicedir.GroupSignalLetters[c])
 	}
 	switch c {
 	case 'p', 'P', 'c', 'C':
@@ -459,7 +451,7 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	// listing), not reread: a death costs no more system calls than s6's.
 	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish, servicedir.Finish)
 	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish, s.cfg.HasFinish = c.MaxDeathTally, c.TimeoutFinish, c.HasFinish
-	s.recordDeath(deathRecord(now, ws))
+	s.recordDeath(servicedir.DeathRecord(now, ws))
 	s.stopTimer() // the backoff reset timer of the run that died
 	t := time.Now()
 	s.lived = t.Sub(s.spawned)

@@ -8,13 +8,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
 
 // View is what svstat prints: one status file seen at one moment.
 type View struct {
-	Status     s6status.Status
+	Status     servicedir.Status
 	NormallyUp bool         // no ./down file
 	Now        tai64n.Stamp // the moment "N seconds" are counted to
 	// Pgid is the process group of the supervised process while it is
@@ -23,12 +23,12 @@ type View struct {
 	Pgid int64
 	// Restart is svinit's supervise/svinit-restart (ReadRestart), nil
 	// when there is none (an s6 supervisor, or nothing to say yet).
-	Restart *s6status.Restart
+	Restart *servicedir.Restart
 }
 
 // NewView builds a View. As s6-svstat does, an up/down stamp in the
 // future (a clock that went back) is taken to be now.
-func NewView(st s6status.Status, normallyUp bool, now tai64n.Stamp) *View {
+func NewView(st servicedir.Status, normallyUp bool, now tai64n.Stamp) *View {
 	if bytes.Compare(st.Stamp[:], now[:]) > 0 {
 		st.Stamp = now
 	}

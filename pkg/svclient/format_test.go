@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
 
@@ -29,42 +29,42 @@ var now = stamp(base+76, 500)
 func TestHuman(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		st         s6status.Status
+		st         servicedir.Status
 		normallyUp bool
 		want, num  string
 	}{
-		{"up", s6status.Status{Stamp: stamp(base, 5), Pid: 12328, WantUp: true}, true,
+		{"up", servicedir.Status{Stamp: stamp(base, 5), Pid: 12328, WantUp: true}, true,
 			"up (pid 12328) 76 seconds", ""},
-		{"up normally down", s6status.Status{Stamp: stamp(base, 5), Pid: 7, WantUp: true}, false,
+		{"up normally down", servicedir.Status{Stamp: stamp(base, 5), Pid: 7, WantUp: true}, false,
 			"up (pid 7) 76 seconds, normally down", ""},
-		{"up ready", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+70, 0), Pid: 7, WantUp: true, Ready: true}, true,
+		{"up ready", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+70, 0), Pid: 7, WantUp: true, Ready: true}, true,
 			"up (pid 7) 76 seconds, ready 6 seconds", ""},
-		{"paused want down ready", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 77, Paused: true, Ready: true}, true,
+		{"paused want down ready", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 77, Paused: true, Ready: true}, true,
 			"up (pid 77) 76 seconds, paused, want down, ready 76 seconds", ""},
-		{"killed", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Wstat: uint16(syscall.SIGTERM), Ready: true}, true,
+		{"killed", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Wstat: uint16(syscall.SIGTERM), Ready: true}, true,
 			"down (signal SIGTERM) 76 seconds, normally up, ready 76 seconds",
 			"down (signal 15) 76 seconds, normally up, ready 76 seconds"},
-		{"core dump bit", s6status.Status{Stamp: stamp(base, 5), Wstat: 139}, true,
+		{"core dump bit", servicedir.Status{Stamp: stamp(base, 5), Wstat: 139}, true,
 			"down (signal SIGSEGV) 76 seconds, normally up", "down (signal 11) 76 seconds, normally up"},
-		{"realtime signal", s6status.Status{Stamp: stamp(base, 5), Wstat: 40}, true,
+		{"realtime signal", servicedir.Status{Stamp: stamp(base, 5), Wstat: 40}, true,
 			"down (signal SIG???) 76 seconds, normally up", "down (signal 40) 76 seconds, normally up"},
-		{"exit 3 want up", s6status.Status{Stamp: stamp(base, 5), Wstat: 3 << 8, WantUp: true}, true,
+		{"exit 3 want up", servicedir.Status{Stamp: stamp(base, 5), Wstat: 3 << 8, WantUp: true}, true,
 			"down (exitcode 3) 76 seconds, normally up, want up", ""},
-		{"stopped wstat", s6status.Status{Stamp: stamp(base, 5), Wstat: 0x17f}, true,
+		{"stopped wstat", servicedir.Status{Stamp: stamp(base, 5), Wstat: 0x17f}, true,
 			"down (exitcode 1) 76 seconds, normally up", ""},
-		{"never started, down file", s6status.Status{Stamp: stamp(base+76, 0), ReadyStamp: stamp(base+76, 0), Ready: true}, false,
+		{"never started, down file", servicedir.Status{Stamp: stamp(base+76, 0), ReadyStamp: stamp(base+76, 0), Ready: true}, false,
 			"down (exitcode 0) 0 seconds, ready 0 seconds", ""},
-		{"finishing", s6status.Status{Stamp: stamp(base, 5), Pid: 77, Finishing: true, Wstat: 1 << 8, WantUp: true}, true,
+		{"finishing", servicedir.Status{Stamp: stamp(base, 5), Pid: 77, Finishing: true, Wstat: 1 << 8, WantUp: true}, true,
 			"down (exitcode 1) 76 seconds, normally up, want up", ""},
-		{"pid truncated to 32 bits", s6status.Status{Stamp: stamp(base, 5), Pid: 1<<32 + 5, WantUp: true}, true,
+		{"pid truncated to 32 bits", servicedir.Status{Stamp: stamp(base, 5), Pid: 1<<32 + 5, WantUp: true}, true,
 			"up (pid 5) 76 seconds", ""},
-		{"pid low bits zero", s6status.Status{Stamp: stamp(base, 5), Pid: 1 << 32, WantUp: true}, true,
+		{"pid low bits zero", servicedir.Status{Stamp: stamp(base, 5), Pid: 1 << 32, WantUp: true}, true,
 			"down (exitcode 0) 76 seconds, normally up, want up", ""},
-		{"negative pid", s6status.Status{Stamp: stamp(base, 5), Pid: 0xffffffff, WantUp: true}, true,
+		{"negative pid", servicedir.Status{Stamp: stamp(base, 5), Pid: 0xffffffff, WantUp: true}, true,
 			"up (pid -1) 76 seconds", ""},
-		{"stamp in the future", s6status.Status{Stamp: stamp(base+1000, 0), Pid: 9, WantUp: true}, true,
+		{"stamp in the future", servicedir.Status{Stamp: stamp(base+1000, 0), Pid: 9, WantUp: true}, true,
 			"up (pid 9) 0 seconds", ""},
-		{"ready stamp in the future", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+1000, 0), Pid: 9, WantUp: true, Ready: true}, true,
+		{"ready stamp in the future", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+1000, 0), Pid: 9, WantUp: true, Ready: true}, true,
 			"up (pid 9) 76 seconds, ready 0 seconds", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,24 +88,24 @@ const allFields = "up,wantedup,normallyup,ready,paused,pid,exitcode,signal,signu
 func TestFormat(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		st         s6status.Status
+		st         servicedir.Status
 		normallyUp bool
 		pgid       int64
 		want       string
 	}{
-		{"up", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 12328, WantUp: true}, true, 0,
+		{"up", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 12328, WantUp: true}, true, 0,
 			"true true true false false 12328 -1 NA -1 @400000006b062ff300000005 @400000006b062ff300000007 76 76 12328"},
-		{"up other pgid", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 12328, WantUp: true, Ready: true}, false, 99,
+		{"up other pgid", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Pid: 12328, WantUp: true, Ready: true}, false, 99,
 			"true true false true false 12328 -1 NA -1 @400000006b062ff300000005 @400000006b062ff300000007 76 76 99"},
-		{"killed", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Wstat: 15, Ready: true}, true, 0,
+		{"killed", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 7), Wstat: 15, Ready: true}, true, 0,
 			"false false true false false -1 -1 SIGTERM 15 @400000006b062ff300000005 @400000006b062ff300000007 76 76 -1"},
-		{"exited 127, zero ready stamp", s6status.Status{Stamp: stamp(base, 5), Wstat: 127 << 8}, false, 0,
+		{"exited 127, zero ready stamp", servicedir.Status{Stamp: stamp(base, 5), Wstat: 127 << 8}, false, 0,
 			"false false false false false -1 127 NA -1 @400000006b062ff300000005 @000000000000000000000000 76 4611686020222955583 -1"},
-		{"stopped wstat", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+6, 0), Wstat: 0x7f}, true, 0,
+		{"stopped wstat", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base+6, 0), Wstat: 0x7f}, true, 0,
 			"false false true false false -1 -1 NA -1 @400000006b062ff300000005 @400000006b062ff900000000 76 70 -1"},
-		{"finishing ready paused", s6status.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 5), Pid: 77, Finishing: true, Ready: true, Paused: true}, true, 0,
+		{"finishing ready paused", servicedir.Status{Stamp: stamp(base, 5), ReadyStamp: stamp(base, 5), Pid: 77, Finishing: true, Ready: true, Paused: true}, true, 0,
 			"false false true true true -1 0 NA -1 @400000006b062ff300000005 @400000006b062ff300000005 76 76 -1"},
-		{"future stamp shows now", s6status.Status{Stamp: stamp(base+1000, 0), ReadyStamp: stamp(base+1000, 0), Pid: 9}, true, 0,
+		{"future stamp shows now", servicedir.Status{Stamp: stamp(base+1000, 0), ReadyStamp: stamp(base+1000, 0), Pid: 9}, true, 0,
 			"true false true false false 9 -1 NA -1 @400000006b06303f000001f4 @400000006b0633db00000000 0 0 9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,16 +228,16 @@ func TestProcPgidSelf(t *testing.T) {
 // FuzzFormat feeds arbitrary status files through both output forms:
 // they must never panic and must keep their shape.
 func FuzzFormat(f *testing.F) {
-	up := s6status.Status{Stamp: stamp(base, 5), Pid: 12, WantUp: true}
+	up := servicedir.Status{Stamp: stamp(base, 5), Pid: 12, WantUp: true}
 	b := up.Marshal()
 	f.Add(b[:], "up,pid,pgid", true, false)
 	f.Add(make([]byte, 35), allFields, false, true)
 	f.Add([]byte("short"), "u,w", true, true)
 	f.Fuzz(func(t *testing.T, raw []byte, spec string, normallyUp, numeric bool) {
-		if len(raw) < s6status.Size {
+		if len(raw) < servicedir.StatusSize {
 			return
 		}
-		st, err := s6status.Unmarshal(raw[:s6status.Size])
+		st, err := servicedir.UnmarshalStatus(raw[:servicedir.StatusSize])
 		if err != nil {
 			return
 		}
@@ -262,24 +262,24 @@ func FuzzFormat(f *testing.F) {
 func TestRestartFormat(t *testing.T) {
 	now := tai64n.FromTime(time.Unix(1790000000, 0))
 	next := tai64n.FromTime(time.Unix(1790000003, 500000000))
-	down := s6status.Status{Stamp: now, ReadyStamp: now, Wstat: 1 << 8, WantUp: true, Ready: true}
-	up := s6status.Status{Stamp: now, ReadyStamp: now, Pid: 42, WantUp: true}
+	down := servicedir.Status{Stamp: now, ReadyStamp: now, Wstat: 1 << 8, WantUp: true, Ready: true}
+	up := servicedir.Status{Stamp: now, ReadyStamp: now, Pid: 42, WantUp: true}
 	const fs = "restarts,restartdelay,nextstartin,permfailed"
 	for _, tc := range []struct {
 		name          string
-		st            s6status.Status
-		r             *s6status.Restart
+		st            servicedir.Status
+		r             *servicedir.Restart
 		human, fields string
 	}{
 		{"no file", down, nil, "down (exitcode 1) 0 seconds, normally up, want up, ready 0 seconds", "-1 -1 -1 false"},
-		{"healthy restarts say nothing", up, &s6status.Restart{Restarts: 3}, "up (pid 42) 0 seconds", "3 0 -1 false"},
-		{"crash loop, start due", down, &s6status.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second, Next: next},
+		{"healthy restarts say nothing", up, &servicedir.Restart{Restarts: 3}, "up (pid 42) 0 seconds", "3 0 -1 false"},
+		{"crash loop, start due", down, &servicedir.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second, Next: next},
 			"down (exitcode 1) 0 seconds, normally up, want up, ready 0 seconds, restarts 5 (3 in a row), delay 4000 ms, next start in 3500 ms",
 			"5 4000 3500 false"},
-		{"crash loop, up again", up, &s6status.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second},
+		{"crash loop, up again", up, &servicedir.Restart{Restarts: 5, Streak: 3, Delay: 4 * time.Second},
 			"up (pid 42) 0 seconds, restarts 5 (3 in a row), delay 4000 ms", "5 4000 -1 false"},
-		{"permanent failure", s6status.Status{Stamp: now, ReadyStamp: now, Wstat: 1 << 8, Ready: true},
-			&s6status.Restart{Restarts: 2, Streak: 2, Delay: time.Second, PermFail: true},
+		{"permanent failure", servicedir.Status{Stamp: now, ReadyStamp: now, Wstat: 1 << 8, Ready: true},
+			&servicedir.Restart{Restarts: 2, Streak: 2, Delay: time.Second, PermFail: true},
 			"down (exitcode 1) 0 seconds, normally up, ready 0 seconds, restarts 2 (2 in a row), delay 1000 ms, permanent failure",
 			"2 1000 -1 true"},
 	} {

@@ -7,8 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // ErrTimeout is returned by Wait when the deadline passes first.
@@ -46,7 +45,7 @@ func (s *state) meets(g Goal) bool {
 // sleeps on events, it never polls.
 type Waiter struct {
 	dirs   []string
-	ls     []*fifodir.Listener
+	ls     []*servicedir.Listener
 	st     []state
 	ch     chan event
 	done   chan struct{}
@@ -78,15 +77,15 @@ func Listen(dirs []string) (*Waiter, error) {
 		ev := EventDir(d)
 		if _, err := os.Lstat(ev); errors.Is(err, os.ErrNotExist) {
 			// Best effort, like s6: if this fails, Listen says why.
-			_ = fifodir.Make(ev, os.Getegid())
+			_ = servicedir.MakeFifodir(ev, os.Getegid())
 		}
-		l, err := fifodir.Listen(ev)
+		l, err := servicedir.ListenFifodir(ev)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("subscribe to the events of %s: %w", d, err)
 		}
 		w.ls = append(w.ls, l)
-		st, err := ReadStatus(d)
+		st, err := servicedir.ReadStatus(d)
 		if errors.Is(err, os.ErrNotExist) && (starting(d) || unscanned(d)) {
 			// A supervisor is setting the directory up and has not
 			// written the status yet (s6-supervise takes its lock
@@ -126,13 +125,13 @@ func unscanned(dir string) bool {
 	return err == nil
 }
 
-func initial(st *s6status.Status) state {
+func initial(st *servicedir.Status) state {
 	pid := int32(uint32(st.Pid))
 	return state{up: pid != 0 && !st.Finishing, ready: st.Ready}
 }
 
 // read forwards what listener i receives until the Waiter closes.
-func (w *Waiter) read(i int, l *fifodir.Listener) {
+func (w *Waiter) read(i int, l *servicedir.Listener) {
 	for {
 		buf := make([]byte, 64)
 		n, err := l.Read(buf, time.Time{})

@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
 )
@@ -23,15 +22,15 @@ const (
 
 var (
 	upNotReady = svtest.Up(100)
-	upReady    = func() s6status.Status { s := svtest.Up(100); s.Ready = true; return s }()
+	upReady    = func() servicedir.Status { s := svtest.Up(100); s.Ready = true; return s }()
 	downDone   = svtest.Down(0, true)
-	finishing  = func() s6status.Status { s := svtest.Up(100); s.Finishing = true; return s }()
+	finishing  = func() servicedir.Status { s := svtest.Up(100); s.Finishing = true; return s }()
 )
 
 func TestWaitOne(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		initial s6status.Status
+		initial servicedir.Status
 		events  string
 		letter  byte
 		want    string // "ok", "timeout", "died", "failed"
@@ -90,19 +89,19 @@ func TestWaitOne(t *testing.T) {
 func TestWaitMany(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		initial []s6status.Status
+		initial []servicedir.Status
 		events  []string
 		letter  byte
 		any     bool
 		want    string
 	}{
-		{"all up", []s6status.Status{downDone, downDone}, []string{"u", "u"}, 'u', false, "ok"},
-		{"all: one missing", []s6status.Status{downDone, downDone}, []string{"u", ""}, 'u', false, "timeout"},
-		{"any: one is enough", []s6status.Status{downDone, downDone}, []string{"", "u"}, 'u', true, "ok"},
-		{"any: already", []s6status.Status{downDone, upNotReady}, []string{"", ""}, 'u', true, "ok"},
-		{"any: none", []s6status.Status{downDone, downDone}, []string{"d", "s"}, 'u', true, "timeout"},
-		{"all down", []s6status.Status{upNotReady, downDone}, []string{"d", ""}, 'd', false, "ok"},
-		{"two failures", []s6status.Status{downDone, downDone, downDone}, []string{"O", "dO", "u"}, 'u', false, "failed=2"},
+		{"all up", []servicedir.Status{downDone, downDone}, []string{"u", "u"}, 'u', false, "ok"},
+		{"all: one missing", []servicedir.Status{downDone, downDone}, []string{"u", ""}, 'u', false, "timeout"},
+		{"any: one is enough", []servicedir.Status{downDone, downDone}, []string{"", "u"}, 'u', true, "ok"},
+		{"any: already", []servicedir.Status{downDone, upNotReady}, []string{"", ""}, 'u', true, "ok"},
+		{"any: none", []servicedir.Status{downDone, downDone}, []string{"d", "s"}, 'u', true, "timeout"},
+		{"all down", []servicedir.Status{upNotReady, downDone}, []string{"d", ""}, 'd', false, "ok"},
+		{"two failures", []servicedir.Status{downDone, downDone, downDone}, []string{"O", "dO", "u"}, 'u', false, "failed=2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dirs []string
@@ -204,7 +203,7 @@ func TestListenErrors(t *testing.T) {
 	if _, err := ws.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
 		t.Errorf("up before any event: %v, want a timeout", err)
 	}
-	if _, err := fifodir.Notify(filepath.Join(starting, "event"), []byte("su")); err != nil {
+	if _, err := servicedir.NotifyFifodir(filepath.Join(starting, "event"), []byte("su")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ws.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {
@@ -226,7 +225,7 @@ func TestListenErrors(t *testing.T) {
 	if _, err := wu.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
 		t.Errorf("up before any event: %v, want a timeout", err)
 	}
-	if _, err := fifodir.Notify(filepath.Join(unscanned, "event"), []byte("su")); err != nil {
+	if _, err := servicedir.NotifyFifodir(filepath.Join(unscanned, "event"), []byte("su")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := wu.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {

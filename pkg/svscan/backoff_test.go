@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // TestScannerNoBackoff: svscan -B turns every service's restart backoff
@@ -17,10 +17,10 @@ func TestScannerNoBackoff(t *testing.T) {
 		d := t.TempDir()
 		service(t, d, map[string]string{"a/run": "#!/bin/sh\nexit 1\n"})
 		s := startScan(t, d, tc.args...)
-		var r s6status.Restart
+		var r servicedir.Restart
 		s.waitFor("two restarts in supervise/svinit-restart", func() bool {
 			var err error
-			r, err = s6status.ReadRestart(filepath.Join(d, "a"))
+			r, err = servicedir.ReadRestart(filepath.Join(d, "a"))
 			return err == nil && r.Restarts >= 2
 		})
 		if r.NoBackoff != tc.off || (r.Streak == 0) != tc.off {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 type syncBuf struct {
@@ -53,7 +53,7 @@ func TestControlLettersCoalesce(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; i < 4; i++ {
 		for {
-			st, err := s6status.Read(filepath.Join(d, fmt.Sprintf("s%d", i)))
+			st, err := servicedir.ReadStatus(filepath.Join(d, fmt.Sprintf("s%d", i)))
 			if err == nil && st.Up() {
 				break
 			}
@@ -96,7 +96,7 @@ func TestControlLettersCoalesce(t *testing.T) {
 	}
 	// The services were stopped by q.
 	for i := 0; i < 4; i++ {
-		if st, _ := s6status.Read(filepath.Join(d, fmt.Sprintf("s%d", i))); st.Up() {
+		if st, _ := servicedir.ReadStatus(filepath.Join(d, fmt.Sprintf("s%d", i))); st.Up() {
 			t.Errorf("s%d still up after q", i)
 			syscall.Kill(int(st.Pid), syscall.SIGKILL)
 		}

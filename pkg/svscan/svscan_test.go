@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 var svscanBin string
@@ -143,8 +143,8 @@ func (s *scan) wait() time.Duration {
 	return 30 * time.Second
 }
 
-func status(dir string) (s6status.Status, bool) {
-	st, err := s6status.Read(dir)
+func status(dir string) (servicedir.Status, bool) {
+	st, err := servicedir.ReadStatus(dir)
 	return st, err == nil
 }
 

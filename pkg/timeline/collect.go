@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
 
-	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
 
@@ -157,8 +157,8 @@ func (c *collector) longrun(name, dir string) Row {
 	if fi, err := os.Stat(filepath.Join(dir, "notification-fd")); err == nil && fi.Mode().IsRegular() {
 		r.Notifies = true
 	}
-	supervised, lerr := svclient.Supervised(dir)
-	st, err := svclient.ReadStatus(dir)
+	supervised, lerr := servicedir.Supervised(dir)
+	st, err := servicedir.ReadStatus(dir)
 	if err != nil {
 		r.State = StateNotSupervised
 		if !errors.Is(err, fs.ErrNotExist) {

@@ -10,8 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/svinit/svinit/pkg/s6status"
-	"github.com/svinit/svinit/pkg/svclient"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
 
@@ -66,7 +65,7 @@ type svc struct {
 	name       string // relative to the scan directory ("a/log" for a logger)
 	supervised bool   // a supervisor holds supervise/lock
 	notifyFd   bool
-	st         s6status.Status
+	st         servicedir.Status
 	deaths     []deathRec
 	procStart  float64 // /proc/PID/stat's start time in seconds (0: no file)
 }
@@ -78,8 +77,8 @@ type deathRec struct {
 
 // up returns the status of a service spawned at spawn (ready at ready
 // when ready >= 0).
-func up(pid uint64, spawn, ready float64) s6status.Status {
-	st := s6status.Status{Stamp: stamp(spawn), ReadyStamp: stamp(spawn), Pid: pid, WantUp: true}
+func up(pid uint64, spawn, ready float64) servicedir.Status {
+	st := servicedir.Status{Stamp: stamp(spawn), ReadyStamp: stamp(spawn), Pid: pid, WantUp: true}
 	if ready >= 0 {
 		st.ReadyStamp, st.Ready = stamp(ready), true
 	}
@@ -94,9 +93,9 @@ func (b *fakeBoot) service(s svc) string {
 		b.write(filepath.Join(dir, "notification-fd"), []byte("3\n"))
 	}
 	raw := s.st.Marshal()
-	b.write(s6status.Path(dir), raw[:])
+	b.write(servicedir.StatusPath(dir), raw[:])
 	if s.supervised {
-		f, err := os.OpenFile(svclient.LockPath(dir), os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(servicedir.LockPath(dir), os.O_RDWR|os.O_CREATE, 0o644)
 		must(b.t, err)
 		if err := lockOFD(f); err == unix.EAGAIN {
 			f.Close() // laid out again: the first lock holds
@@ -173,10 +172,10 @@ func standard(t *testing.T) *fakeBoot {
 	b.service(svc{name: "web/log", supervised: true, notifyFd: true, st: up(51, 2.0, 2.05), procStart: 2.0})
 	// Ran once, exited 3 at 4.0 s, not restarted.
 	b.service(svc{name: "batch", supervised: true,
-		st:     s6status.Status{Stamp: stamp(4.0), ReadyStamp: stamp(4.01), Wstat: 3 << 8, Ready: true},
+		st:     servicedir.Status{Stamp: stamp(4.0), ReadyStamp: stamp(4.01), Wstat: 3 << 8, Ready: true},
 		deaths: []deathRec{{4.0, 3, 0}}})
 	// ./down: never started.
-	b.service(svc{name: "idle", supervised: true, st: s6status.Status{Stamp: stamp(0.9), ReadyStamp: stamp(0.9), Ready: true}})
+	b.service(svc{name: "idle", supervised: true, st: servicedir.Status{Stamp: stamp(0.9), ReadyStamp: stamp(0.9), Ready: true}})
 	b.write(filepath.Join(b.scan, ".svrc", "oneshot", "mnt"), nil)
 	must(t, os.Chtimes(filepath.Join(b.scan, ".svrc", "oneshot", "mnt"), at(1.5), at(1.5)))
 	b.write(filepath.Join(b.scan, ".svrc", "failed", "net"), []byte("2026-12-07T23:00:02Z up script failed: exit 1\n"))

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svinit/svinit/pkg/fifodir"
-	"github.com/svinit/svinit/pkg/s6status"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +24,7 @@ type Service struct {
 	t   testing.TB
 
 	mu       sync.Mutex
-	st       s6status.Status
+	st       servicedir.Status
 	received []byte
 	lockFd   int
 	ctl      *os.File
@@ -35,7 +34,7 @@ type Service struct {
 // New creates a service directory under t.TempDir() with a status file
 // holding st, a control FIFO nobody reads and an event/ fifodir. It is
 // not supervised until Lock is called.
-func New(t testing.TB, st s6status.Status) *Service {
+func New(t testing.TB, st servicedir.Status) *Service {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "svc")
 	s := &Service{Dir: dir, t: t, lockFd: -1}
@@ -47,7 +46,7 @@ func New(t testing.TB, st s6status.Status) *Service {
 	if err := unix.Mkfifo(filepath.Join(dir, "supervise", "control"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := fifodir.Make(filepath.Join(dir, "event"), -1); err != nil {
+	if err := servicedir.MakeFifodir(filepath.Join(dir, servicedir.EventDir), -1); err != nil {
 		t.Fatal(err)
 	}
 	s.SetStatus(st)
@@ -55,20 +54,15 @@ func New(t testing.TB, st s6status.Status) *Service {
 	return s
 }
 
-// Lock takes the supervise/lock lock, as a running supervisor does. It
-// is an open-file-description lock: clients that open and close the
-// lock file in this same process do not drop it (they would drop a
-// classic POSIX lock), and other processes see it like any fcntl lock.
+// Lock takes the supervise/lock lock, as a running supervisor does,
+// with the supervisor's own code (servicedir.TakeLockAt): an
+// open-file-description lock, which clients that open and close the
+// lock file in this same process do not drop.
 func (s *Service) Lock() {
 	s.t.Helper()
-	p := filepath.Join(s.Dir, "supervise", "lock")
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	p := servicedir.LockPath(s.Dir)
+	fd, err := servicedir.TakeLockAt(unix.AT_FDCWD, p, 0o644)
 	if err != nil {
-		s.t.Fatal(err)
-	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
-		unix.Close(fd)
 		s.t.Fatalf("lock %s: %v", p, err)
 	}
 	s.lockFd = fd
@@ -83,17 +77,17 @@ func (s *Service) Unlock() {
 }
 
 // SetStatus rewrites supervise/status.
-func (s *Service) SetStatus(st s6status.Status) {
+func (s *Service) SetStatus(st servicedir.Status) {
 	s.mu.Lock()
 	s.st = st
 	s.mu.Unlock()
-	if err := s6status.Write(s.Dir, &st); err != nil {
+	if err := servicedir.WriteStatus(s.Dir, &st); err != nil {
 		s.t.Error(err)
 	}
 }
 
 // Status returns the last status set.
-func (s *Service) Status() s6status.Status {
+func (s *Service) Status() servicedir.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st
@@ -101,7 +95,7 @@ func (s *Service) Status() s6status.Status {
 
 // Notify sends event bytes to the listeners of event/.
 func (s *Service) Notify(ev string) {
-	if _, err := fifodir.Notify(filepath.Join(s.Dir, "event"), []byte(ev)); err != nil {
+	if _, err := servicedir.NotifyFifodir(filepath.Join(s.Dir, servicedir.EventDir), []byte(ev)); err != nil {
 		s.t.Error(err)
 	}
 }
@@ -161,15 +155,15 @@ func (s *Service) Stop() {
 }
 
 // Up returns a status "up with pid, wanted up".
-func Up(pid uint64) s6status.Status {
+func Up(pid uint64) servicedir.Status {
 	now := tai64n.Now()
-	return s6status.Status{Stamp: now, ReadyStamp: now, Pid: pid, WantUp: true}
+	return servicedir.Status{Stamp: now, ReadyStamp: now, Pid: pid, WantUp: true}
 }
 
 // Down returns a status "down and finished (ready), exited with code".
-func Down(code int, wantUp bool) s6status.Status {
+func Down(code int, wantUp bool) servicedir.Status {
 	now := tai64n.Now()
-	return s6status.Status{Stamp: now, ReadyStamp: now, Wstat: uint16(code&0xff) << 8, Ready: true, WantUp: wantUp}
+	return servicedir.Status{Stamp: now, ReadyStamp: now, Wstat: uint16(code&0xff) << 8, Ready: true, WantUp: wantUp}
 }
 
 // Simple is a Handler behaving like a supervisor whose service starts
@@ -222,7 +216,7 @@ func Simple(s *Service, c byte) {
 // named ftrig1:@... exists there), or stop is closed (then it returns
 // false). It watches the directory with inotify: no polling.
 func WaitListener(s *Service, stop <-chan struct{}) bool {
-	ev := filepath.Join(s.Dir, "event")
+	ev := filepath.Join(s.Dir, servicedir.EventDir)
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		s.t.Error(err)
@@ -257,7 +251,7 @@ func WaitListener(s *Service, stop <-chan struct{}) bool {
 func listening(ev string) bool {
 	ents, _ := os.ReadDir(ev)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), fifodir.Prefix) {
+		if strings.HasPrefix(e.Name(), servicedir.FifodirPrefix) {
 			return true
 		}
 	}

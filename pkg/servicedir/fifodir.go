@@ -1,11 +1,12 @@
-// Package fifodir implements s6's fifodir event protocol (ftrig1).
+package servicedir
+
+// event/: s6's fifodir event protocol (ftrig1), both ends.
 //
 // A fifodir is a directory where listeners create FIFOs named
 // "ftrig1:@<24 hex digits of TAI64N>:<random suffix>" and read from
 // them; a notifier writes event bytes, non-blocking, to every such FIFO
 // and removes the ones that have no reader any more. s6-supervise uses
 // the "event" directory of a service as a fifodir, with mode 03730.
-package fifodir
 
 import (
 	"crypto/rand"
@@ -22,19 +23,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Prefix starts the name of every listener FIFO in a fifodir.
-const Prefix = "ftrig1:@"
+// EventDir is a service's fifodir, where its supervisor announces the
+// event letters below.
+const EventDir = "event"
 
-// Make creates dir as a fifodir owned by the current user, with group
+// Event letters written to event/, as s6-supervise writes them.
+const (
+	EventStart    = 's' // supervisor started
+	EventUp       = 'u' // ./run spawned
+	EventReady    = 'U' // ./run notified readiness
+	EventDown     = 'd' // ./run died
+	EventDownDone = 'D' // ./finish done (or none): really down
+	EventPermFail = 'O' // ./finish exited 125: will not restart
+	EventExit     = 'x' // supervisor exiting
+)
+
+// FifodirPrefix starts the name of every listener FIFO in a fifodir.
+const FifodirPrefix = "ftrig1:@"
+
+// MakeFifodir creates dir as a fifodir owned by the current user, with group
 // gid (-1 to keep the default) and mode 03730 (setgid, sticky, rwx for
 // the owner, wx for the group): listeners in the group may create FIFOs
 // but not list or remove others'. An existing directory is fixed up.
-func Make(dir string, gid int) error {
-	return MakeAt(unix.AT_FDCWD, dir, gid)
+func MakeFifodir(dir string, gid int) error {
+	return MakeFifodirAt(unix.AT_FDCWD, dir, gid)
 }
 
-// MakeAt is Make for name relative to the directory open as dirfd.
-func MakeAt(dirfd int, name string, gid int) error {
+// MakeFifodirAt is MakeFifodir for name relative to the directory open as dirfd.
+func MakeFifodirAt(dirfd int, name string, gid int) error {
 	if err := unix.Mkdirat(dirfd, name, 0o700); err != nil && err != unix.EEXIST {
 		return &os.PathError{Op: "mkdir", Path: name, Err: err}
 	}
@@ -49,18 +65,18 @@ func MakeAt(dirfd int, name string, gid int) error {
 	return nil
 }
 
-// Notify writes the bytes in ev to every listener FIFO in dir without
+// NotifyFifodir writes the bytes in ev to every listener FIFO in dir without
 // blocking. FIFOs whose reader is gone (ENXIO) are removed. It returns
 // the number of listeners that got the event. A full FIFO (a listener
 // that does not read) loses the event rather than blocking the notifier.
-func Notify(dir string, ev []byte) (int, error) {
-	return NotifyAt(unix.AT_FDCWD, dir, ev)
+func NotifyFifodir(dir string, ev []byte) (int, error) {
+	return NotifyFifodirAt(unix.AT_FDCWD, dir, ev)
 }
 
-// NotifyAt is Notify for the fifodir name relative to the directory open
+// NotifyFifodirAt is NotifyFifodir for the fifodir name relative to the directory open
 // as dirfd. It works in raw system calls: a supervisor notifies on every
 // state change, mostly to a fifodir with no listener.
-func NotifyAt(dirfd int, name string, ev []byte) (int, error) {
+func NotifyFifodirAt(dirfd int, name string, ev []byte) (int, error) {
 	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, &os.PathError{Op: "open", Path: name, Err: err}
@@ -83,7 +99,7 @@ func NotifyAt(dirfd int, name string, ev []byte) (int, error) {
 	}
 	count := 0
 	for _, name := range names {
-		if !strings.HasPrefix(name, Prefix) {
+		if !strings.HasPrefix(name, FifodirPrefix) {
 			continue
 		}
 		// Only a FIFO, never through a link: event/ is writable by the
@@ -114,9 +130,9 @@ func NotifyAt(dirfd int, name string, ev []byte) (int, error) {
 	return count, nil
 }
 
-// Clean removes listener FIFOs of dir that have no reader.
-func Clean(dir string) error {
-	_, err := Notify(dir, nil)
+// CleanFifodir removes listener FIFOs of dir that have no reader.
+func CleanFifodir(dir string) error {
+	_, err := NotifyFifodir(dir, nil)
 	return err
 }
 
@@ -128,11 +144,11 @@ type Listener struct {
 
 const suffixChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz-_0123456789abcdef"
 
-// Listen subscribes to the fifodir dir: it creates a FIFO there (under a
+// ListenFifodir subscribes to the fifodir dir: it creates a FIFO there (under a
 // hidden name first, then renamed into place so a notifier never sees a
 // FIFO without its reader) and holds it open for reading. Events written
-// after Listen returns are never missed.
-func Listen(dir string) (*Listener, error) {
+// after ListenFifodir returns are never missed.
+func ListenFifodir(dir string) (*Listener, error) {
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
@@ -140,7 +156,7 @@ func Listen(dir string) (*Listener, error) {
 	for i := range rnd {
 		rnd[i] = suffixChars[rnd[i]&63]
 	}
-	name := Prefix[:len(Prefix)-1] + tai64n.Now().Label() + ":" + string(rnd[:])
+	name := FifodirPrefix[:len(FifodirPrefix)-1] + tai64n.Now().Label() + ":" + string(rnd[:])
 	tmp := filepath.Join(dir, "."+name)
 	final := filepath.Join(dir, name)
 	old := unix.Umask(0)

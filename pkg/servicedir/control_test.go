@@ -1,4 +1,4 @@
-package svclient
+package servicedir
 
 import (
 	"errors"

@@ -1,9 +1,12 @@
-package supervise
+package servicedir
+
+// supervise/death_tally: one record per death of ./run, the newest
+// last, that s6-supervise 2.11 keeps (max-death-tally of them) and
+// s6-svdt reads.
 
 import (
 	"syscall"
 
-	"github.com/svinit/svinit/pkg/s6status"
 	"github.com/svinit/svinit/pkg/tai64n"
 	"golang.org/x/sys/unix"
 )
@@ -14,9 +17,11 @@ import (
 // s6-supervise 2.11 writes them.
 const DeathRecordSize = tai64n.Size + 2
 
-const tallyFile = "supervise/death_tally"
+// DeathTallyFile is the death tally under a service directory.
+const DeathTallyFile = "supervise/death_tally"
 
-func deathRecord(now tai64n.Stamp, ws syscall.WaitStatus) [DeathRecordSize]byte {
+// DeathRecord encodes the death of a process with wait status ws at now.
+func DeathRecord(now tai64n.Stamp, ws syscall.WaitStatus) [DeathRecordSize]byte {
 	var r [DeathRecordSize]byte
 	copy(r[:], now[:])
 	if ws.Signaled() {
@@ -28,16 +33,16 @@ func deathRecord(now tai64n.Stamp, ws syscall.WaitStatus) [DeathRecordSize]byte 
 	return r
 }
 
-// readDeaths returns the newest max records of supervise/death_tally
+// ReadDeaths returns the newest max records of supervise/death_tally
 // under dirfd, as s6-supervise reads them at each death (so that
 // s6-svdt-clear works): a missing file, or a torn one (a size that is
 // not a multiple of the record), counts as empty. It reads at most max
 // records, without blocking; a file that is not regular is an error.
-func readDeaths(dirfd int, max int) ([]byte, error) {
+func ReadDeaths(dirfd int, max int) ([]byte, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	fd, err := openRegular(dirfd, tallyFile, unix.O_RDONLY, 0)
+	fd, err := OpenRegular(dirfd, DeathTallyFile, unix.O_RDONLY, 0)
 	if err == unix.ENOENT {
 		return nil, nil
 	}
@@ -71,10 +76,10 @@ func readDeaths(dirfd int, max int) ([]byte, error) {
 	return b[:got-got%DeathRecordSize], nil
 }
 
-// appendDeath adds a record to the tally read from tally (the newest max
+// AppendDeath adds a record to the tally read from tally (the newest max
 // records kept) and rewrites supervise/death_tally atomically. It
 // returns the records written.
-func appendDeath(dirfd int, tally []byte, rec [DeathRecordSize]byte, max int) ([]byte, error) {
+func AppendDeath(dirfd int, tally []byte, rec [DeathRecordSize]byte, max int) ([]byte, error) {
 	if max <= 0 {
 		tally = tally[:0]
 	} else {
@@ -83,5 +88,5 @@ func appendDeath(dirfd int, tally []byte, rec [DeathRecordSize]byte, max int) ([
 			tally = append(tally[:0], tally[(n-max)*DeathRecordSize:]...)
 		}
 	}
-	return tally, s6status.ReplaceAt(dirfd, tallyFile, tally)
+	return tally, ReplaceAt(dirfd, DeathTallyFile, tally)
 }

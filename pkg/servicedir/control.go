@@ -1,10 +1,16 @@
-package svclient
+package servicedir
+
+// The control FIFOs: supervise/control of a service, .s6-svscan/control
+// of a scan directory. The supervisor holds its end open read-write
+// (OpenControlFIFO); a client opens it write-only without blocking
+// (OpenControl), so that "no supervisor" (ENXIO) is told apart.
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,6 +19,19 @@ import (
 const (
 	SuperviseDir = "supervise"  // per service: supervise/control
 	ScanDir      = ".s6-svscan" // per scan directory: .s6-svscan/control
+)
+
+// SignalLetters are the control letters of supervise/control that send
+// ./run a signal, as s6-svc has them; GroupSignalLetters send it to
+// ./run's process group. The other letters (u, d, o, O, x, X, r, w,
+// Q...) are the supervisor's commands.
+var (
+	SignalLetters = map[byte]syscall.Signal{
+		'a': syscall.SIGALRM, 'b': syscall.SIGABRT, 'q': syscall.SIGQUIT, 'h': syscall.SIGHUP,
+		'k': syscall.SIGKILL, 't': syscall.SIGTERM, 'i': syscall.SIGINT, '1': syscall.SIGUSR1,
+		'2': syscall.SIGUSR2, 'p': syscall.SIGSTOP, 'c': syscall.SIGCONT, 'y': syscall.SIGWINCH,
+	}
+	GroupSignalLetters = map[byte]syscall.Signal{'P': syscall.SIGSTOP, 'C': syscall.SIGCONT, 'K': syscall.SIGKILL}
 )
 
 // Kinds of control failure, to be mapped to exit codes by the commands.
@@ -160,4 +179,46 @@ func WriteControl(dir, sub string, letters []byte) error {
 	}
 	defer c.Close()
 	return c.Write(letters)
+}
+
+// OpenControlFIFO makes path a FIFO of mode 0600 (replacing anything
+// else found there) and opens it read-write and non-blocking, so its
+// reader (the supervisor) never sees end of file and writers never get
+// ENXIO while it is open. It returns the raw descriptor.
+func OpenControlFIFO(path string) (int, error) {
+	return OpenControlFIFOAt(unix.AT_FDCWD, path)
+}
+
+// OpenControlFIFOAt is OpenControlFIFO for name relative to dirfd. A
+// FIFO already there is kept with its mode (s6-svperms may have opened it
+// to a group); anything else (a file, a symbolic link, an empty
+// directory) is replaced, never followed.
+func OpenControlFIFOAt(dirfd int, name string) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		if err := unix.Unlinkat(dirfd, name, 0); err != nil {
+			unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
+		}
+	}
+	created := true
+	if err := unix.Mkfifoat(dirfd, name, 0o600); err == unix.EEXIST {
+		created = false
+	} else if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_RDWR|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		if err == nil {
+			err = fmt.Errorf("not a FIFO (%s): remove it", Kind(st.Mode))
+		}
+		return -1, err
+	}
+	if created {
+		unix.Fchmod(fd, 0o600) // exactly 0600, whatever the umask
+	}
+	return fd, nil
 }

@@ -1,6 +1,8 @@
-// Package s6status encodes and decodes the 35-byte supervise/status file
-// that s6-supervise (2.11, as packaged by Debian) writes and that its
-// clients (s6-svstat, s6-svwait, s6-svc -w...) read.
+package servicedir
+
+// supervise/status: the 35-byte file that s6-supervise (2.11, as
+// packaged by Debian) writes and that its clients (s6-svstat, s6-svwait,
+// s6-svc -w...) read.
 //
 // Layout:
 //
@@ -9,12 +11,12 @@
 //	[24:32] pid, big-endian (0 when down)
 //	[32:34] wait status, big-endian
 //	[34]    flags: 0x01 paused, 0x02 finishing, 0x04 want up, 0x08 ready
-package s6status
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -23,8 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Size is the size of the status file.
-const Size = 35
+// StatusSize is the size of the status file.
+const StatusSize = 35
 
 // Flag bits of byte 34.
 const (
@@ -74,8 +76,8 @@ func (s *Status) Signaled() (syscall.Signal, bool) {
 }
 
 // Marshal packs s into its 35-byte form.
-func (s *Status) Marshal() [Size]byte {
-	var b [Size]byte
+func (s *Status) Marshal() [StatusSize]byte {
+	var b [StatusSize]byte
 	copy(b[0:12], s.Stamp[:])
 	copy(b[12:24], s.ReadyStamp[:])
 	binary.BigEndian.PutUint64(b[24:32], s.Pid)
@@ -97,12 +99,12 @@ func (s *Status) Marshal() [Size]byte {
 	return b
 }
 
-// Unmarshal decodes a status file's content. It rejects a wrong size and
+// UnmarshalStatus decodes a status file's content. It rejects a wrong size and
 // malformed timestamps; unknown flag bits are ignored, as s6 does.
-func Unmarshal(b []byte) (Status, error) {
+func UnmarshalStatus(b []byte) (Status, error) {
 	var s Status
-	if len(b) != Size {
-		return s, fmt.Errorf("%w: %d bytes, want %d", ErrCorrupt, len(b), Size)
+	if len(b) != StatusSize {
+		return s, fmt.Errorf("%w: %d bytes, want %d", ErrCorrupt, len(b), StatusSize)
 	}
 	var err error
 	if s.Stamp, err = tai64n.Parse(b[0:12]); err != nil {
@@ -121,35 +123,53 @@ func Unmarshal(b []byte) (Status, error) {
 	return s, nil
 }
 
-// Path returns the status file path of service directory dir.
-func Path(dir string) string { return filepath.Join(dir, "supervise", "status") }
+// StatusPath returns the status file path of service directory dir.
+func StatusPath(dir string) string { return filepath.Join(dir, SuperviseDir, "status") }
 
-// Read reads and decodes the status file of service directory dir.
-func Read(dir string) (Status, error) {
-	b, err := os.ReadFile(Path(dir))
+// ReadStatus reads DIR/supervise/status. Like s6, it decodes the first
+// 35 bytes and ignores anything after them; a shorter file is reported
+// as corrupt (errors.Is(err, ErrCorrupt)), naming the file. It never
+// blocks: a FIFO in its place is reported, not opened for reading.
+func ReadStatus(dir string) (Status, error) {
+	p := StatusPath(dir)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return Status{}, err
 	}
-	s, err := Unmarshal(b)
-	if err != nil {
-		return s, fmt.Errorf("%s: %w", Path(dir), err)
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return Status{}, err
+	} else if !fi.Mode().IsRegular() {
+		return Status{}, fmt.Errorf("%s: %w: not a regular file (%v)", p, ErrCorrupt, fi.Mode().Type())
 	}
-	return s, nil
+	var b [StatusSize]byte
+	n, err := io.ReadFull(f, b[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Status{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	if n < StatusSize {
+		return Status{}, fmt.Errorf("%s: %w: truncated to %d bytes, want %d", p, ErrCorrupt, n, StatusSize)
+	}
+	st, err := UnmarshalStatus(b[:])
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", p, err)
+	}
+	return st, nil
 }
 
-// Write atomically replaces the status file of service directory dir
+// WriteStatus atomically replaces the status file of service directory dir
 // (write to status.new, then rename), as s6-supervise does, so a reader
 // never sees a partial file.
-func Write(dir string, s *Status) error {
+func WriteStatus(dir string, s *Status) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer unix.Close(fd)
-	return WriteAt(fd, s)
+	return WriteStatusAt(fd, s)
 }
 
-// WriteAt is Write for the service directory open as dirfd, in raw
+// WriteStatusAt is WriteStatus for the service directory open as dirfd, in raw
 // system calls (a supervisor writes it on every state change).
 //
 // When the file system is full (ENOSPC, EDQUOT: status.new cannot get a
@@ -157,7 +177,7 @@ func Write(dir string, s *Status) error {
 // go in one write to a block the file already has, so the status stays
 // true while the disk is full (a reader racing that write may see a
 // mix of old and new bytes; s6 would keep a stale status instead).
-func WriteAt(dirfd int, s *Status) error {
+func WriteStatusAt(dirfd int, s *Status) error {
 	b := s.Marshal()
 	err := writeReplace(dirfd, "supervise/status", b[:])
 	if err == unix.ENOSPC || err == unix.EDQUOT {

@@ -1,4 +1,4 @@
-package s6status
+package servicedir
 
 import (
 	"errors"
@@ -53,7 +53,7 @@ func TestRestartCorrupt(t *testing.T) {
 
 func TestRestartFile(t *testing.T) {
 	dir := t.TempDir()
-	if err := mkdirSupervise(dir); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, SuperviseDir), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadRestart(dir); !errors.Is(err, fs.ErrNotExist) {

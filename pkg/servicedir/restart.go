@@ -1,4 +1,4 @@
-package s6status
+package servicedir
 
 // supervise/svinit-restart: svinit's restart backoff state, next to the
 // 35-byte supervise/status, which stays exactly s6's. s6's clients do not

@@ -1,4 +1,4 @@
-package s6status
+package servicedir
 
 import (
 	"os"
