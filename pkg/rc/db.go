@@ -27,9 +27,16 @@ type DB struct {
 	// directory is the producer's log/, so the scanner holds the pipe.
 	LoggerOf map[string]string
 	// Unpiped names the services of longer pipelines or funnels, and
-	// why svrc cannot run them (see docs/svrc.md).
+	// why svrc cannot run them (see docs/svrc.md). Build reports them
+	// as problems too, so a loaded DB has none; a DB from Build with
+	// problems may.
 	Unpiped map[string]string
 }
+
+// ErrPipelineShape starts the problem reported for a pipeline svscan
+// cannot run yet: more than two services, or several producers feeding
+// one consumer (a funnel).
+const ErrPipelineShape = "svinit runs pipelines of two services only"
 
 // unpipedReason is why only two-service pipelines run.
 const unpipedReason = "part of a pipeline of more than two services or with several producers: " +
@@ -82,6 +89,7 @@ func Build(svcs []*Service) (*DB, Problems) {
 		}
 		db.Unpiped[p], db.Unpiped[c] = unpipedReason, unpipedReason
 	}
+	unsupportedPipelines(db, bad)
 	for _, s := range pipeBundles {
 		if o, dup := db.Services[s.Name]; dup {
 			bad(o, "", "the pipeline-name of %s names a pipeline bundle %s that is already a service: rename one", s.Dir, s.Name)
@@ -276,6 +284,54 @@ func pipelines(db *DB, bad func(*Service, string, string, ...any)) []*Service {
 			Contents: members, ContentsFile: FilePipelineName})
 	}
 	return bundles
+}
+
+// unsupportedPipelines reports, once per pipeline at its last
+// consumer, every pipeline svscan cannot run yet: a chain of more than
+// two services (a -> b -> c) or a funnel (a, b -> c). svscan keeps a
+// pipe only between a service directory and its log/, and a logger
+// cannot have a logger of its own (as under s6-svscan); longer
+// pipelines need the scanner to hold a pipe per consumer (see
+// docs/svrc.md, Pipelines).
+func unsupportedPipelines(db *DB, bad func(*Service, string, string, ...any)) {
+	for _, s := range sortedServices(db.Services) {
+		if s.Type != Longrun || s.ProducerFor != "" || len(s.ConsumerFor) == 0 || db.Unpiped[s.Name] == "" {
+			continue // not the last consumer of a pipeline svrc cannot run
+		}
+		// The producers feeding s, directly or not, as edges.
+		var edges []string
+		chain := []string{s.Name}
+		isChain := true
+		seen := map[string]bool{s.Name: true}
+		todo := []string{s.Name}
+		for len(todo) > 0 {
+			c := todo[0]
+			todo = todo[1:]
+			var ps []string
+			for _, p := range db.Services[c].ConsumerFor {
+				if db.Consumer[p] == c && !seen[p] {
+					seen[p] = true
+					ps = append(ps, p)
+					edges = append(edges, p+" -> "+c)
+					todo = append(todo, p)
+				}
+			}
+			if len(ps) > 1 {
+				isChain = false
+			} else if len(ps) == 1 {
+				chain = append([]string{ps[0]}, chain...)
+			}
+		}
+		shape := strings.Join(edges, ", ")
+		fix := "split it: give each producer a consumer of its own (a service writing into the next one's input is not possible yet)"
+		if isChain {
+			shape = strings.Join(chain, " -> ")
+			fix = "split it into pipelines of two: a producer and the logger reading it"
+		}
+		bad(s, FileConsumerFor, "pipeline %s: %s (a producer and its consumer, on the pipe svscan holds between a service and its log/); "+
+			"longer pipelines and several producers for one consumer need a pipe per consumer in svscan, not there yet: %s",
+			shape, ErrPipelineShape, fix)
+	}
 }
 
 // cycle returns a dependency cycle (first id repeated at the end), or
