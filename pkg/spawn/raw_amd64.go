@@ -5,6 +5,7 @@ package spawn
 import (
 	"os"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -26,6 +27,19 @@ type req struct {
 	nomask  uint64    // 48: no signal (the child's mask at execve)
 	dfl     [4]uint64 // 56: struct sigaction for SIG_DFL
 	flags   uintptr   // 88: clone flags
+	clone3  uintptr   // 96: non-zero: clone3(&cargs, 88) instead of clone
+	cargs   cloneArgs // 104: clone3's struct clone_args
+}
+
+// cloneArgs is the kernel's struct clone_args up to its cgroup field
+// (CLONE_ARGS_SIZE_VER2, 88 bytes).
+// Only flags, exit_signal and cgroup are set; the others stay zero.
+type cloneArgs struct {
+	flags      uint64
+	_          [3]uint64 // pidfd, child_tid, parent_tid
+	exitSignal uint64
+	_          [5]uint64 // stack, stack_size, tls, set_tid, set_tid_size
+	cgroup     uint64
 }
 
 const (
@@ -35,7 +49,13 @@ const (
 	sigchld           = 0x11
 	closeRangeUnshare = 2
 	sysCloseRange     = 436
+	cloneIntoCgroup   = 0x200000000
 )
+
+// clone3 says whether clone3 with CLONE_INTO_CGROUP works here: 0 not
+// known yet, 1 it does, 2 it does not (Linux before 5.7, or clone3
+// filtered out: a child then moves itself into its cgroup).
+var clone3 atomic.Int32
 
 // resetSignals are the signals whose handlers the child sets back to
 // SIG_DFL before it unblocks signals. Between that and its execve (which
@@ -83,7 +103,9 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 		}
 	}
 	r := &req{allmask: ^uint64(0), flags: cloneVM | cloneVfork | sigchld}
-	ops := make([]op, 0, 20+2*len(attr.Files))
+	ops := make([]op, 1, 21+2*len(attr.Files))
+	// ops[0] is the write into cgroup.procs of a child that cannot be
+	// started in its cgroup by clone3 (see below); skipped otherwise.
 	files := attr.Files
 	if attr.Setsid {
 		ops = append(ops, op{nr: syscall.SYS_SETSID, check: mustSucceed})
@@ -120,8 +142,36 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 		op{nr: syscall.SYS_RT_SIGPROCMASK, a1: 2 /* SIG_SETMASK */, a2: uintptr(unsafe.Pointer(&r.nomask)), a4: 8, check: mustSucceed},
 		op{nr: syscall.SYS_EXECVE, a1: uintptr(unsafe.Pointer(p)), a2: uintptr(unsafe.Pointer(&av[0])), a3: uintptr(unsafe.Pointer(&ev[0])), check: mustSucceed},
 	)
-	r.ops, r.nops = &ops[0], uintptr(len(ops))
+	first := 1 // ops[first:] run in the child
+	procs := -1
+	if attr.UseCgroupFD {
+		if clone3.Load() != 2 {
+			r.clone3 = 1
+			r.cargs = cloneArgs{flags: uint64(r.flags&^0xff) | cloneIntoCgroup, exitSignal: sigchld, cgroup: uint64(attr.CgroupFD)}
+		} else if procs, err = intoCgroup(attr.CgroupFD, ops); err != nil {
+			return 0, err
+		} else {
+			first = 0
+		}
+	}
+	r.ops, r.nops = &ops[first], uintptr(len(ops)-first)
 	ret := vfork(r)
+	if e := int(ret); r.clone3 != 0 && e < 0 && clone3Missing(syscall.Errno(-e)) {
+		// No CLONE_INTO_CGROUP here: from now on, the child moves itself.
+		clone3.Store(2)
+		r.clone3 = 0
+		if procs, err = intoCgroup(attr.CgroupFD, ops); err != nil {
+			return 0, err
+		}
+		first = 0
+		r.ops, r.nops = &ops[0], uintptr(len(ops))
+		ret = vfork(r)
+	} else if r.clone3 != 0 && e >= 0 {
+		clone3.Store(1)
+	}
+	if procs >= 0 {
+		syscall.Close(procs)
+	}
 	runtime.KeepAlive(p)
 	runtime.KeepAlive(av)
 	runtime.KeepAlive(ev)
@@ -132,6 +182,7 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 		return 0, syscall.Errno(-e)
 	}
 	pid := int(ret)
+	r.errop += uintptr(first) // an index into ops
 	if r.errno != 0 {
 		// The child has exited (vfork returned): collect it.
 		var ws syscall.WaitStatus
@@ -141,10 +192,47 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 			}
 		}
 		err := syscall.Errno(r.errno)
-		if o := ops[r.errop]; o.nr == syscall.SYS_CHDIR {
+		switch o := ops[r.errop]; {
+		case o.nr == syscall.SYS_CHDIR:
 			return 0, &os.PathError{Op: "chdir", Path: attr.Dir, Err: err}
+		case r.errop == 0:
+			return 0, &os.PathError{Op: "move into cgroup", Path: "cgroup.procs", Err: err}
 		}
 		return 0, err
 	}
 	return pid, nil
+}
+
+// intoCgroup opens cgroup.procs of the cgroup directory open as cgfd and
+// makes ops[0] the child's write of "0" (itself) into it: where clone3
+// cannot start the child in its cgroup, its first system call moves it
+// there. It returns the descriptor, for the parent to close once the
+// child has exec'd or failed.
+func intoCgroup(cgfd int, ops []op) (int, error) {
+	fd, err := syscall.Openat(cgfd, "cgroup.procs", syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: "cgroup.procs", Err: err}
+	}
+	ops[0] = op{nr: syscall.SYS_WRITE, a1: uintptr(fd), a2: uintptr(unsafe.Pointer(&self[0])), a3: 1, check: mustSucceed}
+	return fd, nil
+}
+
+// self is what a process writes into cgroup.procs to move itself (not
+// on a stack: the op holds its address).
+var self = [1]byte{'0'}
+
+// clone3Missing reports whether clone3 failing with e means the kernel
+// (or a seccomp filter) lacks clone3 or CLONE_INTO_CGROUP: ENOSYS before
+// 5.3 or under a filter, E2BIG or EINVAL for a struct clone_args or flag
+// newer than the kernel.
+func clone3Missing(e syscall.Errno) bool {
+	return e == syscall.ENOSYS || e == syscall.E2BIG || e == syscall.EINVAL
+}
+
+// ForceCgroupProcs makes children started with UseCgroupFD move
+// themselves into their cgroup (the way of kernels without
+// CLONE_INTO_CGROUP) until the function it returns is called. For tests.
+func ForceCgroupProcs() (restore func()) {
+	old := clone3.Swap(2)
+	return func() { clone3.Store(old) }
 }

@@ -51,3 +51,20 @@ func TestOps(t *testing.T) {
 		t.Errorf("child wrote %q, exit %d, errno %v at op %d; want \"AC\", 127, EBADF at op 7", out, ws.ExitStatus(), syscall.Errno(rq.errno), rq.errop)
 	}
 }
+
+// TestReqLayout: the assembly reads req at fixed offsets.
+func TestReqLayout(t *testing.T) {
+	var r req
+	if o := unsafe.Offsetof(r.flags); o != 88 {
+		t.Errorf("flags at %d, the assembly reads 88", o)
+	}
+	if o := unsafe.Offsetof(r.clone3); o != 96 {
+		t.Errorf("clone3 at %d, the assembly reads 96", o)
+	}
+	if o := unsafe.Offsetof(r.cargs); o != 104 {
+		t.Errorf("cargs at %d, the assembly reads 104", o)
+	}
+	if n := unsafe.Sizeof(r.cargs); n != 88 {
+		t.Errorf("struct clone_args is %d bytes, the assembly passes 88", n)
+	}
+}

@@ -51,6 +51,15 @@ type Attr struct {
 	// failure to set it is ignored, as Go ignores it). Where Start falls
 	// back to syscall.ForkExec, the child gets Go's restored limit.
 	NoFile *unix.Rlimit
+	// UseCgroupFD starts the child in the cgroup v2 directory open as
+	// CgroupFD (package cgroup): with clone3's CLONE_INTO_CGROUP (Linux
+	// 5.7) the child is in it from its first instruction; on a kernel
+	// without it (or where clone3 is filtered), the child writes itself
+	// into the cgroup's cgroup.procs as its first system call, before it
+	// runs anything of the program. Failing to get there fails the
+	// spawn.
+	UseCgroupFD bool
+	CgroupFD    int
 }
 
 // Start starts path with argv and returns the child's pid. The child has
@@ -222,7 +231,8 @@ func forkExec(path string, argv []string, attr *Attr) (int, error) {
 	}
 	return syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir: attr.Dir, Env: attr.Env, Files: files,
-		Sys: &syscall.SysProcAttr{Setsid: attr.Setsid, Setpgid: attr.Setpgid && !attr.Setsid},
+		Sys: &syscall.SysProcAttr{Setsid: attr.Setsid, Setpgid: attr.Setpgid && !attr.Setsid,
+			UseCgroupFD: attr.UseCgroupFD, CgroupFD: attr.CgroupFD},
 	})
 }
 

@@ -4,7 +4,8 @@
 
 // func vfork(r *req) uintptr
 //
-// The child shares the parent's memory and, until it execs, runs on the
+// It clones with clone3 when r.clone3 is set (to start the child in a
+// cgroup), with clone otherwise. The child shares the parent's memory and, until it execs, runs on the
 // parent's stack pointer; it touches no stack (system calls and
 // registers only) and never returns. Every signal stays blocked in the
 // child until its ops have reset the handlers of the signals a Go
@@ -18,6 +19,16 @@ TEXT ·vfork(SB),NOSPLIT,$0-16
 	LEAQ	32(R12), DX
 	MOVQ	$8, R10
 	SYSCALL
+	CMPQ	96(R12), $0
+	JEQ	oldclone
+	// clone3(&r.cargs, 88): no stack given, the child runs on this one
+	// as with clone below.
+	MOVQ	$435, AX
+	LEAQ	104(R12), DI
+	MOVQ	$88, SI
+	SYSCALL
+	JMP	cloned
+oldclone:
 	// clone(r.flags, NULL, NULL, NULL, 0)
 	MOVQ	$56, AX
 	MOVQ	88(R12), DI
@@ -26,6 +37,7 @@ TEXT ·vfork(SB),NOSPLIT,$0-16
 	XORQ	R10, R10
 	XORQ	R8, R8
 	SYSCALL
+cloned:
 	TESTQ	AX, AX
 	JEQ	child
 	MOVQ	AX, R13
