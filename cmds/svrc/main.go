@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/svinit/svinit/pkg/cli"
@@ -226,6 +229,26 @@ func change(o opts, db *rc.DB, names []string, stdout, stderr io.Writer) error {
 	if o.verbosity >= 2 {
 		eo.Verbose = stderr
 	}
+	// SIGTERM and SIGINT abort the change as they abort s6-rc's: no
+	// transition starts any more, the longruns under way fail (sent
+	// down when going up), the oneshot scripts running finish.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	abort := make(chan struct{})
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case sig := <-sigs:
+			if o.verbosity >= 2 {
+				fmt.Fprintf(stderr, "svrc: got %v: aborting the change\n", sig)
+			}
+			close(abort)
+		case <-finished:
+		}
+	}()
+	eo.Abort = abort
 	start := time.Now()
 	for _, p := range plans {
 		if o.verbosity >= 1 {
@@ -240,7 +263,7 @@ func change(o opts, db *rc.DB, names []string, stdout, stderr io.Writer) error {
 			}
 		}
 		out := live.Execute(db, p, eo)
-		if len(out.Failed) > 0 {
+		if len(out.Failed) > 0 || out.Interrupted {
 			out.Report(stderr, p.Up)
 			if out.TimedOut {
 				return cli.Silent(exitTimeout)

@@ -19,6 +19,12 @@ type Options struct {
 	Force bool
 	// Verbose, when set, reports each transition as it completes.
 	Verbose io.Writer
+	// Abort, when closed, interrupts the change as s6-rc's SIGTERM
+	// and SIGINT do: no transition starts any more, the longrun
+	// transitions under way fail at once (an up one is sent down),
+	// and the oneshot scripts running are waited for (killing one
+	// would leave its service in an unknown state).
+	Abort <-chan struct{}
 }
 
 // Failure is a transition that failed, or that was not attempted
@@ -35,6 +41,11 @@ type Outcome struct {
 	Done     []string // transitions that succeeded, in completion order
 	Failed   []Failure
 	TimedOut bool // the overall timeout (Options.Timeout) passed
+	// Interrupted is set when Options.Abort was closed during the
+	// change; NotStarted then lists the transitions it left undone
+	// (those blocked by a failure are in Failed).
+	Interrupted bool
+	NotStarted  []string
 }
 
 // Execute carries the plan out: every transition starts as soon as
@@ -58,6 +69,17 @@ func (l *Live) Execute(db *DB, p *Plan, o Options) Outcome {
 	}
 	var mu sync.Mutex
 	var out Outcome
+	if o.Abort != nil {
+		finished := make(chan struct{})
+		defer close(finished)
+		go func() {
+			select {
+			case <-o.Abort:
+				l.abort()
+			case <-finished:
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for id := range p.Set {
 		wg.Add(1)
@@ -67,6 +89,10 @@ func (l *Live) Execute(db *DB, p *Plan, o Options) Outcome {
 			defer close(r.done)
 			for _, b := range db.Before(id, p.Set, p.Up) {
 				<-res[b].done
+				if res[b].err == errNotStarted {
+					r.err = errNotStarted
+					return
+				}
 				if res[b].err != nil {
 					r.blocker = b
 					if res[b].blocker >= 0 {
@@ -75,6 +101,10 @@ func (l *Live) Execute(db *DB, p *Plan, o Options) Outcome {
 					r.err = errBlocked
 					return
 				}
+			}
+			if l.aborted() {
+				r.err = errNotStarted
+				return
 			}
 			s := db.atoms[id]
 			deadline := overall
@@ -99,16 +129,20 @@ func (l *Live) Execute(db *DB, p *Plan, o Options) Outcome {
 				if o.Verbose != nil {
 					fmt.Fprintf(o.Verbose, "svrc: %s %s %s\n", s.Type, s.Name, updown(p.Up))
 				}
-			} else {
+			} else if r.err != errNotStarted {
 				l.setFailed(s.Name, fmt.Sprintf("%s: %v", updown(p.Up), r.err))
 			}
 		}(id)
 	}
 	wg.Wait()
 	byFail := map[int]*Failure{}
+	out.Interrupted = l.aborted()
 	for _, id := range sortedIDs(p.Set) {
 		r := res[id]
-		if r.err == nil || r.err == errBlocked {
+		if r.err == errNotStarted {
+			out.NotStarted = append(out.NotStarted, db.atoms[id].Name)
+		}
+		if r.err == nil || r.err == errBlocked || r.err == errNotStarted {
 			continue
 		}
 		byFail[id] = &Failure{Name: db.atoms[id].Name, Reason: r.err.Error()}
@@ -129,7 +163,10 @@ func (l *Live) Execute(db *DB, p *Plan, o Options) Outcome {
 	return out
 }
 
-var errBlocked = errors.New("blocked")
+var (
+	errBlocked    = errors.New("blocked")
+	errNotStarted = errors.New("not started: svrc was interrupted")
+)
 
 // transition brings one atomic service up or down and records it.
 func (l *Live) transition(s *Service, up bool, o Options, deadline time.Time) error {
@@ -161,6 +198,16 @@ func (out *Outcome) Report(w io.Writer, up bool) {
 			line += fmt.Sprintf("; %s because of it:", what)
 			for _, b := range f.Blocked {
 				line += " " + b
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+	if out.Interrupted {
+		line := "svrc: interrupted: no transition started after the signal"
+		if len(out.NotStarted) > 0 {
+			line += fmt.Sprintf("; %s, not started:", what)
+			for _, n := range out.NotStarted {
+				line += " " + n
 			}
 		}
 		fmt.Fprintln(w, line)

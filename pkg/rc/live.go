@@ -44,6 +44,8 @@ type Live struct {
 	state string
 	lock  *os.File
 	db    *DB
+	// abortState interrupts a change (abort.go).
+	abortState aborter
 }
 
 // OpenLive opens (creating it if needed) the live state of db's

@@ -107,6 +107,9 @@ func (l *Live) installFor(s *Service) error {
 // until the service is up, and ready if it has a notification-fd.
 func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 	dir := l.ServiceDir(s.Name)
+	if l.aborted() {
+		return errNotStarted
+	}
 	fresh := false
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := l.installFor(s); err != nil {
@@ -121,6 +124,12 @@ func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 		return err
 	}
 	defer w.close()
+	release, ok := l.interruptible(w)
+	if !ok {
+		l.stopFailed(dir)
+		return errInterruptedUp
+	}
+	defer release()
 	up, ready := false, false
 	if st, err := servicedir.ReadStatus(dir); err == nil {
 		up, ready = st.Up() && !st.Finishing, st.Ready
@@ -135,6 +144,10 @@ func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 		err = l.send(w, dir, "u", deadline)
 	}
 	if err != nil {
+		if l.aborted() {
+			l.stopFailed(dir)
+			return errInterruptedUp
+		}
 		return err
 	}
 	deaths := 0
@@ -142,6 +155,9 @@ func (l *Live) longrunUp(s *Service, deadline time.Time) error {
 		c, err := w.next(deadline)
 		if err != nil {
 			l.stopFailed(dir)
+			if l.aborted() {
+				return errInterruptedUp
+			}
 			if errors.Is(err, errTimeout) {
 				what := "up"
 				if s.NotificationFd {
@@ -187,6 +203,9 @@ func (l *Live) longrunDown(s *Service, deadline time.Time) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	if l.aborted() {
+		return errNotStarted
+	}
 	if err := os.WriteFile(filepath.Join(dir, "down"), nil, 0o644); err != nil {
 		return err
 	}
@@ -195,6 +214,12 @@ func (l *Live) longrunDown(s *Service, deadline time.Time) error {
 		return err
 	}
 	defer w.close()
+	release, ok := l.interruptible(w)
+	if !ok {
+		control(dir, "d")
+		return errInterruptedDown
+	}
+	defer release()
 	st, err := servicedir.ReadStatus(dir)
 	if err != nil {
 		return nil // never supervised: nothing runs
@@ -212,6 +237,9 @@ func (l *Live) longrunDown(s *Service, deadline time.Time) error {
 	for up || !ready {
 		c, err := w.next(deadline)
 		if err != nil {
+			if l.aborted() {
+				return errInterruptedDown
+			}
 			if errors.Is(err, errTimeout) {
 				return errors.New("still not down in time (check its down-signal, timeout-kill and finish)")
 			}
