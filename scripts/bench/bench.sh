@@ -5,12 +5,13 @@
 #   scripts/bench/bench.sh
 #   ROUNDS=5 scripts/bench/bench.sh            # rounds per scenario (>= 3 recommended)
 #   ROUNDS_1000=2 ROUNDS_RUNIT=1 ...           # N=1000 and runit rounds
-#   SKIP_IMAGE=1 SKIP_SVLOG=1 ...              # leave a family out
+#   SKIP_IMAGE=1 SKIP_SVLOG=1 SKIP_SVRC=1 ...  # leave a family out
 #
 # Supervision (scan-to-up, memory, sequential population, restart, control):
 # scripts/bench/svbench against s6 and runit. Logging: scripts/bench/svlog.sh.
-# Image: scripts/bench/image.sh. Boot: out/boot-time.txt when the boot tests
-# wrote it. Writes out/bench.json and docs/benchmarks.md and prints the table.
+# Image: scripts/bench/image.sh. Service manager (svrc against its
+# critical-path bound): scripts/bench/svrcbench. Boot: out/boot-time.txt
+# when the boot tests wrote it. Writes out/bench.json and docs/benchmarks.md and prints the table.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,9 +37,10 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-echo "bench: building svscan, svscanctl, svc, svbench" >&2
-go build -o "$tmp/bin/" ./cmds/svscan ./cmds/svscanctl ./cmds/svc
+echo "bench: building svscan, svscanctl, svc, svrc, svbench, svrcbench" >&2
+go build -o "$tmp/bin/" ./cmds/svscan ./cmds/svscanctl ./cmds/svc ./cmds/svrc
 go build -o "$tmp/svbench" ./scripts/bench/svbench
+go build -o "$tmp/svrcbench" ./scripts/bench/svrcbench
 
 # Scan directories live on tmpfs, as /run/service does in the image (on
 # a disk file system, inode allocation dominates every supervisor).
@@ -71,8 +73,15 @@ if [ -z "${SKIP_IMAGE:-}" ]; then
 	image_args=(-image "$OUT/bench-image.txt")
 fi
 
+svrc_args=()
+if [ -z "${SKIP_SVRC:-}" ]; then
+	echo "bench: service manager (scripts/bench/svrcbench)" >&2
+	TMPDIR=$scanfs "$tmp/svrcbench" -bin "$tmp/bin" -rounds "$ROUNDS" -o "$OUT/bench-svrc.json" >&2
+	svrc_args=(-svrc "$OUT/bench-svrc.json")
+fi
+
 end=$(date +%s)
-"$tmp/svbench" report -supervision "$OUT/bench-supervision.json" "${svlog_args[@]}" "${image_args[@]}" \
+"$tmp/svbench" report -supervision "$OUT/bench-supervision.json" "${svlog_args[@]}" "${image_args[@]}" "${svrc_args[@]}" \
 	-boot "$OUT/boot-time.txt" -json "$OUT/bench.json" -md docs/benchmarks.md \
 	-fs "tmpfs ($scanfs)" -load "$load" -elapsed "$(((end - start) / 60)) min $(((end - start) % 60)) s" \
 	-rounds "$ROUNDS (N=1000: $ROUNDS_1000; runit: $ROUNDS_RUNIT, as its runsvdir/runsv wait ~1 s per change)"

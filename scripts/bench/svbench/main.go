@@ -3,7 +3,7 @@
 // round. It is driven by scripts/bench/bench.sh (make bench).
 //
 //	svbench run -bin DIR [-rounds 3] [-o out/bench-supervision.json]
-//	svbench report -supervision F [-svlog F] [-image F] [-boot F] -json out/bench.json -md docs/benchmarks.md
+//	svbench report -supervision F [-svlog F] [-image F] [-svrc F] [-boot F] -json out/bench.json -md docs/benchmarks.md
 //
 // run: scan-to-up (N = 10, 100, 1000) with the PSS of the supervision
 // tree, sequential population, restart latency, control round trips.

@@ -62,6 +62,7 @@ func reportMain(args []string) error {
 	sup := fs.String("supervision", "out/bench-supervision.json", "svbench run output")
 	svlog := fs.String("svlog", "", "output of scripts/bench/svlog.sh")
 	image := fs.String("image", "", "output of scripts/bench/image.sh")
+	svrcOut := fs.String("svrc", "", "output of scripts/bench/svrcbench")
 	boot := fs.String("boot", "out/boot-time.txt", "boot time written by the QEMU boot tests")
 	jsonOut := fs.String("json", "out/bench.json", "JSON output")
 	md := fs.String("md", "docs/benchmarks.md", "Markdown output")
@@ -86,6 +87,13 @@ func reportMain(args []string) error {
 			return err
 		}
 		rows = append(rows, r)
+	}
+	if *svrcOut != "" {
+		r, err := readSvrc(*svrcOut)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
 	}
 	rep := &report{Names: map[string]string{
 		"svinit": "this tree (svscan, svc, svlog, mkimage)",
@@ -333,7 +341,7 @@ func markdown(rep *report) string {
 	fmt.Fprintf(&b, "| scenario | parameter | unit | svinit | s6 | svinit/s6 | runit | svinit/runit | target |\n")
 	fmt.Fprintf(&b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, o := range rep.Rows {
-		if strings.HasPrefix(o.Scenario, "image") {
+		if strings.HasPrefix(o.Scenario, "image") || strings.HasPrefix(o.Scenario, svrcPrefix) {
 			continue
 		}
 		t := o.Target
@@ -358,6 +366,7 @@ func markdown(rep *report) string {
 	} else {
 		fmt.Fprintf(&b, "\nImage figures: not measured in this run.\n")
 	}
+	b.WriteString(svrcMarkdown(rep))
 	fmt.Fprintf(&b, "\n## Boot\n\nKernel handoff to all early services up, against u-root's stock init reaching its shell (target <= 1.1x):\n")
 	fmt.Fprintf(&b, "%s\n", quote(rep.Boot))
 	fmt.Fprintf(&b, "\n%s", methodText)
