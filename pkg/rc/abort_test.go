@@ -1,9 +1,12 @@
 package rc
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,5 +100,43 @@ func TestAbortUnderSvscan(t *testing.T) {
 		if _, err := w.next(time.Now().Add(30 * time.Second)); err != nil {
 			t.Fatalf("slow still running after the abort: %v", err)
 		}
+	}
+}
+
+// svrc itself: SIGTERM during a change ends it with exit 1 and says
+// what was interrupted and what was not started.
+func TestSvrcSigterm(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "svrc")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/svinit/svinit/cmds/svrc").CombinedOutput(); err != nil {
+		t.Fatalf("building svrc: %v\n%s", err, out)
+	}
+	tmp := t.TempDir()
+	root := defs(t, t.TempDir(), map[string]string{
+		"slow/type": "longrun\n", "slow/notification-fd": "3\n",
+		"slow/run":   sh + "touch " + tmp + "/slow-runs\nexec sleep 1000\n",
+		"after/type": "longrun\n", "after/run": sh + "exec sleep 1000\n", "after/dependencies.d/slow": "",
+	})
+	scan, out := scanner(t)
+	cmd := exec.Command(bin, "-c", root, "-l", scan, "-u", "change", "after")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, out: out, tmp: tmp}
+	e.waitFor("slow to run", func() bool { _, err := os.Stat(filepath.Join(tmp, "slow-runs")); return err == nil })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("svrc after SIGTERM: %v, want exit 1; stderr:\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "svrc: slow failed: interrupted") || !strings.Contains(s, "left down because of it: after") {
+		t.Errorf("stderr:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(scan, "slow", "down")); err != nil {
+		t.Errorf("slow not marked down after the interruption: %v", err)
 	}
 }
