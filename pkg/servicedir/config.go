@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/svinit/svinit/pkg/cgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,15 +47,24 @@ const (
 	NoBackoff       = "svinit-no-backoff"       // exists: s6's restart rule, no backoff
 	PermafailDeaths = "svinit-permafail-deaths" // N: that many deaths in the window: stay down
 	PermafailWindow = "svinit-permafail-window" // ms, the window of svinit-permafail-deaths
+	MemoryMax       = "svinit-memory-max"       // the cgroup's memory.max (bytes, K/M/G/T, max)
+	PidsMax         = "svinit-pids-max"         // the cgroup's pids.max (processes, max)
+	CPUWeight       = "svinit-cpu-weight"       // the cgroup's cpu.weight (1-10000)
+	NoCgroup        = "svinit-no-cgroup"        // exists: no cgroup of its own, as under s6
 )
 
 // Files lists every name above: what a service directory may hold that
 // its supervisor looks at (besides supervise/ and event/, which it makes).
 var Files = []string{Run, Finish, Down, NotificationFd, LockFd, TimeoutKill, TimeoutFinish, MaxDeathTally, DownSignal, Log,
-	RestartMax, RestartReset, NoBackoff, PermafailDeaths, PermafailWindow}
+	RestartMax, RestartReset, NoBackoff, PermafailDeaths, PermafailWindow,
+	MemoryMax, PidsMax, CPUWeight, NoCgroup}
 
 // nFiles is len(Files).
-const nFiles = 15
+const nFiles = 19
+
+// CgroupFiles are svinit's cgroup files (read with the others before
+// each start).
+var CgroupFiles = []string{MemoryMax, PidsMax, CPUWeight, NoCgroup}
 
 // BackoffFiles are svinit's restart backoff and permanent failure files
 // (read with the others before each start).
@@ -91,6 +101,11 @@ type Config struct {
 	// deaths (0: never) within PermafailWindow.
 	PermafailDeaths int
 	PermafailWindow time.Duration
+	// The service's cgroup (svinit's): its limits as the kernel's files
+	// take them (empty: none), and whether it has no cgroup of its own
+	// (svinit-no-cgroup).
+	Limits   cgroup.Limits
+	NoCgroup bool
 	// RunErr says why ./run cannot be executed (missing, not a regular
 	// file, not executable), nil if it looks executable. The supervisor
 	// still tries, and retries, as s6-supervise does.
@@ -224,6 +239,14 @@ func (r *reader) fill(c *Config, names ...string) {
 			c.NoBackoff = r.present(name, dt)
 		case RestartMax:
 			r.ms(c, name, dt, &c.RestartMax, "using the default, 60000")
+		case NoCgroup:
+			c.NoCgroup = r.present(name, dt)
+		case MemoryMax:
+			r.limit(c, name, dt, cgroup.ParseMemory, &c.Limits.MemoryMax)
+		case PidsMax:
+			r.limit(c, name, dt, cgroup.ParsePids, &c.Limits.PidsMax)
+		case CPUWeight:
+			r.limit(c, name, dt, cgroup.ParseCPUWeight, &c.Limits.CPUWeight)
 		case RestartReset:
 			r.ms(c, name, dt, &c.RestartReset, "using the default, 10000")
 		case PermafailDeaths:
@@ -313,6 +336,21 @@ func (r *reader) ms(c *Config, name string, dt uint8, d *time.Duration, fallback
 	if n, ok := r.uint(c, name, dt, fallback); ok {
 		*d = time.Duration(n) * time.Millisecond
 	}
+}
+
+// limit sets *v from name, a cgroup limit checked by parse, leaving it
+// empty (no limit) when the file is unusable.
+func (r *reader) limit(c *Config, name string, dt uint8, parse func(string) (string, error), v *string) {
+	s, ok := r.value(c, name, dt, signalBytes, "no limit")
+	if !ok {
+		return
+	}
+	l, err := parse(s)
+	if err != nil {
+		r.warn(c, name, "%q is %v: no limit", s, err)
+		return
+	}
+	*v = l
 }
 
 func (r *reader) uint(c *Config, name string, dt uint8, fallback string) (uint64, bool) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/pkg/cgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,6 +117,16 @@ func TestRead(t *testing.T) {
 			return c.RestartMax == 2500*time.Millisecond && c.RestartReset == 1500*time.Millisecond && c.NoBackoff &&
 				c.PermafailDeaths == 5 && c.PermafailWindow == 30*time.Second
 		}, ""},
+		// svinit's cgroup files.
+		{"cgroup files", map[string]string{"run": run, "svinit-memory-max": "64M\n", "svinit-pids-max": "max",
+			"svinit-cpu-weight": "200", "svinit-no-cgroup": ""}, func(c Config) bool {
+			return c.Limits == cgroup.Limits{MemoryMax: "67108864", PidsMax: "max", CPUWeight: "200"} && c.NoCgroup
+		}, ""},
+		{"no cgroup files", map[string]string{"run": run}, func(c Config) bool { return c.Limits == cgroup.Limits{} && !c.NoCgroup }, ""},
+		{"bad memory-max", map[string]string{"run": run, "svinit-memory-max": "64 MB"}, func(c Config) bool { return c.Limits.MemoryMax == "" },
+			"svinit-memory-max: \"64 MB\" is not a size"},
+		{"bad cpu-weight", map[string]string{"run": run, "svinit-cpu-weight": "0"}, func(c Config) bool { return c.Limits.CPUWeight == "" },
+			"svinit-cpu-weight: \"0\" is not a weight from 1 to 10000: no limit"},
 		{"no-backoff through a link", map[string]string{"run": run, "x": "", "svinit-no-backoff": "->x"}, func(c Config) bool { return c.NoBackoff }, ""},
 		{"no-backoff dangling", map[string]string{"run": run, "svinit-no-backoff": "->nowhere"}, func(c Config) bool { return !c.NoBackoff }, ""},
 		{"permafail deaths clamped", map[string]string{"run": run, "svinit-permafail-deaths": "100000"}, func(c Config) bool { return c.PermafailDeaths == 4096 }, ""},
@@ -275,9 +286,9 @@ func TestHostileFiles(t *testing.T) {
 					if c.HasLog != (h.kind == "directory") {
 						t.Errorf("HasLog = %v", c.HasLog)
 					}
-				case Down, NoBackoff:
+				case Down, NoBackoff, NoCgroup:
 					// Existence files: anything there but a dangling link.
-					if v := c.Down || c.NoBackoff; v == h.absent || len(c.Warnings) != 0 {
+					if v := c.Down || c.NoBackoff || c.NoCgroup; v == h.absent || len(c.Warnings) != 0 {
 						t.Errorf("%s: %v, warnings %q", name, v, c.Warnings)
 					}
 				default:
