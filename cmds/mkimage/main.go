@@ -18,6 +18,9 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/compress"
+	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/inspect"
 )
 
 const usage = `usage:
@@ -79,8 +82,8 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 1 {
 		return cli.Usagef("one definition at a time (got %s)", strings.Join(fs.Args(), " "))
 	}
-	if *comp != "" && !slices.Contains(image.Compressions, *comp) {
-		return cli.Usagef("-c: unknown compression %q (want one of %s)", *comp, strings.Join(image.Compressions, ", "))
+	if *comp != "" && !slices.Contains(compress.Compressions, *comp) {
+		return cli.Usagef("-c: unknown compression %q (want one of %s)", *comp, strings.Join(compress.Compressions, ", "))
 	}
 	start := *dir
 	if start == "" {
@@ -132,7 +135,7 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 		}
 		// Lay the image out (without the busybox) to find paths that
 		// two parts of the definition both produce.
-		err = p.Layout(image.NewArchive())
+		err = p.Layout(cpio.NewArchive())
 		p.Close()
 		if err != nil {
 			return definitionError(err)
@@ -172,13 +175,13 @@ func definitionError(err error) error {
 	return cli.Exitf(cli.ExitSystem, "%v", err)
 }
 
-func readImage(path string) ([]*image.Entry, string, error) {
+func readImage(path string) ([]*cpio.Entry, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
-	es, comp, err := image.ReadImage(f)
+	es, comp, err := inspect.ReadImage(f)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
@@ -202,7 +205,7 @@ func runLs(args []string, stdout, stderr io.Writer) error {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
 	for _, e := range es {
-		fmt.Fprintln(stdout, image.FormatEntry(e, *long))
+		fmt.Fprintln(stdout, inspect.FormatEntry(e, *long))
 	}
 	return nil
 }
@@ -224,12 +227,12 @@ func runCat(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
-	byName := map[string]*image.Entry{}
+	byName := map[string]*cpio.Entry{}
 	for _, e := range es {
 		byName[e.Name] = e
 	}
 	for _, p := range fs.Args()[1:] {
-		name, err := image.CleanName(p)
+		name, err := cpio.CleanName(p)
 		if err != nil {
 			return cli.Usagef("%v", err)
 		}
@@ -237,9 +240,9 @@ func runCat(args []string, stdout, stderr io.Writer) error {
 		switch {
 		case !ok:
 			return cli.Exitf(cli.ExitFalse, "%s: /%s: not in the image", fs.Arg(0), name)
-		case e.Mode&image.TypeMask == image.TypeSymlink:
+		case e.Mode&cpio.TypeMask == cpio.TypeSymlink:
 			fmt.Fprintln(stdout, e.Link)
-		case e.Mode&image.TypeMask != image.TypeRegular:
+		case e.Mode&cpio.TypeMask != cpio.TypeRegular:
 			return cli.Exitf(cli.ExitFalse, "%s: /%s: not a regular file", fs.Arg(0), name)
 		default:
 			stdout.Write(e.Data)
@@ -267,7 +270,7 @@ func runDiff(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
-	d := image.Diff(a, b)
+	d := inspect.Diff(a, b)
 	for _, l := range d {
 		fmt.Fprintln(stdout, l)
 	}

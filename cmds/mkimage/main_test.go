@@ -14,11 +14,14 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/compress"
+	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/inspect"
 )
 
 func writeImage(t *testing.T, path, comp string, files map[string]string) {
 	t.Helper()
-	a := image.NewArchive()
+	a := cpio.NewArchive()
 	for n, c := range files {
 		if err := a.File(n, 0o644, []byte(c), ""); err != nil {
 			t.Fatal(err)
@@ -30,11 +33,11 @@ func writeImage(t *testing.T, path, comp string, files map[string]string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := image.Compress(f, comp)
+	w, err := compress.Writer(f, comp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.WriteCPIO(w, image.WriteOptions{}); err != nil {
+	if err := a.WriteCPIO(w, cpio.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
@@ -261,9 +264,9 @@ func TestReproducible(t *testing.T) {
 		images = append(images, b)
 	}
 	if !bytes.Equal(images[0], images[1]) {
-		a, _ := image.ReadCPIO(bytes.NewReader(images[0]))
-		b, _ := image.ReadCPIO(bytes.NewReader(images[1]))
-		t.Fatalf("two builds differ: %v", image.Diff(a, b))
+		a, _ := cpio.ReadCPIO(bytes.NewReader(images[0]))
+		b, _ := cpio.ReadCPIO(bytes.NewReader(images[1]))
+		t.Fatalf("two builds differ: %v", inspect.Diff(a, b))
 	}
 	// newc headers: the mtime is the 8 hex digits at offset 46.
 	b, want := images[0], fmt.Sprintf("%08x", 1700000000)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/compress"
 )
 
 // env is what every boot needs, found once.
@@ -218,7 +219,7 @@ func doBuild(t *testing.T, e *env, s imageSpec) (string, error) {
 	if comp == "" {
 		comp = "gzip"
 	}
-	out := filepath.Join(e.work, s.name+".cpio"+image.Suffix(comp))
+	out := filepath.Join(e.work, s.name+".cpio"+compress.Suffix(comp))
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	var progress bytes.Buffer

@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/svinit/svinit/pkg/image/compress"
+	"github.com/svinit/svinit/pkg/image/cpio"
 )
 
 // Options control Build.
@@ -21,7 +24,7 @@ type Options struct {
 	Progress    io.Writer
 	Verbose     bool
 	// Busybox builds the busybox; nil means BuildBusybox (tests pass a fake).
-	Busybox func(ctx context.Context, p *Plan, tmp string) ([]*Entry, error)
+	Busybox func(ctx context.Context, p *Plan, tmp string) ([]*cpio.Entry, error)
 	// Resolve options (tests).
 	Resolve ResolveOptions
 }
@@ -83,11 +86,11 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	if comp == "" {
 		comp = "xz"
 	}
-	if _, err := Compress(io.Discard, comp); err != nil {
+	if _, err := compress.Writer(io.Discard, comp); err != nil {
 		return nil, err
 	}
 	if out == "" {
-		out = "out/initramfs.cpio" + Suffix(comp)
+		out = "out/initramfs.cpio" + compress.Suffix(comp)
 	}
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(o.Root, out)
@@ -120,7 +123,7 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	}
 	defer af.Abort()
 
-	a := NewArchive()
+	a := cpio.NewArchive()
 	if err := phase(fmt.Sprintf("building the busybox (%d commands: %s)", len(plan.Commands), strings.Join(sortedNames(plan.Commands), " ")), func() error {
 		tmp, err := os.MkdirTemp("", "mkimage-")
 		if err != nil {
@@ -129,7 +132,7 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 		defer os.RemoveAll(tmp)
 		build := o.Busybox
 		if build == nil {
-			build = func(ctx context.Context, p *Plan, tmp string) ([]*Entry, error) {
+			build = func(ctx context.Context, p *Plan, tmp string) ([]*cpio.Entry, error) {
 				// mkuimage's go command would fetch missing modules
 				// too, but silently: fetch them first, saying so.
 				var pkgs []string
@@ -160,12 +163,12 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	}
 	if err := phase(fmt.Sprintf("writing %s (%s)", out, comp), func() error {
 		cw := &countWriter{w: af}
-		zw, err := Compress(cw, comp)
+		zw, err := compress.Writer(cw, comp)
 		if err != nil {
 			return err
 		}
 		tw := &countWriter{w: zw}
-		if err := a.WriteCPIO(tw, WriteOptions{MTime: o.MTime, Check: ctx.Err}); err != nil {
+		if err := a.WriteCPIO(tw, cpio.WriteOptions{MTime: o.MTime, Check: ctx.Err}); err != nil {
 			return fmt.Errorf("writing %s: %w", out, err)
 		}
 		if err := zw.Close(); err != nil {

@@ -12,8 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/u-root/gobusybox/src/pkg/golang"
-	"github.com/u-root/mkuimage/cpio"
+	ucpio "github.com/u-root/mkuimage/cpio"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/mkuimage/uimage/initramfs"
 	"github.com/u-root/uio/llog"
@@ -34,7 +35,7 @@ type BusyboxOptions struct {
 // linux/amd64 (GOAMD64=v1, CGO off, trimmed paths, stripped) with mkuimage,
 // and returns its entries: /bbin/bb, the /bbin/NAME links, /init and
 // /bin/sh. tmp is a scratch directory (it must exist).
-func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([]*Entry, error) {
+func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([]*cpio.Entry, error) {
 	if len(p.Commands) == 0 {
 		return nil, fmt.Errorf("no commands to build")
 	}
@@ -65,7 +66,7 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 	if !o.ForceRebuild {
 		bopts.ExtraArgs = append(bopts.ExtraArgs, "-a=false")
 	}
-	arch := cpio.InMemArchive()
+	arch := ucpio.InMemArchive()
 	done := make(chan error, 1)
 	go func() {
 		done <- uimage.Create(l,
@@ -104,27 +105,27 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 			}
 		}
 	}
-	var out []*Entry
+	var out []*cpio.Entry
 	for _, name := range arch.Order {
 		r := arch.Files[name]
 		if name == "bin/defaultsh" {
 			continue // a u-root convention the image does not use
 		}
-		e := &Entry{Name: r.Name, Mode: uint32(r.Mode), Part: PartBusybox, Src: "mkuimage"}
-		switch r.Mode & cpio.S_IFMT {
-		case cpio.S_IFREG:
+		e := &cpio.Entry{Name: r.Name, Mode: uint32(r.Mode), Part: PartBusybox, Src: "mkuimage"}
+		switch r.Mode & ucpio.S_IFMT {
+		case ucpio.S_IFREG:
 			data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
 			if err != nil {
 				return nil, fmt.Errorf("reading the built %s: %w", r.Name, err)
 			}
 			e.Data = data
-		case cpio.S_IFLNK:
+		case ucpio.S_IFLNK:
 			data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
 			if err != nil {
 				return nil, err
 			}
 			e.Link = string(data)
-		case cpio.S_IFDIR:
+		case ucpio.S_IFDIR:
 		default:
 			continue
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/inspect"
 	"github.com/svinit/svinit/pkg/shutdown"
 	"github.com/svinit/svinit/pkg/stage1"
 )
@@ -16,7 +18,7 @@ import (
 // extract writes the entries of an image under root: directories,
 // regular files and symbolic links as they are; a device node or FIFO
 // becomes an empty regular file of its name (enough to see it is there).
-func extract(t *testing.T, root string, es []*Entry) {
+func extract(t *testing.T, root string, es []*cpio.Entry) {
 	t.Helper()
 	for _, e := range es {
 		p := filepath.Join(root, filepath.FromSlash(e.Name))
@@ -24,15 +26,15 @@ func extract(t *testing.T, root string, es []*Entry) {
 			t.Fatal(err)
 		}
 		var err error
-		switch e.Mode & TypeMask {
-		case TypeDir:
+		switch e.Mode & cpio.TypeMask {
+		case cpio.TypeDir:
 			err = os.MkdirAll(p, 0o755)
 			if err == nil {
 				err = os.Chmod(p, os.FileMode(e.Mode&0o777))
 			}
-		case TypeSymlink:
+		case cpio.TypeSymlink:
 			err = os.Symlink(e.Link, p)
-		case TypeRegular:
+		case cpio.TypeRegular:
 			err = os.WriteFile(p, e.Data, 0o600)
 			if err == nil {
 				err = os.Chmod(p, os.FileMode(e.Mode&0o777))
@@ -52,13 +54,13 @@ func extract(t *testing.T, root string, es []*Entry) {
 func TestLayoutIsTheBootContract(t *testing.T) {
 	repo, ro := fixture(t)
 	_, data := buildFixture(t, repo, ro, fixtureDef, 0)
-	es, _, err := ReadImage(bytes.NewReader(data))
+	es, _, err := inspect.ReadImage(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
 	extract(t, root, es)
-	inImage := map[string]*Entry{}
+	inImage := map[string]*cpio.Entry{}
 	for _, e := range es {
 		inImage[e.Name] = e
 	}
@@ -70,7 +72,7 @@ func TestLayoutIsTheBootContract(t *testing.T) {
 	if fi, err := os.Stat(bootfs.Under(root, bootfs.Svscan)); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("%s does not lead to a program: %v", bootfs.Svscan, err)
 	}
-	if e := inImage[bootfs.Rel(bootfs.Console)]; e == nil || e.Mode&TypeMask != TypeChar || e.Major != 5 || e.Minor != 1 {
+	if e := inImage[bootfs.Rel(bootfs.Console)]; e == nil || e.Mode&cpio.TypeMask != cpio.TypeChar || e.Major != 5 || e.Minor != 1 {
 		t.Errorf("%s: %+v, want the character device 5:1", bootfs.Console, e)
 	}
 	// Stage 1 mounts on the image's directories (the top ones at least:

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/svinit/svinit/pkg/execline"
+	"github.com/svinit/svinit/pkg/image/compress"
+	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
 	"gopkg.in/yaml.v3"
 )
@@ -442,11 +444,11 @@ func (d *Definition) check() *Error {
 	}
 	if c := d.Compression; c.Value != "" {
 		ok := false
-		for _, k := range Compressions {
+		for _, k := range compress.Compressions {
 			ok = ok || k == c.Value
 		}
 		if !ok {
-			return errf(c.Line, "compression: unknown %q (want one of %s)", c.Value, strings.Join(Compressions, ", "))
+			return errf(c.Line, "compression: unknown %q (want one of %s)", c.Value, strings.Join(compress.Compressions, ", "))
 		}
 	}
 	if h := d.Hostname; h.Value != "" && !hostnameRe.MatchString(h.Value) {
@@ -466,7 +468,7 @@ func (d *Definition) check() *Error {
 		if (f.Src.Value == "") == (f.Content.Line == 0) {
 			return errf(f.Line, "files: %s: give exactly one of src (a host file or directory) or content", f.Dst.Value)
 		}
-		dst, err := CleanName(f.Dst.Value)
+		dst, err := cpio.CleanName(f.Dst.Value)
 		if err != nil {
 			return errf(f.Dst.Line, "files: dst: %v", err)
 		}

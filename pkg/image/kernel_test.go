@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/inspect"
 	"github.com/svinit/svinit/pkg/kmod/kmodtest"
 )
 
@@ -38,7 +40,7 @@ func TestKernelFromDeb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewArchive()
+	a := cpio.NewArchive()
 	if err := p.Layout(a); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestAllAliases(t *testing.T) {
 	}
 	f, _ := os.Open(res.Output)
 	defer f.Close()
-	es, _, err := ReadImage(f)
+	es, _, err := inspect.ReadImage(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
 
@@ -23,9 +24,9 @@ const (
 // skeleton and device nodes, /init and the /bin and /bbin links, service
 // directories, stage 2, the shutdown hook, kernel modules with their
 // indexes, /etc files and the definition's extra files.
-func (p *Plan) Layout(a *Archive) error {
+func (p *Plan) Layout(a *cpio.Archive) error {
 	d := p.Def
-	steps := []func(*Archive) error{p.layoutBase, p.layoutCommands, p.layoutServices, p.layoutRc, p.layoutModules, p.layoutFiles}
+	steps := []func(*cpio.Archive) error{p.layoutBase, p.layoutCommands, p.layoutServices, p.layoutRc, p.layoutModules, p.layoutFiles}
 	for _, s := range steps {
 		if err := s(a); err != nil {
 			if _, ok := err.(*Error); ok {
@@ -37,7 +38,7 @@ func (p *Plan) Layout(a *Archive) error {
 	return nil
 }
 
-func (p *Plan) layoutBase(a *Archive) error {
+func (p *Plan) layoutBase(a *cpio.Archive) error {
 	for _, dir := range []struct {
 		name string
 		perm uint32
@@ -56,9 +57,9 @@ func (p *Plan) layoutBase(a *Archive) error {
 		}
 	}
 	// The kernel opens /dev/console for init before anything is mounted.
-	for _, n := range []Entry{
-		{Name: bootfs.Rel(bootfs.Console), Mode: TypeChar | 0o600, Major: 5, Minor: 1},
-		{Name: "dev/null", Mode: TypeChar | 0o666, Major: 1, Minor: 3},
+	for _, n := range []cpio.Entry{
+		{Name: bootfs.Rel(bootfs.Console), Mode: cpio.TypeChar | 0o600, Major: 5, Minor: 1},
+		{Name: "dev/null", Mode: cpio.TypeChar | 0o666, Major: 1, Minor: 3},
 	} {
 		n := n
 		n.Part = PartBase
@@ -95,7 +96,7 @@ func (p *Plan) layoutBase(a *Archive) error {
 	return nil
 }
 
-func (p *Plan) layoutCommands(a *Archive) error {
+func (p *Plan) layoutCommands(a *cpio.Archive) error {
 	for _, c := range p.Commands {
 		if err := a.Symlink("bbin/"+c.Name, "bb", PartBusybox); err != nil {
 			return err
@@ -115,7 +116,7 @@ func (p *Plan) layoutCommands(a *Archive) error {
 	return nil
 }
 
-func (p *Plan) layoutServices(a *Archive) error {
+func (p *Plan) layoutServices(a *cpio.Archive) error {
 	seed, services := bootfs.Rel(bootfs.SeedScandir), bootfs.Rel(bootfs.ServicesDir)
 	if err := a.Dir(seed, 0o755, PartServices); err != nil {
 		return err
@@ -158,7 +159,7 @@ func (p *Plan) layoutServices(a *Archive) error {
 		}
 		stage2 = []byte(GenerateStage2(p.Def, serviceNames(p.Services), notifies))
 	}
-	if err := a.Add(&Entry{Name: bootfs.Rel(bootfs.Stage2), Mode: TypeRegular | 0o755, Data: stage2, Part: PartServices, Src: "stage2"}); err != nil {
+	if err := a.Add(&cpio.Entry{Name: bootfs.Rel(bootfs.Stage2), Mode: cpio.TypeRegular | 0o755, Data: stage2, Part: PartServices, Src: "stage2"}); err != nil {
 		return err
 	}
 	if p.ShutdownHook != "" {
@@ -166,14 +167,14 @@ func (p *Plan) layoutServices(a *Archive) error {
 		if err != nil {
 			return err
 		}
-		if err := a.Add(&Entry{Name: bootfs.Rel(bootfs.ShutdownHook), Mode: TypeRegular | 0o755, Data: b, Part: PartServices, Src: p.ShutdownHook}); err != nil {
+		if err := a.Add(&cpio.Entry{Name: bootfs.Rel(bootfs.ShutdownHook), Mode: cpio.TypeRegular | 0o755, Data: b, Part: PartServices, Src: p.ShutdownHook}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Plan) layoutModules(a *Archive) error {
+func (p *Plan) layoutModules(a *cpio.Archive) error {
 	if p.Tree == nil {
 		return nil
 	}
@@ -192,7 +193,7 @@ func (p *Plan) layoutModules(a *Archive) error {
 		if err != nil {
 			return err
 		}
-		if err := a.Add(&Entry{Name: base + "/" + m.Path, Mode: TypeRegular | 0o644, Data: data, Part: PartModules, Src: src}); err != nil {
+		if err := a.Add(&cpio.Entry{Name: base + "/" + m.Path, Mode: cpio.TypeRegular | 0o644, Data: data, Part: PartModules, Src: src}); err != nil {
 			return err
 		}
 		infos = append(infos, m.Info)
@@ -227,9 +228,9 @@ func (p *Plan) layoutModules(a *Archive) error {
 	return nil
 }
 
-func (p *Plan) layoutFiles(a *Archive) error {
+func (p *Plan) layoutFiles(a *cpio.Archive) error {
 	for _, f := range p.Def.Files {
-		dst, _ := CleanName(f.Dst.Value)
+		dst, _ := cpio.CleanName(f.Dst.Value)
 		var mode uint32
 		if f.Mode.Value != "" {
 			mode, _ = parseMode(f.Mode.Value)
@@ -239,7 +240,7 @@ func (p *Plan) layoutFiles(a *Archive) error {
 			if f.Mode.Value != "" {
 				perm = mode
 			}
-			if err := a.Add(&Entry{Name: dst, Mode: TypeRegular | perm, Data: []byte(f.Content.Value), Part: PartFiles, Src: fmt.Sprintf("%s:%d", p.Def.File, f.Line)}); err != nil {
+			if err := a.Add(&cpio.Entry{Name: dst, Mode: cpio.TypeRegular | perm, Data: []byte(f.Content.Value), Part: PartFiles, Src: fmt.Sprintf("%s:%d", p.Def.File, f.Line)}); err != nil {
 				return err
 			}
 			continue
@@ -253,7 +254,7 @@ func (p *Plan) layoutFiles(a *Archive) error {
 		}
 		if f.Mode.Value != "" {
 			e, _ := a.Get(dst)
-			e.Mode = e.Mode&TypeMask | mode
+			e.Mode = e.Mode&cpio.TypeMask | mode
 		}
 	}
 	return nil

@@ -23,8 +23,9 @@ import (
 // of a core command is then either accepted there or its command made
 // opt-in here.
 var OptInCommands = map[string]string{
-	"svnetd": "DHCP and netlink: insomniacslk/dhcp, vishvananda/netlink",
-	"svsshd": "SSH: golang.org/x/crypto/ssh, pkg/sftp, creack/pty",
+	"svnetd":    "DHCP and netlink: insomniacslk/dhcp, vishvananda/netlink",
+	"svsshd":    "SSH: golang.org/x/crypto/ssh, pkg/sftp, creack/pty",
+	"svnetboot": "netboot: u-root's pkg/boot, curl (TFTP, HTTP), dhclient",
 }
 
 // binDirs are the directories a script may name a command by: /bin/NAME

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/rc"
 )
 
@@ -55,7 +56,7 @@ func (p *Plan) resolveRc() error {
 }
 
 // layoutRc installs the definitions in rc.DefaultDefs.
-func (p *Plan) layoutRc(a *Archive) error {
+func (p *Plan) layoutRc(a *cpio.Archive) error {
 	if len(p.Rc) == 0 {
 		return nil
 	}

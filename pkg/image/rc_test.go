@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/inspect"
 )
 
 // rcFixture adds s6-rc definitions to a fixture repository.
@@ -52,11 +55,11 @@ func TestRcStage2AndLayout(t *testing.T) {
 		t.Errorf("stage 2:\n%s\nwant ending with %q", got, want)
 	}
 	_, data := buildFixture(t, root, ro, def, 0)
-	es, _, err := ReadImage(bytes.NewReader(data))
+	es, _, err := inspect.ReadImage(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]*Entry{}
+	got := map[string]*cpio.Entry{}
 	for _, e := range es {
 		got[e.Name] = e
 	}

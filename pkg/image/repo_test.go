@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/inspect"
 )
 
 func repoRoot(t *testing.T) string {
@@ -113,7 +116,7 @@ func TestRepoImagesResolve(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		a := NewArchive()
+		a := cpio.NewArchive()
 		if err := p.Layout(a); err != nil {
 			t.Errorf("%s: layout: %v", name, err)
 		}
@@ -148,11 +151,11 @@ func TestRealBusyboxReproducible(t *testing.T) {
 		images = append(images, b)
 	}
 	if !bytes.Equal(images[0], images[1]) {
-		a, _ := ReadCPIO(bytes.NewReader(images[0]))
-		b, _ := ReadCPIO(bytes.NewReader(images[1]))
-		t.Fatalf("two builds differ: %v", Diff(a, b))
+		a, _ := cpio.ReadCPIO(bytes.NewReader(images[0]))
+		b, _ := cpio.ReadCPIO(bytes.NewReader(images[1]))
+		t.Fatalf("two builds differ: %v", inspect.Diff(a, b))
 	}
-	es, err := ReadCPIO(bytes.NewReader(images[0]))
+	es, err := cpio.ReadCPIO(bytes.NewReader(images[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

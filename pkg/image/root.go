@@ -20,6 +20,7 @@ type RootDef struct {
 	Wait   Word `yaml:"wait"`   // true: rootwait
 	Delay  Word `yaml:"delay"`  // rootdelay= (seconds)
 	Init   Word `yaml:"init"`   // init=
+	Keep   Word `yaml:"keep"`   // true: svinit.keep (keep supervising)
 }
 
 // validate checks the root: section.
@@ -40,7 +41,7 @@ func (r RootDef) validate(errf func(line int, format string, a ...any) *Error) *
 	for _, b := range []struct {
 		key string
 		w   Word
-	}{{"rw", r.RW}, {"wait", r.Wait}} {
+	}{{"rw", r.RW}, {"wait", r.Wait}, {"keep", r.Keep}} {
 		if v := b.w.Value; v != "" && v != "true" && v != "false" {
 			return errf(b.w.Line, "root: %s: %q: want true or false", b.key, v)
 		}
@@ -84,6 +85,9 @@ func (r RootDef) Params() []string {
 	}
 	add("rootdelay", r.Delay.Value)
 	add("init", r.Init.Value)
+	if r.Keep.Value == "true" {
+		out = append(out, "svinit.keep")
+	}
 	return out
 }
 

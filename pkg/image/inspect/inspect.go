@@ -1,4 +1,7 @@
-package image
+// Package inspect reads built images (any compression, several archives
+// back to back as the kernel reads them), lists their entries and compares
+// two images (mkimage ls, cat, diff).
+package inspect
 
 import (
 	"bufio"
@@ -7,6 +10,9 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/svinit/svinit/pkg/image/compress"
+	"github.com/svinit/svinit/pkg/image/cpio"
 )
 
 // ReadImage reads an image file's entries, undoing its compression. Like
@@ -17,38 +23,38 @@ import (
 // several streams of the same format back to back (gzip members, xz
 // streams, zstd or lz4 frames) are one. The compression named is that of
 // the last part ("none", "xz"...).
-func ReadImage(r io.Reader) ([]*Entry, string, error) {
+func ReadImage(r io.Reader) ([]*cpio.Entry, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
-	var out []*Entry
+	var out []*cpio.Entry
 	comp := ""
 	for n := 1; ; n++ {
 		if err := skipNULs(br); err == io.EOF {
 			if comp == "" {
-				return nil, "", ErrNotCPIO
+				return nil, "", cpio.ErrNotCPIO
 			}
 			return out, comp, nil
 		} else if err != nil {
 			return nil, comp, err
 		}
 		head, _ := br.Peek(6)
-		if Detect(head) != "none" {
+		if compress.Detect(head) != "none" {
 			break
 		}
-		es, err := readOneCPIO(br)
+		es, err := cpio.ReadOne(br)
 		if err != nil {
 			return nil, "none", fmt.Errorf("uncompressed cpio archive %d: %w", n, err)
 		}
 		out = append(out, es...)
 		comp = "none"
 	}
-	dr, c, err := Decompress(br)
+	dr, c, err := compress.Reader(br)
 	if err != nil {
 		if comp != "" {
 			return nil, comp, fmt.Errorf("after %d entries of uncompressed archives: %w", len(out), err)
 		}
 		return nil, "", err
 	}
-	es, err := ReadCPIO(dr)
+	es, err := cpio.ReadCPIO(dr)
 	if err != nil {
 		return nil, c, fmt.Errorf("%s-compressed data: %w", c, err)
 	}
@@ -72,18 +78,18 @@ func skipNULs(br *bufio.Reader) error {
 // modeString renders a mode like ls -l does.
 func modeString(m uint32) string {
 	t := "?"
-	switch m & TypeMask {
-	case TypeDir:
+	switch m & cpio.TypeMask {
+	case cpio.TypeDir:
 		t = "d"
-	case TypeRegular:
+	case cpio.TypeRegular:
 		t = "-"
-	case TypeSymlink:
+	case cpio.TypeSymlink:
 		t = "l"
-	case TypeChar:
+	case cpio.TypeChar:
 		t = "c"
-	case TypeBlock:
+	case cpio.TypeBlock:
 		t = "b"
-	case TypeFIFO:
+	case cpio.TypeFIFO:
 		t = "p"
 	case 0o140000:
 		t = "s"
@@ -111,18 +117,18 @@ func modeString(m uint32) string {
 
 // FormatEntry renders one entry as a listing line: mode, size (or device
 // numbers), /path, and -> target for symlinks.
-func FormatEntry(e *Entry, long bool) string {
+func FormatEntry(e *cpio.Entry, long bool) string {
 	if !long {
 		return "/" + e.Name
 	}
 	size := fmt.Sprintf("%10d", len(e.Data))
-	if t := e.Mode & TypeMask; t == TypeChar || t == TypeBlock {
+	if t := e.Mode & cpio.TypeMask; t == cpio.TypeChar || t == cpio.TypeBlock {
 		size = fmt.Sprintf("%6d, %3d", e.Major, e.Minor)
-	} else if t == TypeSymlink {
+	} else if t == cpio.TypeSymlink {
 		size = fmt.Sprintf("%10d", len(e.Link))
 	}
 	s := fmt.Sprintf("%s %s /%s", modeString(e.Mode), size, e.Name)
-	if e.Mode&TypeMask == TypeSymlink {
+	if e.Mode&cpio.TypeMask == cpio.TypeSymlink {
 		s += " -> " + e.Link
 	}
 	return s
@@ -130,9 +136,9 @@ func FormatEntry(e *Entry, long bool) string {
 
 // Diff compares two images' entries and returns one line per difference:
 // "- /path" only in a, "+ /path" only in b, "~ /path: what" changed.
-func Diff(a, b []*Entry) []string {
-	index := func(es []*Entry) map[string]*Entry {
-		m := map[string]*Entry{}
+func Diff(a, b []*cpio.Entry) []string {
+	index := func(es []*cpio.Entry) map[string]*cpio.Entry {
+		m := map[string]*cpio.Entry{}
 		for _, e := range es {
 			m[e.Name] = e
 		}

@@ -1,8 +1,10 @@
-package image
+// Package compress writes the compressed forms of an image Linux's
+// initramfs unpacker accepts, and recognises and undoes them (with lz4,
+// which pkg/decompress leaves to its callers) when images are read.
+package compress
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/svinit/svinit/pkg/decompress"
+	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/ulikunitz/xz"
 )
 
@@ -37,12 +40,12 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// Compress returns a writer compressing into w; Close finishes the stream
+// Writer returns a writer compressing into w; Close finishes the stream
 // (it does not close w).
 //   - xz uses CRC32 checks: the kernel's xz decoder rejects CRC64 and SHA-256.
 //   - lz4 uses the legacy frame format, the only one the kernel reads.
 //   - gzip and zstd are standard; gzip headers carry no name and no time.
-func Compress(w io.Writer, c string) (io.WriteCloser, error) {
+func Writer(w io.Writer, c string) (io.WriteCloser, error) {
 	switch c {
 	case "none", "":
 		return nopCloser{w}, nil
@@ -63,8 +66,8 @@ func Compress(w io.Writer, c string) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("unknown compression %q (want one of %s)", c, strings.Join(Compressions, ", "))
 }
 
-// lz4Formats are what Decompress undoes besides decompress.Standard:
-// lz4's legacy frame (the kernel's, and what Compress writes) and its
+// lz4Formats are what Reader undoes besides decompress.Standard:
+// lz4's legacy frame (the kernel's, and what Writer writes) and its
 // current frame.
 func lz4Formats() []decompress.Format {
 	open := func(r io.Reader) (io.Reader, error) { return lz4.NewReader(r), nil }
@@ -73,16 +76,10 @@ func lz4Formats() []decompress.Format {
 		decompress.Format{Name: "lz4", Magic: []byte{0x04, 0x22, 0x4d, 0x18}, Open: open})
 }
 
-// cpioMagics start an uncompressed newc archive, without and with
-// checksums.
-var cpioMagics = [][]byte{[]byte("070701"), []byte("070702")}
-
 // Detect names the compression of data from its first bytes ("" if unknown).
 func Detect(head []byte) string {
-	for _, m := range cpioMagics {
-		if bytes.HasPrefix(head, m) {
-			return "none"
-		}
+	if cpio.IsNewc(head) {
+		return "none"
 	}
 	if f, ok := decompress.Detect(head, lz4Formats()...); ok {
 		return f.Name
@@ -90,9 +87,9 @@ func Detect(head []byte) string {
 	return ""
 }
 
-// Decompress returns a reader of r's contents with any compression (by
+// Reader returns a reader of r's contents with any compression (by
 // magic number) undone, and the compression's name.
-func Decompress(r io.Reader) (io.Reader, string, error) {
+func Reader(r io.Reader) (io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(6)
 	switch Detect(head) {
