@@ -276,7 +276,9 @@ type Config struct {
 	Dir string
 	// Retry is the wait before looking again when nothing could be
 	// booted (default 5s).
-	Retry   time.Duration
+	Retry time.Duration
+	// Once makes one attempt and returns its error.
+	Once    bool
 	Schemes curl.Schemes // default curl.DefaultSchemes
 	Kexec   Kexec
 	Log     io.Writer
@@ -309,6 +311,9 @@ func Run(ctx context.Context, c Config) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if c.Once {
+			return err
 		}
 		if msg := err.Error(); msg != last {
 			fmt.Fprintf(c.Log, "%s; trying again every %s\n", msg, c.Retry)

@@ -1,0 +1,125 @@
+package boot
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/svinit/svinit/pkg/image"
+)
+
+// netbootImage is images/net.yaml with the netboot service
+// (templates/rc-netboot) and a default bundle of net and netboot
+// (testdata/netbootrc): the network comes up, then svnetboot boots what
+// the lease's boot file says.
+var netbootImage = imageSpec{name: "netboot", def: "images/net.yaml",
+	edit: func(t *testing.T, e *env, d *image.Definition) error {
+		d.Commands = append(d.Commands, image.Word{Value: "svnetboot"})
+		d.Rc.From = []image.Word{{Value: "templates/rc-net"}, {Value: "templates/rc-netboot"},
+			{Value: "integration/boot/testdata/netbootrc"}}
+		return nil
+	}}
+
+// pxeConfig is the PXELINUX configuration the TFTP server offers: the
+// second image (testdata/second.yaml) with a marker on its command line.
+const pxeConfig = `DEFAULT second
+PROMPT 0
+TIMEOUT 10
+
+LABEL first
+  KERNEL nothere
+  APPEND console=ttyS0 wrong=1
+
+LABEL second
+  KERNEL vmlinuz
+  INITRD second.cpio.gz
+  APPEND ` + defaultAppnd + ` svinit.netbooted=1
+`
+
+// tftpRoot lays out what QEMU's built-in TFTP server serves: a stand-in
+// pxelinux.0 (svnetboot reads the configuration next to it, as u-root's
+// pxeboot does), pxelinux.cfg/default, the kernel and the second image.
+func tftpRoot(t *testing.T, e *env) string {
+	dir := t.TempDir()
+	second := buildImage(t, e, secondImage)
+	copyFile := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(e.kernel, "vmlinuz")
+	copyFile(second, "second.cpio.gz")
+	os.MkdirAll(filepath.Join(dir, "pxelinux.cfg"), 0o755)
+	os.WriteFile(filepath.Join(dir, "pxelinux.0"), []byte("svinit boot tests: svnetboot never runs this file\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "pxelinux.cfg", "default"), []byte(pxeConfig), 0o644)
+	return dir
+}
+
+// TestNetboot boots the netboot image on QEMU's user network, whose
+// DHCP server names pxelinux.0 on its built-in TFTP server: svnetd takes
+// the lease, svnetboot (started once net is ready) reads
+// pxelinux.cfg/default, fetches the default entry's kernel and initrd
+// over TFTP and asks for the kexec; svinit stops its services in order
+// and the second image comes up with the entry's command line.
+func TestNetboot(t *testing.T) {
+	e := needEnv(t)
+	img := buildImage(t, e, netbootImage)
+	dir := tftpRoot(t, e)
+	g := boot(t, e, "netboot", img, bootOpts{qemuArg: []string{
+		"-netdev", "user,id=n0,tftp=" + dir + ",bootfile=pxelinux.0",
+		"-device", "virtio-net-pci,netdev=n0",
+	}})
+	since := func() time.Duration { return time.Since(g.rec.t0) }
+	var figs []string
+	mark := func(what string) { figs = append(figs, fmt.Sprintf("%s %.1fs", what, since().Seconds())) }
+
+	g.expect(bootTimeout, "svnetboot: boot file eth0: tftp://10.0.2.2/pxelinux.0")
+	if at, ok := g.rec.at("Run /init"); ok {
+		figs = append(figs, fmt.Sprintf("first Run /init %.1fs", at.Sub(g.rec.t0).Seconds()))
+	}
+	mark("boot file from the lease")
+	g.expect(cmdTimeout, "svnetboot: booting second")
+	m := g.expectRe(cmdTimeout, `svnetboot: fetched second \(([0-9]+) bytes\) in ([0-9.]+[a-zµ]+)`)
+	mark("fetched")
+	n, _ := strconv.Atoi(m[1])
+	fetch, err := time.ParseDuration(m[2])
+	if err != nil || n == 0 {
+		t.Errorf("fetch line %q: %v", m[0], err)
+	}
+	want := fileSize(t, filepath.Join(dir, "vmlinuz")) + fileSize(t, filepath.Join(dir, "second.cpio.gz"))
+	if int64(n) != want {
+		t.Errorf("fetched %d bytes, want %d (kernel and initrd)", n, want)
+	}
+	t.Logf("TFTP: %d bytes in %v (%.1f MB/s, guest clock)", n, fetch, float64(n)/fetch.Seconds()/1e6)
+	stop := g.expectRe(cmdTimeout, fmt.Sprintf(finalRe, "kexec"))
+	mark("kexec")
+	g.expect(bootTimeout, "Run /init")
+	mark("second Run /init")
+	t.Logf("netboot, host clock from QEMU's start (TCG: %v): %s; orderly stop before kexec %s (guest clock)",
+		e.accel == "tcg", strings.Join(figs, ", "), stop[1])
+	g.shell()
+	if h := g.run("cat /proc/sys/kernel/hostname"); strings.TrimSpace(h) != "second" {
+		t.Errorf("host name %q, want the second image's", h)
+	}
+	if c := g.run("cat /proc/cmdline"); !strings.Contains(c, "svinit.netbooted=1") || strings.Contains(c, "wrong=1") {
+		t.Errorf("not the PXELINUX default entry's command line: %q", c)
+	}
+	checkEarlyServices(t, g, []string{"svscan-log", "early-getty", "chatty", "chatty/log"})
+	shutdown(t, g, "poweroff", "")
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
