@@ -115,6 +115,8 @@ func switchRoot(out io.Writer, init string, since time.Time) error {
 	now := time.Now()
 	fmt.Fprintf(out, "svinit-final: switched to the real root in %v: moved %s; %d initramfs files deleted, %s freed (in %v)\n",
 		now.Sub(start).Round(time.Microsecond), strings.Join(st.Moved, " "), st.Files, rootfs.HumanSize(st.Freed), st.Delete.Round(time.Microsecond))
+	fmt.Fprintf(out, "svinit-final: switch steps: checks %v, mounts moved and chroot %v, initramfs deleted %v\n",
+		st.Check.Round(time.Microsecond), st.Move.Round(time.Microsecond), st.Delete.Round(time.Microsecond))
 	if len(st.Detached) > 0 {
 		fmt.Fprintf(out, "svinit-final: the real root has no directory for %s: detached\n", strings.Join(st.Detached, " "))
 	}

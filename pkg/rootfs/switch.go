@@ -15,11 +15,13 @@ import (
 
 // SwitchStats says what a switch did.
 type SwitchStats struct {
-	Moved    []string      // mounts moved into the new root
-	Detached []string      // mounts the new root has no directory for (detached)
-	Files    int           // initramfs files and directories deleted
-	Freed    int64         // bytes of file data deleted
-	Delete   time.Duration // of the whole switch, the time deleting took
+	Moved    []string // mounts moved into the new root
+	Detached []string // mounts the new root has no directory for (detached)
+	Files    int      // initramfs files and directories deleted
+	Freed    int64    // bytes of file data deleted
+	// The switch's steps: the checks (file system types, init), moving
+	// the mounts and the root (with the chroot), deleting the initramfs.
+	Check, Move, Delete time.Duration
 }
 
 // CheckInit reports whether init (an absolute path, as the new root
@@ -57,6 +59,7 @@ func CheckInit(newRoot, init string) error {
 // cleaned; the error says how far it got.
 func Switch(newRoot, init string) (SwitchStats, error) {
 	var stats SwitchStats
+	start := time.Now()
 	var sfs unix.Statfs_t
 	if err := unix.Statfs("/", &sfs); err != nil {
 		return stats, fmt.Errorf("statfs /: %w", err)
@@ -77,6 +80,8 @@ func Switch(newRoot, init string) (SwitchStats, error) {
 	if err := CheckInit(newRoot, init); err != nil {
 		return stats, err
 	}
+	moving := time.Now()
+	stats.Check = moving.Sub(start)
 
 	for _, m := range bootfs.SwitchMounts {
 		var st unix.Stat_t
@@ -114,51 +119,12 @@ func Switch(newRoot, init string) (SwitchStats, error) {
 	if err := unix.Chdir("/"); err != nil {
 		return stats, fmt.Errorf("chdir / in the new root: %w", err)
 	}
-	start := time.Now()
-	removeAll(old, uint64(rootSt.Dev), &stats)
-	stats.Delete = time.Since(start)
+	deleting := time.Now()
+	stats.Move = deleting.Sub(moving)
+	rs := RemoveContents(old, uint64(rootSt.Dev), 0)
+	stats.Files, stats.Freed = rs.Files, rs.Freed
+	stats.Delete = time.Since(deleting)
 	return stats, nil
-}
-
-// removeAll deletes what directory dir holds, staying on device dev.
-// Failures (a busy mount point) are skipped: freeing memory is best
-// effort, as with switch_root.
-func removeAll(dir int, dev uint64, stats *SwitchStats) {
-	// The caller owns dir: read it through a duplicate.
-	dup, err := unix.Dup(dir)
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(dup), "old root")
-	names, _ := f.Readdirnames(-1)
-	f.Close()
-	for _, n := range names {
-		var st unix.Stat_t
-		if err := unix.Fstatat(dir, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || uint64(st.Dev) != dev {
-			continue
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			sub, err := unix.Openat(dir, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				continue
-			}
-			var subSt unix.Stat_t
-			if unix.Fstat(sub, &subSt) == nil && uint64(subSt.Dev) == dev {
-				removeAll(sub, dev, stats)
-				if unix.Unlinkat(dir, n, unix.AT_REMOVEDIR) == nil {
-					stats.Files++
-				}
-			}
-			unix.Close(sub)
-			continue
-		}
-		if unix.Unlinkat(dir, n, 0) == nil {
-			stats.Files++
-			if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink <= 1 {
-				stats.Freed += st.Size
-			}
-		}
-	}
 }
 
 // ExecInit execs init as the new root's process 1 with argv [init] and
