@@ -1,4 +1,4 @@
-package svscan_test
+package main_test
 
 // The logging proof of issue 3: a supervised service writes 200,000
 // numbered lines into the pipe svscan holds for it and its logger (the

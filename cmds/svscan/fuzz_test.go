@@ -1,4 +1,4 @@
-package svscan_test
+package main_test
 
 import (
 	"fmt"

@@ -1,7 +1,8 @@
-package svscan_test
+package main_test
 
-// Host supervision tests: the real svscan binary on a temporary scan
-// directory with real services, driven through its on-disk interface.
+// Host supervision tests: the real svscan binary (built from this
+// directory) on a temporary scan directory with real services, driven
+// through its on-disk interface.
 
 import (
 	"bytes"
