@@ -26,7 +26,6 @@ var OptInCommands = map[string]string{
 	"svnetd":    "DHCP and netlink: insomniacslk/dhcp, vishvananda/netlink",
 	"svsshd":    "SSH: golang.org/x/crypto/ssh, pkg/sftp, creack/pty",
 	"svnetboot": "netboot: u-root's pkg/boot, curl (TFTP, HTTP), dhclient",
-	"svnetboot": "netboot: u-root's pkg/boot, curl (TFTP, HTTP), dhclient",
 	"svboot":    "boot menu: u-root's pkg/boot (GRUB, syslinux, BLS parsers, kexec)",
 }
 
