@@ -6,7 +6,8 @@
 //	svbench report -supervision F [-svlog F] [-image F] [-svrc F] [-boot F] -json out/bench.json -md docs/benchmarks.md
 //
 // run: scan-to-up (N = 10, 100, 1000) with the PSS of the supervision
-// tree, sequential population, restart latency, control round trips.
+// tree, scan-to-up with #!/bin/sh run scripts next to a bare spawn
+// loop, sequential population, restart latency, control round trips.
 // report: folds those figures, the logging and image benchmarks' output
 // and the boot time into out/bench.json and docs/benchmarks.md, and
 // prints the table.
@@ -51,7 +52,8 @@ func runMain(args []string) error {
 	bigRounds := fs.Int("rounds-1000", 0, "rounds for N=1000 (default: -rounds)")
 	runitRounds := fs.Int("rounds-runit", 1, "rounds for runit (its runsvdir polls: slow)")
 	implList := fs.String("impls", "svinit,s6,runit", "implementations to compare")
-	scen := fs.String("scenarios", "scan,sequential,restart,control", "scenarios to run")
+	scen := fs.String("scenarios", "scan,sh,sequential,restart,control", "scenarios to run")
+	shN := fs.Int("sh-n", 100, "services in the #!/bin/sh scan-to-up and the bare spawn loop")
 	sizes := fs.String("n", "10,100,1000", "scan-to-up sizes")
 	ctlIters := fs.Int("control-iters", 1000, "control round trips (direct)")
 	cliIters := fs.Int("cli-iters", 100, "control round trips (client tools)")
@@ -146,6 +148,18 @@ func runMain(args []string) error {
 			if err := both(r, func(im *impl, _ int) error { return b.scanToUp(im, n) }); err != nil {
 				return err
 			}
+		}
+	}
+	if want["sh"] {
+		// svinit and s6 alternate with the bare loop as a third party.
+		loop := &impl{name: loopImpl}
+		if err := b.rounds(*rounds, append(noRunit(), loop), func(im *impl, _ int) error {
+			if im == loop {
+				return b.spawnLoop(*shN)
+			}
+			return b.scanToUpSh(im, *shN)
+		}); err != nil {
+			return err
 		}
 	}
 	if want["sequential"] {

@@ -175,6 +175,12 @@ func summarize(r *row) *outRow {
 			o.Target = fmt.Sprintf(">= 1x s6-log: **%s**", metStr(x >= 1))
 		}
 	}
+	// Spawning at the limit: against the bare spawn loop of the same
+	// run scripts, not against s6.
+	if x, have := o.Ratio[loopImpl]; have && r.Scenario == shScenario {
+		o.Target = fmt.Sprintf("<= 1.5x the bare spawn loop (%s ms): %.2fx, **%s**",
+			fmtNum(o.Results[loopImpl].Median), x, metStr(x <= 1.5))
+	}
 	return o
 }
 
