@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -49,6 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	f := rootfs.NewFinder(c.Root, out, func(t string) error {
 		return rootfs.LoadFSModule(t, "/proc/filesystems", "/lib/modules", "/sys")
 	})
+	f.Keep = c.Keep
 	if _, err := f.Find(); err != nil {
 		if !errors.Is(err, rootfs.ErrNotFound) {
 			fmt.Fprintf(out, "svinit-switch-root: %v\n", err)
@@ -58,9 +61,43 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *noSwitch {
 		return nil
 	}
+	if c.Keep {
+		return keep(out)
+	}
 	h := shutdown.NewHook(shutdown.Switch, stdout)
 	h.Detach = detach
 	return h.Run()
+}
+
+// keep switches to the real root under the running supervision tree
+// (svinit.keep) and says what it did.
+func keep(out io.Writer) error {
+	k := rootfs.NewKeeper(out)
+	start := time.Now()
+	st, err := k.Keep()
+	if st.Scanner == 0 {
+		// The scanner's root did not change: the initramfs stays the
+		// root, with every service up.
+		fmt.Fprintf(out, "svinit-switch-root: svinit.keep: %v\n", err)
+		return rescue(out, err)
+	}
+	ms := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	fmt.Fprintf(out, "svinit-switch-root: svinit.keep: the supervision tree runs on the real root: switched in %s (checks %s, moved %s in %s, the scanner's change of root %s, chroot %s)\n",
+		ms(st.Check+st.Move+st.Scanner+st.Chroot), ms(st.Check), strings.Join(st.Moved, " "), ms(st.Move), ms(st.Scanner), ms(st.Chroot))
+	if st.LogDir != "" {
+		fmt.Fprintf(out, "svinit-switch-root: the catch-all log goes on in %s (%d files copied from %s; logger stopped, log copied, logger up again in %s)\n",
+			st.LogDir, st.LogFiles, bootfs.CatchAllLogDir, ms(st.Log))
+	}
+	fmt.Fprintf(out, "svinit-switch-root: initramfs deleted: %d files, %s of file data, %s more free memory, in %s\n",
+		st.Files, rootfs.HumanSize(st.Freed), rootfs.HumanSize(st.MemFreed), ms(st.Delete))
+	if st.Rc > 0 {
+		fmt.Fprintf(out, "svinit-switch-root: the real root's services (%s, bundle %s) up in %s\n", bootfs.RealRootRc, bootfs.KeepBundle, ms(st.Rc))
+	}
+	fmt.Fprintf(out, "svinit-switch-root: svinit.keep done in %s\n", ms(time.Since(start)))
+	if err != nil {
+		return cli.Exitf(1, "svinit.keep: %v", err)
+	}
+	return nil
 }
 
 // rescue leaves the console to the early getty's shell when there is

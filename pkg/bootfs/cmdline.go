@@ -28,6 +28,9 @@ type Cmdline struct {
 
 	// The real root (docs/booting-a-real-root.md); see Root.
 	Root Root
+	// Keep: svinit.keep, keep supervising across the switch to the
+	// real root instead of handing over to its init.
+	Keep bool
 
 	// Warnings lists parameters svinit recognised but could not use.
 	Warnings []string
@@ -110,6 +113,7 @@ var params = []param{
 		}
 		p.c.Root.Delay, p.c.Root.HasDelay = n, true
 	}},
+	{"svinit.keep", func(p *parser, val string, hasVal bool) { p.c.Keep = p.flag("svinit.keep", val, hasVal) }},
 	{"init", func(p *parser, val string, _ bool) {
 		if !strings.HasPrefix(val, "/") {
 			p.warn(fmt.Sprintf("init=%q: want an absolute path in the real root; ignored", val))

@@ -36,6 +36,8 @@ func TestParseCmdline(t *testing.T) {
 		{`svinit.boot="Debian GNU/Linux" svinit.boot.timeout=0`, Cmdline{Boot: "Debian GNU/Linux", HasBootTimeout: true, GraceMS: -1}, 0},
 		{"svinit.boot= svinit.boot.timeout=soon", Cmdline{GraceMS: -1}, 2},
 		{"svinit.boot.timeout=3601", Cmdline{GraceMS: -1}, 1},
+		{"root=LABEL=sys rw svinit.keep", Cmdline{Root: Root{Spec: "LABEL=sys", ReadWrite: true}, Keep: true, GraceMS: -1}, 0},
+		{"svinit.keep svinit.keep=0", Cmdline{GraceMS: -1}, 0},
 	} {
 		got := ParseCmdline(tc.in)
 		if len(got.Warnings) != tc.warnings {

@@ -20,6 +20,32 @@ const (
 	MaxRootDelay = 3600
 )
 
+// Keeping the supervision tree across the switch (svinit.keep).
+const (
+	// RealRootRc holds the real root's service definitions (s6-rc's
+	// source format, svrc's default -c), brought up after the switch.
+	RealRootRc = "/etc/svinit/rc"
+	// KeepBundle is what is brought up from RealRootRc.
+	KeepBundle = "default"
+	// DiskCatchAllLogDir is where the catch-all log goes on, on the
+	// real root's disk, after the switch (CatchAllLogDir's files are
+	// copied there first).
+	DiskCatchAllLogDir = "/var/log/svinit/catch-all"
+	// RestartOnSwitchFile, in a service directory, has the service
+	// restarted after the switch, to run from the real root.
+	RestartOnSwitchFile = "restart-on-switch"
+)
+
+// KeepPrograms are what the real root must have for svinit.keep: after
+// the switch everything supervised runs from it (the catch-all logger,
+// the scanner's hooks, the way down).
+var KeepPrograms = []string{"/bin/execlineb", "/bin/svlog", "/bin/svscanctl", "/bin/svinit-shutdown", "/bin/svinit-final"}
+
+// RestartOnSwitch are the early services restarted after the switch:
+// they start programs from the initramfs (the console's shells, the
+// device manager's module loading), which the switch deletes.
+var RestartOnSwitch = []string{"udev", "early-getty"}
+
 // SwitchMounts are the file systems of EarlyMounts that a switch to the
 // real root moves there (those mounted under them move along); the
 // initramfs's other mounts are unmounted before the switch.

@@ -28,6 +28,11 @@ type Finder struct {
 	Out       io.Writer // the catch-all log and the console
 	Now       func() time.Time
 	CheckInit func(newRoot, init string) error
+	// Keep: the supervision tree is kept across the switch
+	// (svinit.keep): the real root needs no init but what CheckKeep
+	// checks.
+	Keep      bool
+	CheckKeep func(newRoot string) error
 }
 
 // NewFinder returns a Finder on the running system.
@@ -36,7 +41,7 @@ func NewFinder(root bootfs.Root, out io.Writer, loadFS func(string) error) *Find
 		Root: root, Scanner: NewScanner(),
 		OpenEvents: func() (Events, error) { return OpenUevents() },
 		LoadFS:     loadFS, Mount: unix.Mount, MountDir: bootfs.RootMount,
-		Out: out, Now: time.Now, CheckInit: CheckInit,
+		Out: out, Now: time.Now, CheckInit: CheckInit, CheckKeep: CheckKeep,
 	}
 }
 
@@ -79,6 +84,13 @@ func (f *Finder) Find() (Device, error) {
 	f.logf("root=%s is %s (%s) after %v", r.Spec, d.Path, describe(d), found.Sub(start).Round(time.Millisecond))
 	if err := f.mount(d); err != nil {
 		return d, err
+	}
+	if f.Keep {
+		if err := f.CheckKeep(f.MountDir); err != nil {
+			unix.Unmount(f.MountDir, 0)
+			return d, err
+		}
+		return d, nil
 	}
 	if err := f.CheckInit(f.MountDir, r.InitPath()); err != nil {
 		unix.Unmount(f.MountDir, 0)
