@@ -9,33 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "supervise")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func waitStatus(t *testing.T, dir string, cond func(servicedir.Status) bool) servicedir.Status {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := servicedir.ReadStatus(dir); err == nil && cond(st) {
-			return st
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s: status condition not reached", dir)
-	return servicedir.Status{}
+	var st servicedir.Status
+	testutil.WaitFor(t, dir+": status condition", 30*time.Second, func() bool {
+		var err error
+		st, err = servicedir.ReadStatus(dir)
+		return err == nil && cond(st)
+	}, nil)
+	return st
 }
 
 func TestSuperviseCommand(t *testing.T) {
-	bin := build(t)
+	bin := testutil.Command(t, "supervise")
 	for _, tc := range []struct {
 		args []string
 		code int

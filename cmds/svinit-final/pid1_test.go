@@ -1,17 +1,14 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,14 +56,11 @@ func ready() {
 // systems, starts the children named in the role list, chroots and
 // execs svinit-final. Errors go to stderr with exit code 3.
 func nsInit() {
-	fail := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "test init: "+format+"\n", a...)
-		os.Exit(3)
-	}
+	fail := testutil.InitFail
 	root := os.Getenv(envRoot)
 	// Nothing done here may reach the host's mounts.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		fail("make / private: %v", err)
+	if err := testutil.PrivateMounts(); err != nil {
+		fail("%v", err)
 	}
 	for _, m := range []struct{ fstype, target string }{
 		{"proc", "/proc"},
@@ -118,45 +112,19 @@ func nsInit() {
 		r.Close()
 		p.Release()
 	}
-	if err := unix.Chroot(root); err != nil {
-		fail("chroot: %v", err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		fail("chdir: %v", err)
+	if err := testutil.Chroot(root); err != nil {
+		fail("%v", err)
 	}
 	argv := append([]string{"svinit-final"}, strings.Fields(os.Getenv(envFinal))...)
 	err = unix.Exec("/bin/svinit-final", argv, []string{"PATH=/bin"})
 	fail("exec svinit-final: %v", err)
 }
 
-var finalBin string
-
-// buildFinal builds a static svinit-final once.
-func buildFinal(t *testing.T) string {
-	t.Helper()
-	if finalBin != "" {
-		return finalBin
-	}
-	dir, err := os.MkdirTemp("", "svinit-final-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "svinit-final")
-	cmd := exec.Command("go", "build", "-o", p, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	finalBin = p
-	return p
-}
-
 func TestFinalAsProcess1(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root (PID and mount namespaces, tmpfs): run the tests as root")
-	}
-	bin := buildFinal(t)
-	defer func() { os.RemoveAll(filepath.Dir(bin)); finalBin = "" }() // -count=N builds again
+	testutil.NeedRoot(t, "PID and mount namespaces, tmpfs")
+	// Static, as in an image.
+	bin := filepath.Join(t.TempDir(), "svinit-final")
+	testutil.Build(t, filepath.Dir(bin), []string{"CGO_ENABLED=0"}, "./cmds/svinit-final")
 	for _, tc := range []struct {
 		name     string
 		args     string // svinit-final's options
@@ -210,17 +178,9 @@ func TestFinalAsProcess1(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "root")
-			if err := os.Mkdir(root, 0o755); err != nil {
-				t.Fatal(err)
-			}
 			// The root is a tmpfs mounted here, on the host: the namespace
-			// gets a copy of the mount, so what svinit-final writes to its
-			// console file can be read back once the namespace is gone.
-			if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=64m"); err != nil {
-				t.Fatalf("mount tmpfs: %v", err)
-			}
-			t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+			// gets a copy of the mount.
+			root := testutil.TmpfsRoot(t, "64m")
 			for _, d := range []string{"bin", "dev", "proc", "run/svinit", "mnt"} {
 				os.MkdirAll(filepath.Join(root, d), 0o755)
 			}
@@ -237,50 +197,18 @@ func TestFinalAsProcess1(t *testing.T) {
 			if err := os.Symlink("/proc/1/fd/3", filepath.Join(root, "dev/console")); err != nil {
 				t.Fatal(err)
 			}
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pr.Close()
-			output := make(chan []byte, 1)
-			go func() {
-				b, _ := io.ReadAll(pr)
-				output <- b
-			}()
 			if tc.record != "" {
 				os.WriteFile(filepath.Join(root, "run/svinit/shutdown"), []byte(tc.record), 0o644)
 			}
-			self, err := os.Executable()
-			if err != nil {
-				t.Fatal(err)
+			p := testutil.RunPID1(t, []string{envRole + "=init", envRoot + "=" + root, envFinal + "=" + tc.args,
+				"SVINIT_FINAL_TEST_CHILDREN=" + tc.children}, 5*time.Minute)
+			out := p.Console
+			if p.TimedOut {
+				t.Fatalf("svinit-final still running after 5 minutes; console:\n%s", out)
 			}
-			cmd := exec.Command(self)
-			cmd.Env = []string{envRole + "=init", envRoot + "=" + root, envFinal + "=" + tc.args,
-				"SVINIT_FINAL_TEST_CHILDREN=" + tc.children}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			cmd.ExtraFiles = []*os.File{pw}
-			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Pdeathsig: unix.SIGKILL}
-			done := make(chan error, 1)
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("start the namespace: %v", err)
-			}
-			pw.Close()
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err = <-done:
-			case <-time.After(5 * time.Minute):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("svinit-final still running after 5 minutes; console:\n%s", <-output)
-			}
-			// Every process of the namespace is gone with its process 1,
-			// so every copy of the pipe's write end is closed.
-			out := <-output
-			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if !ws.Signaled() || ws.Signal() != tc.sig {
+			if p.Signal() != tc.sig {
 				t.Fatalf("process 1 ended with %v (%v), want killed by %v, the kernel's answer to the right reboot(2) command\nstderr: %s\nconsole:\n%s",
-					cmd.ProcessState, err, tc.sig, stderr.String(), out)
+					p.State, p.Err, tc.sig, p.Stderr, out)
 			}
 			rest := string(out)
 			for _, w := range tc.want {

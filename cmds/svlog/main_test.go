@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/cli"
 )
 
@@ -171,18 +172,18 @@ func TestSignals(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := p.start(t, &stderr, "-p", dir)
 	p.w.WriteString("one\n")
-	waitFor(t, func() bool { b, _ := os.ReadFile(filepath.Join(dir, "current")); return string(b) == "one\n" })
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { b, _ := os.ReadFile(filepath.Join(dir, "current")); return string(b) == "one\n" }, nil)
 
 	// SIGALRM rotates.
 	cmd.Process.Signal(syscall.SIGALRM)
-	waitFor(t, func() bool { return len(archives(t, dir)) == 1 })
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { return len(archives(t, dir)) == 1 }, nil)
 	if a := archives(t, dir)[0]; !strings.HasSuffix(a, ".s") {
 		t.Errorf("archive %s", a)
 	}
 	// -p: TERM ignored.
 	p.w.WriteString("two\npart")
 	cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, func() bool { b, _ := os.ReadFile(filepath.Join(dir, "current")); return string(b) == "two\n" })
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { b, _ := os.ReadFile(filepath.Join(dir, "current")); return string(b) == "two\n" }, nil)
 	// HUP: svlog stops. The partial line is still in the pipe (svlog
 	// leaves incomplete lines there for a while), whole, for the next
 	// logger.
@@ -204,20 +205,6 @@ func TestSignals(t *testing.T) {
 			t.Errorf("pipe holds %q, want %q", l, want)
 		}
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool, info ...func() string) {
-	t.Helper()
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	var extra []string
-	for _, f := range info {
-		extra = append(extra, f())
-	}
-	t.Fatalf("condition not met within 30s %q", extra)
 }
 
 // lineFor is the test's numbered line i.
@@ -283,8 +270,7 @@ func killRestart(t *testing.T, sig syscall.Signal) {
 
 	data := readLog(t, dir)
 	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
-	seen := make([]int, total+1)
-	next, replays, replayed, fragments := 1, 0, 0, 0
+	c := testutil.NewLines(total, sig == syscall.SIGTERM)
 	for _, l := range lines {
 		var body string
 		if len(l) >= 26 && l[0] == '@' && l[25] == ' ' {
@@ -292,40 +278,16 @@ func killRestart(t *testing.T, sig syscall.Signal) {
 		}
 		n, err := strconv.Atoi(strings.SplitN(body, " ", 2)[0])
 		if err != nil || n < 1 || n > total || body != lineFor(n) {
-			if sig == syscall.SIGTERM {
-				t.Fatalf("damaged line %q", l)
-			}
-			fragments++
-			continue
+			n = -1
 		}
-		seen[n]++
-		switch {
-		case n == next:
-		case n < next:
-			if sig == syscall.SIGTERM {
-				t.Fatalf("line %d appears again (or out of order) after line %d", n, next-1)
-			}
-			replays++
-			replayed += next - n
-		case sig == syscall.SIGTERM:
-			t.Fatalf("lines %d..%d missing", next, n-1)
-		case n-next > 1:
-			t.Fatalf("lines %d..%d missing: a kill may lose one line at most", next, n-1)
-		}
-		next = n + 1
-	}
-	lost := 0
-	for i := 1; i <= total; i++ {
-		if seen[i] == 0 {
-			lost++
+		if err := c.Add(n); err != nil {
+			t.Fatalf("%v: %q", err, l)
 		}
 	}
-	if sig == syscall.SIGTERM && lost > 0 {
-		t.Fatalf("%d lines missing", lost)
+	if err := c.Bounded(kills); err != nil {
+		t.Error(err)
 	}
-	if lost > kills || replays > kills || fragments > 2*kills {
-		t.Errorf("%d lines lost, %d replays, %d fragments for %d kills", lost, replays, fragments, kills)
-	}
+	lost, replays, replayed, fragments := c.Lost(), c.Replays, c.Replayed, c.Fragments
 	var u int
 	for _, a := range archives(t, dir) {
 		if strings.HasSuffix(a, ".u") {
@@ -479,10 +441,10 @@ func TestCompatLogdir(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.w.WriteString("crash\n")
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "current"))
 		return strings.HasSuffix(string(b), "crash\n")
-	})
+	}, nil)
 	c.Process.Kill()
 	c.Wait()
 	feed("", "after\n")
@@ -536,7 +498,7 @@ func TestDiskFull(t *testing.T) {
 		p.w.WriteString(want.String())
 		p.w.Close()
 	}()
-	waitFor(t, func() bool { return strings.Contains(stderr.String(), "no space left on device") }, stderr.String)
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "no space left on device") }, stderr.String)
 	// Make room; svlog must resume and finish.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -636,7 +598,7 @@ func TestUnwritableDir(t *testing.T) {
 	}
 	p.w.WriteString(want.String())
 	cur := filepath.Join(dir, "current")
-	waitFor(t, func() bool { b, _ := os.ReadFile(cur); return string(b) == want.String() }, stderr.String)
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { b, _ := os.ReadFile(cur); return string(b) == want.String() }, stderr.String)
 
 	// Read-only directory: current can still grow, rotations cannot.
 	if err := os.Chmod(dir, 0o500); err != nil {
@@ -654,10 +616,10 @@ func TestUnwritableDir(t *testing.T) {
 	for i := 21; i <= 2000; i++ {
 		want.WriteString(lineFor(i))
 	}
-	waitFor(t, func() bool { return strings.Contains(stderr.String(), "permission denied") }, stderr.String)
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "permission denied") }, stderr.String)
 	// Let it retry a few times, then check that current holds a prefix of
 	// the input in whole lines, and no archive was made meanwhile.
-	waitFor(t, func() bool { return strings.Count(stderr.String(), "permission denied") >= 3 }, stderr.String)
+	testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { return strings.Count(stderr.String(), "permission denied") >= 3 }, stderr.String)
 	b, err := os.ReadFile(cur)
 	if err != nil {
 		t.Fatal(err)
@@ -750,7 +712,7 @@ func TestBlockingMode(t *testing.T) {
 				want.WriteString(lineFor(i))
 			}
 			p.w.WriteString(want.String())
-			waitFor(t, func() bool { _, err := os.Stat(filepath.Join(dir, "processed")); return err == nil }, stderr.String)
+			testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { _, err := os.Stat(filepath.Join(dir, "processed")); return err == nil }, stderr.String)
 			var more strings.Builder
 			for i := 41; i <= 60; i++ {
 				more.WriteString(lineFor(i))
@@ -775,7 +737,7 @@ func TestBlockingMode(t *testing.T) {
 					t.Errorf("-b: %d bytes left in the pipe while the processor runs, want %d", n, int64(want.Len())-written)
 				}
 			} else {
-				waitFor(t, func() bool { return inPipe() == 0 }, stderr.String)
+				testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { return inPipe() == 0 }, stderr.String)
 			}
 			if b, _ := os.ReadFile(filepath.Join(dir, "current")); len(b) != 0 {
 				t.Errorf("current got %d bytes while the processor ran", len(b))
@@ -871,7 +833,7 @@ func TestLastLineTimeout(t *testing.T) {
 			t.Cleanup(func() { cmd.Process.Kill() })
 			ours.WriteString("a\npar")
 			cur := filepath.Join(dir, "current")
-			waitFor(t, func() bool { b, _ := os.ReadFile(cur); return string(b) == "a\n" }, stderr.String)
+			testutil.WaitFor(t, "the condition", 30*time.Second, func() bool { b, _ := os.ReadFile(cur); return string(b) == "a\n" }, stderr.String)
 			cmd.Process.Signal(syscall.SIGTERM)
 			if len(tc.args) > 0 {
 				if code := waitExit(t, cmd); code != 0 {

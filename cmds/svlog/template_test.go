@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svinit/svinit/internal/testutil"
 )
 
 // TestTemplateSvscanLog runs templates/svscan-log/run with Debian's
@@ -32,13 +34,7 @@ func TestTemplateSvscanLog(t *testing.T) {
 	// The image runs the template with svinit's own execlineb, redirfd
 	// and fdmove.
 	t.Run("svinit execline", func(t *testing.T) {
-		bin := t.TempDir()
-		for _, c := range []string{"execlineb", "redirfd", "fdmove"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(bin, c), "github.com/svinit/svinit/cmds/"+c).CombinedOutput()
-			if err != nil {
-				t.Fatalf("building %s: %v\n%s", c, err, out)
-			}
-		}
+		bin := testutil.Commands(t, "execlineb", "redirfd", "fdmove")
 		templateSvscanLog(t, filepath.Join(bin, "execlineb"), bin+":/usr/bin:/bin")
 	})
 }

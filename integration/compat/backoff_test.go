@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -21,15 +22,7 @@ func TestBackoffS6Svstat(t *testing.T) {
 	bin := t.TempDir()
 	clientsBuild(t, bin)
 	defer func() { clientsBinDir = "" }()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(gobin, "build", "-o", bin+"/", "./cmds/svscan")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build svscan: %v\n%s", err, out)
-	}
+	testutil.Build(t, bin, nil, "./cmds/svscan")
 	scan := t.TempDir()
 	dir := clientsService(t, scan, "crash", "#!/bin/sh\nexit 3\n", nil)
 	sv := exec.Command(filepath.Join(bin, "svscan"), scan)

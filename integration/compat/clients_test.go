@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient/svtest"
 	"github.com/svinit/svinit/pkg/tai64n"
@@ -49,17 +50,7 @@ var clientsBinDir string
 // clientsBuild builds our five clients into dir.
 func clientsBuild(t *testing.T, dir string) {
 	t.Helper()
-	// go test puts GOROOT/bin first in PATH.
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(gobin, "build", "-o", dir+"/",
-		"./cmds/svc", "./cmds/svstat", "./cmds/svok", "./cmds/svwait", "./cmds/svscanctl")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testutil.Build(t, dir, nil, "./cmds/svc", "./cmds/svstat", "./cmds/svok", "./cmds/svwait", "./cmds/svscanctl")
 	clientsBinDir = dir
 }
 
@@ -84,15 +75,7 @@ func TestSvscanWithS6Tools(t *testing.T) {
 	dir := t.TempDir()
 	clientsBuild(t, dir)
 	defer func() { clientsBinDir = "" }()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(gobin, "build", "-o", dir+"/", "./cmds/svscan")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build svscan: %v\n%s", err, out)
-	}
+	testutil.Build(t, dir, nil, "./cmds/svscan")
 	clientsScanner = filepath.Join(dir, "svscan")
 	defer func() { clientsScanner = "s6-svscan" }()
 	clientsRunAll(t)
@@ -231,13 +214,7 @@ func (tr *clientsTree) dir(name string) string { return filepath.Join(tr.scan, n
 // have no event to wait on (s6-svscan creating supervise/); generous.
 func clientsAwait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(clientsLong)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, what, clientsLong, cond, nil)
 }
 
 // clientsOffset returns how many seconds Debian's TAI64N clock (skalibs,

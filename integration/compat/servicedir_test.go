@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svinit/svinit/internal/testutil"
 )
 
 var sdTools = []string{"s6-supervise", "s6-svc", "s6-svwait", "s6-svstat", "s6-svdt", "s6-svdt-clear", "s6-svok",
@@ -32,26 +34,6 @@ func sdNeedTools(t *testing.T) {
 			t.Fatalf("%s not found: install Debian's s6 package (apt-get install s6): %v", tool, err)
 		}
 	}
-}
-
-// sdBuild builds our commands into a temporary directory.
-func sdBuild(t *testing.T, cmds ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"build", "-o", dir + "/"}
-	for _, c := range cmds {
-		args = append(args, "./cmds/"+c)
-	}
-	cmd := exec.Command(gobin, args...)
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return dir
 }
 
 // sdRun runs a tool in dir and returns its exit code and output.
@@ -394,7 +376,7 @@ func sdPlay(t *testing.T, bin string, c sdCase) []string {
 // saw at each step.
 func TestServiceDirFiles(t *testing.T) {
 	sdNeedTools(t)
-	bin := sdBuild(t, "supervise")
+	bin := testutil.Commands(t, "supervise")
 	ours := filepath.Join(bin, "supervise")
 	for _, c := range sdCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -415,7 +397,7 @@ func TestServiceDirFiles(t *testing.T) {
 // s6-fdholder-list.
 func TestFdholderUnderSvscan(t *testing.T) {
 	sdNeedTools(t)
-	bin := sdBuild(t, "svscan")
+	bin := testutil.Commands(t, "svscan")
 	scan := t.TempDir()
 	dir := filepath.Join(scan, "s6rc-fdholder")
 	for name, content := range map[string]string{

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/svinit/svinit/internal/testutil"
 )
 
 // Debian's execline keeps its programs here; /usr/bin/execlineb is a
@@ -46,17 +48,13 @@ func ourBin(t *testing.T) string {
 		binDir = dir
 		pkgs := []string{"execlineb", "redirfd", "fdmove", "fdclose", "fdswap", "export", "unexport",
 			"cd", "umask", "envfile", "envdir", "setuidgid", "emptyenv", "foreground", "background"}
-		args := []string{"build", "-o", dir + "/"}
-		for _, p := range pkgs {
-			args = append(args, "github.com/svinit/svinit/cmds/"+p)
+		for i, p := range pkgs {
+			pkgs[i] = "./cmds/" + p
 		}
-		out, err := exec.Command("go", args...).CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
+		buildErr = testutil.GoBuild(dir, nil, pkgs...)
 	})
 	if buildErr != nil {
-		t.Fatalf("go build: %v", buildErr)
+		t.Fatal(buildErr)
 	}
 	return binDir
 }

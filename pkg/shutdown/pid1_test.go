@@ -2,19 +2,16 @@ package shutdown
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/fifo"
+	"golang.org/x/sys/unix"
 )
 
 // TestShutdownAsProcess1 runs the whole way down for real, on the host:
@@ -51,13 +48,10 @@ func TestMain(m *testing.M) {
 // namespace: mount /proc, put the catch-all FIFO on fds 1 and 2 without
 // waiting for a reader, ignore SIGPIPE, exec svscan.
 func nsInit() {
-	fail := func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "test init: "+format+"\n", a...)
-		os.Exit(3)
-	}
+	fail := testutil.InitFail
 	root := os.Getenv(envRoot)
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		fail("make / private: %v", err)
+	if err := testutil.PrivateMounts(); err != nil {
+		fail("%v", err)
 	}
 	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", 0, ""); err != nil {
 		fail("mount proc: %v", err)
@@ -66,11 +60,8 @@ func nsInit() {
 		fail("%v", err)
 	}
 	unix.Close(3)
-	if err := unix.Chroot(root); err != nil {
-		fail("chroot: %v", err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		fail("chdir: %v", err)
+	if err := testutil.Chroot(root); err != nil {
+		fail("%v", err)
 	}
 	fd, err := fifo.OpenWriter("/run/service/svscan-log/fifo", unix.O_CLOEXEC, true)
 	if err != nil {
@@ -84,18 +75,6 @@ func nsInit() {
 	}
 	err = unix.Exec("/bin/svscan", []string{"svscan", "/run/service"}, []string{"PATH=/bin"})
 	fail("exec svscan: %v", err)
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		t.Fatalf("repository root not found: %v", err)
-	}
-	return dir
 }
 
 // copyDir copies the regular files of a template directory.
@@ -134,10 +113,8 @@ func writeExec(t *testing.T, path, content string) {
 }
 
 func TestShutdownAsProcess1(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root (PID and mount namespaces, tmpfs): run the tests as root")
-	}
-	repo := repoRoot(t)
+	testutil.NeedRoot(t, "PID and mount namespaces, tmpfs")
+	repo := testutil.Root(t)
 	for _, tc := range []struct {
 		action string
 		sig    unix.Signal // how the kernel reports reboot(2)'s command
@@ -147,27 +124,15 @@ func TestShutdownAsProcess1(t *testing.T) {
 		{"halt", unix.SIGINT},     // HALT
 	} {
 		t.Run(tc.action, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "root")
-			if err := os.Mkdir(root, 0o755); err != nil {
-				t.Fatal(err)
-			}
 			// A tmpfs mounted on the host: the namespace gets a copy of the
 			// mount, and the log written there is read back afterwards.
-			if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=128m"); err != nil {
-				t.Fatalf("mount tmpfs: %v", err)
-			}
-			t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+			root := testutil.TmpfsRoot(t, "128m")
 
 			// Static binaries, as in an image.
-			build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/",
+			testutil.Build(t, filepath.Join(root, "bin"), []string{"CGO_ENABLED=0"},
 				"github.com/u-root/u-root/cmds/core/echo",
 				"./cmds/svscan", "./cmds/svlog", "./cmds/svwait", "./cmds/execlineb",
 				"./cmds/svinit-shutdown", "./cmds/svinit-final", "./cmds/poweroff", "./cmds/reboot", "./cmds/halt")
-			build.Dir = repo
-			build.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("go build: %v\n%s", err, out)
-			}
 			for _, d := range []string{"dev", "proc", "etc/svinit", "run/service"} {
 				os.MkdirAll(filepath.Join(root, d), 0o755)
 			}
@@ -197,47 +162,17 @@ echo "e2e: never"
 			writeExec(t, filepath.Join(scan, "chatty/finish"), "#!/bin/execlineb -P\necho \"e2e: chatty finish ran\"\n")
 			writeExec(t, filepath.Join(root, "etc/svinit/shutdown"), "#!/bin/execlineb -S1\necho \"e2e: shutdown hook ran for\" $1\n")
 
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pr.Close()
-			output := make(chan []byte, 1)
-			go func() {
-				b, _ := io.ReadAll(pr)
-				output <- b
-			}()
-			self, err := os.Executable()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(self)
-			cmd.Env = []string{envRole + "=init", envRoot + "=" + root}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			cmd.ExtraFiles = []*os.File{pw}
-			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS, Pdeathsig: unix.SIGKILL}
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("start the namespace: %v", err)
-			}
-			pw.Close()
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err = <-done:
-			case <-time.After(time.Duration(timeoutMin) * time.Minute):
-				cmd.Process.Kill()
-				<-done
+			p := testutil.RunPID1(t, []string{envRole + "=init", envRoot + "=" + root}, time.Duration(timeoutMin)*time.Minute)
+			console := p.Console
+			if p.TimedOut {
 				log, _ := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
 				t.Logf("processes in the namespace's root:\n%s", chrooted(root))
-				t.Fatalf("no shutdown after %d minutes; stderr %s; console:\n%s\ncatch-all log:\n%s", timeoutMin, stderr.String(), <-output, log)
+				t.Fatalf("no shutdown after %d minutes; stderr %s; console:\n%s\ncatch-all log:\n%s", timeoutMin, p.Stderr, console, log)
 			}
-			console := <-output
-			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if !ws.Signaled() || ws.Signal() != tc.sig {
+			if p.Signal() != tc.sig {
 				log, _ := os.ReadFile(filepath.Join(root, "run/uncaught-logs/current"))
 				t.Fatalf("process 1 ended with %v (%v), want killed by %v, the kernel's answer to reboot(2) for %s\nstderr: %s\nconsole:\n%s\ncatch-all log:\n%s",
-					cmd.ProcessState, err, tc.sig, tc.action, stderr.String(), console, log)
+					p.State, p.Err, tc.sig, tc.action, p.Stderr, console, log)
 			}
 			if !strings.Contains(string(console), "svinit-final: "+tc.action+": orderly shutdown took") {
 				t.Errorf("console lacks the final stage's last line:\n%s", console)
