@@ -4,7 +4,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
@@ -13,8 +15,8 @@ import (
 
 const (
 	prog    = "svscanctl"
-	letters = "zabhitqnN"
-	usage   = "usage: svscanctl [ -zabhitqnN ] scandir"
+	letters = "zabhitqnNR:XE:"
+	usage   = "usage: svscanctl [ -zabhitqnN ] [ -R newroot ] [ -X | -E prog ] scandir"
 )
 
 func main() { cli.Main(prog, run) }
@@ -25,6 +27,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	g := getopt.New(args, letters)
 	var cmds []byte
+	// -R and -E carry a path, which goes into a request file of
+	// .s6-svscan before the letter (R, X) is written.
+	var root, exe string
+	exec := false
 	for {
 		c, ok, err := g.Next()
 		if err != nil {
@@ -33,7 +39,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if !ok {
 			break
 		}
+		switch c {
+		case 'R':
+			if root != "" {
+				return cli.Usagef("-R given twice\n%s", usage)
+			}
+			root = g.Arg
+		case 'E':
+			exe, c = g.Arg, 'X'
+			fallthrough
+		case 'X':
+			if exec {
+				return cli.Usagef("-X or -E given twice\n%s", usage)
+			}
+			exec = true
+		}
 		cmds = append(cmds, c)
+	}
+	for _, p := range []string{root, exe} {
+		if p != "" && !filepath.IsAbs(p) {
+			return cli.Usagef("%s: not an absolute path (the scanner may have another working directory)\n%s", p, usage)
+		}
 	}
 	rest := g.Rest()
 	if len(rest) == 0 {
@@ -43,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if dir == "" {
 		return cli.Usagef("invalid scan directory: empty name")
 	}
-	err := servicedir.WriteControl(dir, servicedir.ScanDir, cmds)
+	err := control(dir, cmds, root, exe, exec)
 	switch {
 	case err == nil:
 		return nil
@@ -53,4 +79,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
 	return cli.Exitf(cli.ExitSystem, "cannot control %s: %v", dir, err)
+}
+
+// control writes the letters to dir's control FIFO, once a scanner is
+// known to listen and the request files are in place.
+func control(dir string, cmds []byte, root, exe string, exec bool) error {
+	c, err := servicedir.OpenControl(dir, servicedir.ScanDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if root != "" {
+		if err := servicedir.WriteScanRequest(dir, servicedir.ScanRootRequest, root); err != nil {
+			return fmt.Errorf("-R: %w", err)
+		}
+	}
+	if exec {
+		// Empty exe removes a stale request: -X execs the running program.
+		if err := servicedir.WriteScanRequest(dir, servicedir.ScanExecRequest, exe); err != nil {
+			return fmt.Errorf("-E: %w", err)
+		}
+	}
+	return c.Write(cmds)
 }

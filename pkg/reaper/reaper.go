@@ -121,6 +121,17 @@ func (r *Reaper) Reap() {
 	}
 }
 
+// Adopt registers pid, a child this process did not spawn through r
+// (one its previous image spawned, inherited across execve), so that its
+// exit goes to done as if Spawn had started it. Call it before Run or
+// Reap can collect that pid: an exit collected first counts as an
+// orphan's.
+func (r *Reaper) Adopt(pid int, done func(Exit)) {
+	r.wmu.Lock()
+	r.waiters[pid] = done
+	r.wmu.Unlock()
+}
+
 // Pending returns the number of spawned children not yet reaped.
 func (r *Reaper) Pending() int {
 	r.wmu.Lock()

@@ -15,6 +15,9 @@ type ControlPoller struct {
 	epfd int
 	stop [2]int     // a pipe: a byte written to stop[1] ends Run
 	mu   sync.Mutex // held while a FIFO is read, and to add or remove one
+	// busy is held from the read of a FIFO to the end of applying what
+	// it brought (Pause).
+	busy sync.Mutex
 	fds  map[int32]*Service
 }
 
@@ -86,10 +89,12 @@ func (p *ControlPoller) Run() {
 			// Read under the lock (so the descriptor cannot be closed
 			// and reused meanwhile), apply without it: applying a
 			// letter can end the service, which removes its FIFO here.
+			p.busy.Lock()
 			p.mu.Lock()
 			s := p.fds[ev.Fd]
 			if s == nil {
 				p.mu.Unlock()
+				p.busy.Unlock()
 				continue
 			}
 			var got []byte
@@ -116,9 +121,19 @@ func (p *ControlPoller) Run() {
 			if len(got) > 0 {
 				s.controlFIFO(got)
 			}
+			p.busy.Unlock()
 		}
 	}
 }
+
+// Pause waits until no letters read from a FIFO are still being applied
+// and keeps the poller from reading more until Unpause: letters then
+// wait in their FIFOs (a scanner handing its services over to its next
+// image).
+func (p *ControlPoller) Pause() { p.busy.Lock() }
+
+// Unpause undoes Pause.
+func (p *ControlPoller) Unpause() { p.busy.Unlock() }
 
 // Close makes Run return (and release the poller's descriptors).
 func (p *ControlPoller) Close() {

@@ -118,6 +118,9 @@ type Service struct {
 	defOut  *os.File      // 1 and 2 where opts has none (SetDefaultOutput)
 	onExit  []func()      // run when supervision ends
 
+	// When timer and killer run out (a handover carries them).
+	timerDue, killerDue time.Time
+
 	// Messages.
 	lastErr string          // last reported spawn error, to avoid repeats
 	warned  map[string]bool // configuration warnings already reported

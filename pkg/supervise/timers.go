@@ -15,6 +15,7 @@ import (
 func (s *Service) setTimer(d time.Duration) {
 	s.stopTimer()
 	g := s.tgen
+	s.timerDue = time.Now().Add(d)
 	s.timer = time.AfterFunc(d, func() {
 		s.do(func() { s.step(event{kind: evTimer, gen: g}) })
 	})
@@ -32,6 +33,7 @@ func (s *Service) stopTimer() {
 func (s *Service) setKiller(d time.Duration) {
 	s.stopKiller()
 	g := s.kgen
+	s.killerDue = time.Now().Add(d)
 	s.killer = time.AfterFunc(d, func() {
 		s.do(func() { s.step(event{kind: evKill, gen: g}) })
 	})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/svinit/svinit/pkg/servicedir"
 )
@@ -19,6 +20,8 @@ type want struct {
 	reap    bool // z
 	kill    byte // 0, 't' (t, i, SIGTERM, SIGINT) or 'q' (q, SIGQUIT)
 	abort   bool // b, SIGABRT
+	root    bool // R: switch the root (root.go)
+	exec    bool // X: re-exec in place (handover.go)
 	unknown int  // bytes that are not commands
 }
 
@@ -49,6 +52,10 @@ func (w *want) letters(b []byte) {
 			w.abort = true
 		case 'z':
 			w.reap = true
+		case 'R':
+			w.root = true
+		case 'X':
+			w.exec = true
 		case '\n':
 		default:
 			w.unknown++
@@ -67,6 +74,8 @@ func (w *want) merge(o want) {
 		w.kill = o.kill
 	}
 	w.abort = w.abort || o.abort
+	w.root = w.root || o.root
+	w.exec = w.exec || o.exec
 	w.unknown += o.unknown
 }
 
@@ -79,6 +88,48 @@ func openControl(ctl string) (*os.File, error) {
 		return nil, fmt.Errorf(".s6-svscan/control: %w", err)
 	}
 	return os.NewFile(uintptr(fd), p), nil
+}
+
+// The control FIFO's reader, as a handover pauses it: asked to pause
+// (and its read interrupted by a deadline), then paused until resumed.
+const (
+	ctlReading = iota
+	ctlPausing
+	ctlPaused
+)
+
+// pauseControl stops the reader before its next read, so that no letter
+// is taken from the FIFO and left unapplied; false if it did not stop
+// within a second (it had ended).
+func (s *Scanner) pauseControl() bool {
+	s.mu.Lock()
+	s.ctlState = ctlPausing
+	s.mu.Unlock()
+	if s.control.SetReadDeadline(time.Unix(1, 0)) != nil {
+		return false
+	}
+	select {
+	case <-s.ctlPaused:
+		return true
+	case <-time.After(time.Second):
+		return false
+	}
+}
+
+// resumeControl undoes pauseControl.
+func (s *Scanner) resumeControl() {
+	s.control.SetReadDeadline(time.Time{})
+	s.mu.Lock()
+	st := s.ctlState
+	s.ctlState = ctlReading
+	s.mu.Unlock()
+	if st == ctlPaused {
+		select {
+		case <-s.ctlPaused: // paused after pauseControl gave up
+		default:
+		}
+		s.ctlResume <- struct{}{}
+	}
 }
 
 // readControl reads .s6-svscan/control until it is closed. Whatever a
@@ -99,6 +150,20 @@ func (s *Scanner) readControl() {
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// A handover pauses the reader (handover.go).
+				s.mu.Lock()
+				pause := s.ctlState == ctlPausing
+				if pause {
+					s.ctlState = ctlPaused
+				}
+				s.mu.Unlock()
+				if pause {
+					s.ctlPaused <- struct{}{}
+					<-s.ctlResume
+				}
+				continue
 			}
 			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
 				continue

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/supervise"
@@ -60,8 +62,16 @@ type Scanner struct {
 	reaper *reaper.Reaper
 	poller *supervise.ControlPoller // reads every service's supervise/control
 	lock   *os.File                 // .s6-svscan/lock
-	// control is .s6-svscan/control, read by its own goroutine (control.go).
-	control *os.File
+	// control is .s6-svscan/control, read by its own goroutine (control.go),
+	// which a handover pauses (ctlPaused, ctlResume).
+	control              *os.File
+	ctlPaused, ctlResume chan struct{}
+	// self is the running program, opened at start (-1: it could not
+	// be): what svscanctl -X execs, after a root switch too.
+	self int
+	// The reaper's goroutine, stopped by closing reapStop; reapDone is
+	// closed once it has returned.
+	reapStop, reapDone chan struct{}
 
 	// Everything below up to mu belongs to Run's goroutine.
 
@@ -93,10 +103,11 @@ type Scanner struct {
 	// from the FIFO's reader and ends of supervision from the services'
 	// OnExit callbacks. A send on wake (never blocking) says there is
 	// something.
-	mu    sync.Mutex
-	in    want
-	exits []done
-	wake  chan struct{}
+	mu       sync.Mutex
+	in       want
+	exits    []done
+	wake     chan struct{}
+	ctlState int // the control FIFO reader's (control.go)
 	// reap makes the reaper collect zombies now ('z').
 	reap chan struct{}
 
@@ -131,8 +142,17 @@ func New(opts Options) (*Scanner, error) {
 	}
 	s := &Scanner{opts: opts, pid1: os.Getpid() == 1, reaper: reaper.New(), pairs: map[key]*pair{},
 		wake: make(chan struct{}, 1), reap: make(chan struct{}, 1),
-		logq: make(chan string, 4096), logDone: make(chan struct{})}
+		logq: make(chan string, 4096), logDone: make(chan struct{}),
+		ctlPaused: make(chan struct{}, 1), ctlResume: make(chan struct{}, 1), self: -1}
 	s.errw.w = opts.Stderr
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	if fd, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		s.self = fd
+	}
+	if h, ok := os.LookupEnv(HandoverEnv); ok {
+		return s.newFromHandover(h)
+	}
 	s.reaper.NoFile = raiseFileLimit(s.pid1, s.logf)
 	ctl := filepath.Join(opts.Dir, ".s6-svscan")
 	if err := os.Mkdir(ctl, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
@@ -157,8 +177,6 @@ func New(opts Options) (*Scanner, error) {
 	}
 	go s.poller.Run()
 	s.lock, s.control = lock, control
-	s.timer = time.NewTimer(time.Hour)
-	s.timer.Stop()
 	return s, nil
 }
 
@@ -176,8 +194,7 @@ func (s *Scanner) Run() error {
 	defer signal.Stop(sigs)
 	defer signal.Stop(quiet)
 	go s.writeLogs()
-	stop := make(chan struct{})
-	go s.reaper.Run(stop, s.reap)
+	s.startReaper()
 	go s.readControl()
 	defer s.timer.Stop()
 	if s.opts.Poll > 0 {
@@ -199,11 +216,12 @@ func (s *Scanner) Run() error {
 			s.due()
 		}
 	}
-	return s.finish(stop)
+	return s.finish()
 }
 
 // act carries out what s.want asks for, each once, in this order: scan,
-// prune, reap, terminate or quit; 'b' overrides everything. It reports
+// prune, reap, switch the root, re-exec, terminate or quit; 'b'
+// overrides everything. It reports
 // whether the loop goes on: false on 'b', or once every supervisor is
 // gone after 't' or 'q'.
 func (s *Scanner) act() bool {
@@ -226,6 +244,16 @@ func (s *Scanner) act() bool {
 		case s.reap <- struct{}{}:
 		default:
 		}
+	}
+	if (w.root || w.exec) && s.exiting != 0 {
+		s.logf("ignored svscanctl -R or -X: the scanner is exiting")
+		w.root, w.exec = false, false
+	}
+	if w.root {
+		s.switchRoot()
+	}
+	if w.exec {
+		s.reexec(w)
 	}
 	if w.kill != 0 {
 		s.stopAll(w.kill == 'q')
@@ -290,9 +318,25 @@ func (s *Scanner) due() {
 	}
 }
 
+// startReaper starts the reaper's goroutine.
+func (s *Scanner) startReaper() {
+	s.reapStop, s.reapDone = make(chan struct{}), make(chan struct{})
+	go func(stop, done chan struct{}) {
+		s.reaper.Run(stop, s.reap)
+		close(done)
+	}(s.reapStop, s.reapDone)
+}
+
+// stopReaper stops the reaper's goroutine and waits for it: no exit is
+// collected any more (the exits it collected were delivered).
+func (s *Scanner) stopReaper() {
+	close(s.reapStop)
+	<-s.reapDone
+}
+
 // finish ends Run: stops the goroutines, then execs .s6-svscan/finish.
-func (s *Scanner) finish(stop chan struct{}) error {
-	close(stop)
+func (s *Scanner) finish() error {
+	s.stopReaper()
 	s.control.Close()
 	close(s.logq)
 	<-s.logDone
