@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -106,10 +107,7 @@ func TestAbortUnderSvscan(t *testing.T) {
 // svrc itself: SIGTERM during a change ends it with exit 1 and says
 // what was interrupted and what was not started.
 func TestSvrcSigterm(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "svrc")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/svinit/svinit/cmds/svrc").CombinedOutput(); err != nil {
-		t.Fatalf("building svrc: %v\n%s", err, out)
-	}
+	bin := testutil.Command(t, "svrc")
 	tmp := t.TempDir()
 	root := defs(t, t.TempDir(), map[string]string{
 		"slow/type": "longrun\n", "slow/notification-fd": "3\n",

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -24,12 +25,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for _, c := range []string{"svscan", "execlineb"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/svinit/svinit/cmds/"+c).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", c, err, out)
-			os.Exit(1)
-		}
+	if err := testutil.GoBuild(dir, nil, "./cmds/svscan", "./cmds/execlineb"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	svscanBin, execlinebBin = filepath.Join(dir, "svscan"), filepath.Join(dir, "execlineb")
 	code := m.Run()
@@ -63,18 +61,16 @@ func scannerStop(t testing.TB) (scan string, out func() string, stop func()) {
 	var once sync.Once
 	stop = func() { once.Do(func() { quit(t, scan, cmd, done, out) }) }
 	t.Cleanup(stop)
-	// Ready when its control FIFO has a reader.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := os.OpenFile(filepath.Join(scan, ".s6-svscan", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err == nil {
+	// Ready when its control FIFO has a reader (nothing to subscribe to
+	// before it exists).
+	if !testutil.Poll(20*time.Second, func() bool {
+		var c *os.File
+		if c, err = os.OpenFile(filepath.Join(scan, ".s6-svscan", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 			c.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("svscan did not start: %v\n%s", err, out())
-		}
-		time.Sleep(2 * time.Millisecond) // nothing to subscribe to before it exists
+		return err == nil
+	}) {
+		t.Fatalf("svscan did not start: %v\n%s", err, out())
 	}
 	return scan, out, stop
 }
@@ -305,13 +301,7 @@ func TestFailuresUnderSvscan(t *testing.T) {
 // subscribe to) until cond holds.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s; svscan output:\n%s", what, e.out())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(e.t, what, 60*time.Second, cond, func() string { return "svscan output:\n" + e.out() })
 }
 
 // A two-service pipeline: the consumer is installed as the producer's
