@@ -102,7 +102,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		entries, err := d.Find(ctx)
 		return entries, d.Close, err
 	}
-	s.Load = func(e bootmenu.Entry) error { return e.Image.Load(boot.WithLogger(nil)) }
+	s.Load = func(e bootmenu.Entry) error {
+		// Read where they are (the mounts are read-only), else copied
+		// to /tmp (and unpacked) by u-root's loader.
+		if k, i, ok := bootmenu.LocalFiles(e); ok {
+			return shutdown.Load(k, i, e.Cmdline())
+		}
+		return e.Image.Load(boot.WithLogger(nil))
+	}
 	s.Kexec = shutdown.RequestKexec
 	s.Exec = func(argv []string) error {
 		restore()

@@ -133,3 +133,45 @@ func TestPick(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalFiles: BLS's open files and GRUB's and syslinux's file: URLs
+// name the files on the partition; a gzip'd kernel needs u-root's
+// loader.
+func TestLocalFiles(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range partition {
+		files[k] = v
+	}
+	files["vmlinuz-gz"] = "\x1f\x8b\x08gzip"
+	files["boot/grub/grub.cfg"] = "menuentry 'Gamma' {\n  linux /vmlinuz-a\n  initrd /initrd-a\n}\nmenuentry 'Zipped' {\n  linux /vmlinuz-gz\n}\n"
+	dir := writeTree(t, files)
+	entries, _ := ParseDir(context.Background(), dir, "vda1", nil, nil)
+	got := map[string]string{}
+	for _, e := range entries {
+		k, i, ok := LocalFiles(e)
+		if !ok {
+			got[e.Title] = "not local"
+			continue
+		}
+		k, _ = filepath.Rel(dir, k)
+		if i != "" {
+			i, _ = filepath.Rel(dir, i)
+		}
+		got[e.Title] = k + " " + i
+	}
+	want := map[string]string{
+		"Alpha 6.1": "vmlinuz-a initrd-a",
+		"Beta":      "vmlinuz-b ",
+		"Gamma":     "vmlinuz-a initrd-a",
+		"Zipped":    "not local",
+		"delta":     "vmlinuz-b ",
+	}
+	for title, w := range want {
+		if got[title] != w {
+			t.Errorf("%s: %q, want %q", title, got[title], w)
+		}
+	}
+	if _, _, ok := LocalFiles(Entry{Title: "x", Image: &boot.MultibootImage{}}); ok {
+		t.Error("a multiboot image taken as local Linux files")
+	}
+}

@@ -38,13 +38,13 @@ type Menu struct {
 
 // Show prints the numbered entries.
 func (m *Menu) Show() {
-	fmt.Fprintf(m.Out, "svboot: boot entries:\r\n")
+	fmt.Fprintf(m.Out, "svboot: boot entries:\n")
 	for i, e := range m.Entries {
 		mark := " "
 		if i == m.Default {
 			mark = "*"
 		}
-		fmt.Fprintf(m.Out, " %s%2d) %s  [%s %s]\r\n", mark, i+1, e.Title, e.Device, e.Format)
+		fmt.Fprintf(m.Out, " %s%2d) %s  [%s %s]\n", mark, i+1, e.Title, e.Device, e.Format)
 	}
 }
 
@@ -63,7 +63,7 @@ func (m *Menu) Choose() (int, string, error) {
 	}
 	m.Show()
 	if m.Timeout == 0 {
-		fmt.Fprintf(m.Out, "svboot: booting %d) %s\r\n", m.Default+1, m.Entries[m.Default].Title)
+		fmt.Fprintf(m.Out, "svboot: booting %d) %s\n", m.Default+1, m.Entries[m.Default].Title)
 		return m.Default, AtOnce, nil
 	}
 	keys := m.Keys
@@ -91,7 +91,7 @@ func (m *Menu) Choose() (int, string, error) {
 					keys = nil // no keyboard: the countdown goes on
 					continue
 				}
-				fmt.Fprintf(m.Out, "\r\n")
+				fmt.Fprintf(m.Out, "\n")
 				if i, how, done, err := m.key(k); done {
 					return i, how, err
 				}
@@ -102,7 +102,7 @@ func (m *Menu) Choose() (int, string, error) {
 			}
 		}
 		if left <= 0 {
-			fmt.Fprintf(m.Out, "\r\nsvboot: booting %d) %s\r\n", m.Default+1, m.Entries[m.Default].Title)
+			fmt.Fprintf(m.Out, "\nsvboot: booting %d) %s\n", m.Default+1, m.Entries[m.Default].Title)
 			return m.Default, ByTimeout, nil
 		}
 	}
@@ -117,12 +117,12 @@ func (m *Menu) key(k byte) (int, string, bool, error) {
 	case k == '\r' || k == '\n':
 		return m.Default, ByDefault, true, nil
 	case m.Shell && (k == 's' || k == 'S'):
-		fmt.Fprintf(m.Out, "svboot: leaving the menu for the shell\r\n")
+		fmt.Fprintf(m.Out, "svboot: leaving the menu for the shell\n")
 		return -1, "", true, ErrShell
 	case isDigit(k) && len(m.Entries) < 10:
 		n := int(k - '0')
 		if n >= 1 && n <= len(m.Entries) {
-			fmt.Fprintf(m.Out, "svboot: booting %d) %s\r\n", n, m.Entries[n-1].Title)
+			fmt.Fprintf(m.Out, "svboot: booting %d) %s\n", n, m.Entries[n-1].Title)
 			return n - 1, ByKey, true, nil
 		}
 	}
@@ -139,7 +139,7 @@ func (m *Menu) line(typed []byte) (int, string, error) {
 		fmt.Fprintf(m.Out, "svboot: entry number (Enter: %d%s)? %s", m.Default+1, s, typed)
 	}
 	if m.Keys == nil {
-		fmt.Fprintf(m.Out, "svboot: no keyboard; booting %d) %s\r\n", m.Default+1, m.Entries[m.Default].Title)
+		fmt.Fprintf(m.Out, "svboot: no keyboard; booting %d) %s\n", m.Default+1, m.Entries[m.Default].Title)
 		return m.Default, ByTimeout, nil
 	}
 	prompt()
@@ -147,22 +147,22 @@ func (m *Menu) line(typed []byte) (int, string, error) {
 		k, ok := <-m.Keys
 		if !ok {
 			// The keyboard went away: nobody will choose.
-			fmt.Fprintf(m.Out, "\r\nsvboot: no more input; booting %d) %s\r\n", m.Default+1, m.Entries[m.Default].Title)
+			fmt.Fprintf(m.Out, "\nsvboot: no more input; booting %d) %s\n", m.Default+1, m.Entries[m.Default].Title)
 			return m.Default, ByTimeout, nil
 		}
 		switch {
 		case k == '\r' || k == '\n':
-			fmt.Fprintf(m.Out, "\r\n")
+			fmt.Fprintf(m.Out, "\n")
 			if len(typed) == 0 {
-				fmt.Fprintf(m.Out, "svboot: booting %d) %s\r\n", m.Default+1, m.Entries[m.Default].Title)
+				fmt.Fprintf(m.Out, "svboot: booting %d) %s\n", m.Default+1, m.Entries[m.Default].Title)
 				return m.Default, ByDefault, nil
 			}
 			n, err := strconv.Atoi(string(typed))
 			if err == nil && n >= 1 && n <= len(m.Entries) {
-				fmt.Fprintf(m.Out, "svboot: booting %d) %s\r\n", n, m.Entries[n-1].Title)
+				fmt.Fprintf(m.Out, "svboot: booting %d) %s\n", n, m.Entries[n-1].Title)
 				return n - 1, ByKey, nil
 			}
-			fmt.Fprintf(m.Out, "svboot: no entry %s: 1 to %d\r\n", typed, len(m.Entries))
+			fmt.Fprintf(m.Out, "svboot: no entry %s: 1 to %d\n", typed, len(m.Entries))
 			typed = typed[:0]
 			prompt()
 		case k == 0x7f || k == 0x08:
@@ -181,12 +181,12 @@ func (m *Menu) line(typed []byte) (int, string, error) {
 			if len(m.Entries) < 10 {
 				n := int(k - '0')
 				if len(typed) == 1 && n >= 1 && n <= len(m.Entries) {
-					fmt.Fprintf(m.Out, "\r\nsvboot: booting %d) %s\r\n", n, m.Entries[n-1].Title)
+					fmt.Fprintf(m.Out, "\nsvboot: booting %d) %s\n", n, m.Entries[n-1].Title)
 					return n - 1, ByKey, nil
 				}
 			}
 		case m.Shell && (k == 's' || k == 'S') && len(typed) == 0:
-			fmt.Fprintf(m.Out, "\r\nsvboot: leaving the menu for the shell\r\n")
+			fmt.Fprintf(m.Out, "\nsvboot: leaving the menu for the shell\n")
 			return -1, "", ErrShell
 		}
 	}

@@ -61,7 +61,7 @@ func TestChoose(t *testing.T) {
 		wantNot []string
 	}{
 		{name: "countdown runs out", n: 3, def: 1, timeout: 3 * time.Second, keys: openKeys(""), after: instant,
-			want: 1, wantHow: ByTimeout, wantOut: []string{" * 2) osB", "booting 2) osB in 3 s", ": 2 1\r\n", "svboot: booting 2) osB\r\n"}},
+			want: 1, wantHow: ByTimeout, wantOut: []string{" * 2) osB", "booting 2) osB in 3 s", ": 2 1\n", "svboot: booting 2) osB\n"}},
 		{name: "no keyboard", n: 2, timeout: 2500 * time.Millisecond, after: instant,
 			want: 0, wantHow: ByTimeout, wantOut: []string{"in 3 s", "svboot: booting 1) osA"}},
 		{name: "keyboard gone", n: 2, timeout: time.Second, keys: keys(""), after: instant,

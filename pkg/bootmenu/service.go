@@ -48,7 +48,7 @@ func (s *Service) say(format string, a ...any) {
 		fmt.Fprintln(s.Log, line)
 	}
 	if s.Term != nil && s.Term != s.Log {
-		fmt.Fprint(s.Term, line+"\r\n")
+		fmt.Fprint(s.Term, line+"\n")
 	}
 }
 
