@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/cli"
 )
 
@@ -168,15 +169,12 @@ func TestHotplug(t *testing.T) {
 	if err := os.WriteFile("/sys/devices/virtual/mem/null/uevent", []byte("change"), 0); err != nil {
 		t.Fatal("cannot trigger a kernel event (needs a writable /sys, as root):", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(mark); err == nil && len(b) > 0 {
-			if string(b) != "change null mem\n" {
-				t.Fatalf("command saw %q", b)
-			}
-			return
+	var b []byte
+	if testutil.Poll(30*time.Second, func() bool { b, _ = os.ReadFile(mark); return len(b) > 0 }) {
+		if string(b) != "change null mem\n" {
+			t.Fatalf("command saw %q", b)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return
 	}
 	t.Fatal("no kernel event arrived (the kernel broadcasts uevents only in the initial network namespace: run the tests there); output:\n" + out.String())
 }
