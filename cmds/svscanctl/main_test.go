@@ -78,3 +78,55 @@ func TestSvscanctlErrors(t *testing.T) {
 		})
 	}
 }
+
+// -R and -E put their path in a request file of .s6-svscan before the
+// letter; -X alone removes a stale -E request.
+func TestSvscanctlRequests(t *testing.T) {
+	dir, f := scanDir(t, true)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, ".s6-svscan", name))
+		if err != nil {
+			return "(none)"
+		}
+		return string(b)
+	}
+	buf := make([]byte, 64)
+	for _, tc := range []struct {
+		args         []string
+		letters      string
+		root, execRq string
+	}{
+		{[]string{"-R", "/new/root"}, "R", "/new/root\n", "(none)"},
+		{[]string{"-E/sbin/svscan"}, "X", "(none)", "/sbin/svscan\n"},
+		{[]string{"-X"}, "X", "(none)", "(none)"},
+		{[]string{"-aR/r", "-E", "/p"}, "aRX", "/r\n", "/p\n"},
+	} {
+		os.Remove(filepath.Join(dir, ".s6-svscan", "svinit-root"))
+		if code, msg := runCtl(append(tc.args, dir)...); code != 0 {
+			t.Fatalf("%q: exit %d %s", tc.args, code, msg)
+		}
+		n, err := f.Read(buf)
+		if err != nil || string(buf[:n]) != tc.letters {
+			t.Errorf("%q: scanner read %q, %v; want %q", tc.args, buf[:n], err, tc.letters)
+		}
+		if got := read("svinit-root"); got != tc.root {
+			t.Errorf("%q: svinit-root %q, want %q", tc.args, got, tc.root)
+		}
+		if got := read("svinit-exec"); got != tc.execRq {
+			t.Errorf("%q: svinit-exec %q, want %q", tc.args, got, tc.execRq)
+		}
+	}
+	for _, args := range [][]string{{"-R", "rel"}, {"-E", "rel"}, {"-XX"}, {"-R/a", "-R/b"}, {"-R"}} {
+		if code, _ := runCtl(append(args, dir)...); code != cli.ExitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, cli.ExitUsage)
+		}
+	}
+	// Nothing listening: no request file is left behind.
+	quiet, _ := scanDir(t, false)
+	if code, _ := runCtl("-R", "/r", quiet); code != cli.ExitUsage {
+		t.Errorf("-R with no scanner: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(quiet, ".s6-svscan", "svinit-root")); err == nil {
+		t.Errorf("-R with no scanner left svinit-root behind")
+	}
+}
