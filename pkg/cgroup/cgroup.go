@@ -193,7 +193,8 @@ type Tree struct {
 	kill  bool // cgroup.kill exists (Linux 5.14)
 	mu    sync.Mutex
 	used  map[string]*Group
-	enErr error // why controllers could not be enabled, if they could not
+	enErr error          // why controllers could not be enabled, if they could not
+	gone  sync.WaitGroup // removals waiting for a cgroup to empty
 }
 
 // Open makes (or takes over) the subtree and enables in it every
@@ -227,6 +228,12 @@ func Open(o Options) (*Tree, error) {
 		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", d, err)
+		}
+		// Not ours to use if we cannot make cgroups in it (a subtree
+		// made by root, seen by an unprivileged supervisor).
+		if err := unix.Access(d, unix.W_OK); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("%s: %w", d, err)
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			unix.Close(fd)
@@ -314,8 +321,10 @@ func (t *Tree) Controllers() []string {
 func (t *Tree) EnableError() error { return t.enErr }
 
 // Close removes the subtree's empty cgroups and the subtree itself if
-// it is then empty, and lets go of its lock.
+// it is then empty, and lets go of its lock. It first waits for the
+// cgroups Release left to empty (10 s at most).
 func (t *Tree) Close() error {
+	t.gone.Wait()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fd < 0 {
@@ -430,6 +439,30 @@ func (g *Group) Populated() (bool, error) {
 	return ok && v != 0, nil
 }
 
+// Procs returns how many processes are in the cgroup (cgroup.procs).
+func (g *Group) Procs() (int, error) {
+	fd, err := unix.Openat(g.t.fd, g.name+"/cgroup.procs", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("%s/cgroup.procs: %w", g.path, err)
+	}
+	defer unix.Close(fd)
+	var buf [4096]byte
+	n := 0
+	for {
+		r, err := unix.Read(fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s/cgroup.procs: %w", g.path, err)
+		}
+		if r <= 0 {
+			return n, nil
+		}
+		n += bytes.Count(buf[:r], []byte{'\n'})
+	}
+}
+
 // Kill kills every process in the cgroup at once with SIGKILL
 // (cgroup.kill: processes forked meanwhile too). On a kernel without
 // cgroup.kill (before 5.14), it freezes the cgroup (cgroup.freeze, 5.2)
@@ -491,12 +524,14 @@ func (g *Group) Release() {
 	if err := unix.Rmdir(g.path); err != unix.EBUSY {
 		return
 	}
+	t.gone.Add(1)
 	go g.removeWhenEmpty()
 }
 
 // removeWhenEmpty waits (cgroup.events wakes poll with POLLPRI when it
 // changes; at most 10 s) until the cgroup is empty, then removes it.
 func (g *Group) removeWhenEmpty() {
+	defer g.t.gone.Done()
 	fd, err := unix.Open(filepath.Join(g.path, "cgroup.events"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return

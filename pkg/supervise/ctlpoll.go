@@ -19,6 +19,9 @@ type ControlPoller struct {
 	// it brought (Pause).
 	busy sync.Mutex
 	fds  map[int32]*Service
+	// cgroups is the cgroup subtree of the services that share the
+	// poller and have no Options.Cgroups: one per process (a scanner's).
+	cgroups *Cgroups
 }
 
 // NewControlPoller creates a poller; Run it in a goroutine and Close it
@@ -28,7 +31,7 @@ func NewControlPoller() (*ControlPoller, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &ControlPoller{epfd: fd, fds: map[int32]*Service{}}
+	p := &ControlPoller{epfd: fd, fds: map[int32]*Service{}, cgroups: NewCgroups("")}
 	if err := unix.Pipe2(p.stop[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -135,7 +138,9 @@ func (p *ControlPoller) Pause() { p.busy.Lock() }
 // Unpause undoes Pause.
 func (p *ControlPoller) Unpause() { p.busy.Unlock() }
 
-// Close makes Run return (and release the poller's descriptors).
+// Close makes Run return (and release the poller's descriptors), and
+// removes the services' cgroup subtree if it is empty.
 func (p *ControlPoller) Close() {
+	p.cgroups.Close()
 	unix.Write(p.stop[1], []byte{0})
 }

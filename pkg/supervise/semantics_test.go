@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
@@ -19,13 +20,7 @@ import (
 // generous overall deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, what, 30*time.Second, cond, nil)
 }
 
 // background returns shell words that start cmd in the background with
@@ -141,26 +136,22 @@ func TestNotifyPipeNotLeaked(t *testing.T) {
 	}
 	// Each death let go of its pipe and reader (that goroutine ends
 	// asynchronously: wait for it); a leak adds one of each per restart.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		p, g := count()
-		if p <= pipes && g <= gs {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 5 restarts: %d -> %d pipes, %d -> %d goroutines", pipes, p, gs, g)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var p, g int
+	if !testutil.Poll(20*time.Second, func() bool { p, g = count(); return p <= pipes && g <= gs }) {
+		t.Fatalf("after 5 restarts: %d -> %d pipes, %d -> %d goroutines", pipes, p, gs, g)
 	}
 }
 
 // TestLockFd: lock-fd gives ./run supervise/service-lock, locked, at
 // that descriptor; while a previous instance (here a background child of
 // ./run) holds it, ./run is not started again; once it is released, it is.
+// (svinit-no-cgroup: s6's behaviour; in its cgroup, the background child
+// would be killed once the service is down, see TestCgroupDoubleFork.)
 func TestLockFd(t *testing.T) {
 	h := start(t, map[string]string{
-		"run":     "#!/bin/sh\nt=$(readlink /proc/$$/fd/5)\necho \"$t\" > lock.target\n" + background(t, "sleep 1000") + "exec sleep 1000\n",
-		"lock-fd": "5",
+		"run":               "#!/bin/sh\nt=$(readlink /proc/$$/fd/5)\necho \"$t\" > lock.target\n" + background(t, "sleep 1000") + "exec sleep 1000\n",
+		"lock-fd":           "5",
+		servicedir.NoCgroup: "",
 	})
 	h.waitEvents("u")
 	bgFile := filepath.Join(h.dir, "bg")

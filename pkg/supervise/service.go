@@ -43,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/svinit/svinit/pkg/cgroup"
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
@@ -74,6 +75,13 @@ type Options struct {
 	// the service directory does: s6's restart rule (a scanner's option
 	// for a whole image).
 	NoBackoff bool
+	// Cgroups is the cgroup subtree the service's cgroup is made in
+	// (shared by the services of one process); nil: the Poller's.
+	Cgroups *Cgroups
+	// NoCgroup: no cgroup of its own, as svinit-no-cgroup in the service
+	// directory does: s6's behaviour (a scanner's option for a whole
+	// image).
+	NoCgroup bool
 }
 
 // Service is one supervised service directory.
@@ -105,6 +113,8 @@ type Service struct {
 	rs       servicedir.Restart // restart backoff state (supervise/svinit-restart)
 	rsFile   servicedir.Restart // what supervise/svinit-restart holds
 	rsOnce   bool               // supervise/svinit-restart was written once
+	cg       *cgroup.Group      // the service's cgroup (cgroup.go), nil if none
+	oomSeen  uint64             // memory.events' oom_kill at the last look
 
 	// What the actions hold.
 	lock    int           // supervise/lock, locked; -1 if none
@@ -202,6 +212,10 @@ func New(dir string, opts Options) (*Service, error) {
 	// A restart state left by an earlier supervisor is not this one's.
 	if err := unix.Unlinkat(dfd, servicedir.RestartFile, 0); err != nil && err != unix.ENOENT {
 		s.logQ("remove %s: %v", servicedir.RestartFile, err)
+	}
+	// A cgroup named by an earlier supervisor is not this one's yet.
+	if err := servicedir.RemoveCgroupFileAt(dfd); err != nil {
+		s.logQ("%v", err)
 	}
 	// s6-supervise 2.11 starts a new tally (it truncates the file).
 	err = servicedir.ReplaceAt(sfd, "death_tally", nil)
@@ -348,6 +362,7 @@ func (s *Service) finishUp() {
 	s.stopTimer()
 	s.stopKiller()
 	s.event(servicedir.EventExit)
+	s.dropCgroup() // nothing of the service outlives its supervision
 	s.release()
 	for _, f := range s.onExit {
 		f()

@@ -100,8 +100,10 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 		// service's stdout is the pipe (s6-fdholder-daemon -1).
 		files[cfg.NotificationFd] = int(nw.Fd())
 	}
-	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true}
+	cgfd := s.cgroupFd(&cfg)
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd}
 	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run", s.opts.Name}, attr, s.childExited)
+	closeCgroupFd(cgfd)
 	if nw != nil {
 		nw.Close()
 	}
@@ -206,8 +208,10 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 		}
 	}
 	argv := []string{"./finish", strconv.Itoa(code), strconv.Itoa(sig), s.opts.Name, strconv.Itoa(deadPid)}
-	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true}
+	cgfd := s.cgroupFd(nil)
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd}
 	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.childExited)
+	closeCgroupFd(cgfd)
 	if err != nil {
 		s.logQ("cannot spawn ./finish: %v", err)
 		return false

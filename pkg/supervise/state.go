@@ -230,7 +230,15 @@ func (s *Service) step(ev event) {
 
 	case evKill:
 		if ev.gen == s.kgen && up && s.pid > 0 {
-			s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
+			if s.cg != nil {
+				// Every process of the service, ./run among them.
+				s.logQ("still up %v after the down signal: killing every process in its cgroup (timeout-kill)", s.cfg.TimeoutKill)
+				if err := s.cg.Kill(); err == nil {
+					return
+				}
+			} else {
+				s.logQ("still up %v after the down signal: sending SIGKILL (timeout-kill)", s.cfg.TimeoutKill)
+			}
 			syscall.Kill(s.pid, syscall.SIGKILL)
 		}
 
@@ -264,6 +272,9 @@ func (s *Service) reallyDown(last, perm bool) {
 			s.status.WantUp = false
 		}
 	}
+	// Nothing outlives the service: what ./run left behind (a daemon
+	// that double-forked, a stray child) is killed with its cgroup.
+	s.killCgroup("down")
 	s.status.Ready = true
 	s.status.ReadyStamp = tai64n.Now()
 	s.announce()
@@ -452,6 +463,7 @@ func (s *Service) runDied(ws syscall.WaitStatus) {
 	c := s.reread(servicedir.MaxDeathTally, servicedir.TimeoutFinish, servicedir.Finish)
 	s.cfg.MaxDeathTally, s.cfg.TimeoutFinish, s.cfg.HasFinish = c.MaxDeathTally, c.TimeoutFinish, c.HasFinish
 	s.recordDeath(servicedir.DeathRecord(now, ws))
+	s.checkOOM()
 	s.stopTimer() // the backoff reset timer of the run that died
 	t := time.Now()
 	s.lived = t.Sub(s.spawned)
