@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/reaper"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
@@ -257,14 +258,11 @@ func TestControl(t *testing.T) {
 			} else {
 				// No event: wait for the status to change (paused, or
 				// wanted down with ./down made).
-				deadline := time.Now().Add(20 * time.Second)
-				for time.Now().Before(deadline) {
+				testutil.Poll(20*time.Second, func() bool {
 					st := h.status()
-					if _, err := os.Stat(filepath.Join(h.dir, "down")); st.Paused || err == nil && !st.WantUp {
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+					_, err := os.Stat(filepath.Join(h.dir, "down"))
+					return st.Paused || err == nil && !st.WantUp
+				})
 			}
 			tc.check(t, h.status())
 		})
@@ -275,11 +273,7 @@ func TestGarbageReported(t *testing.T) {
 	h := start(t, map[string]string{"run": sleeper, "down": ""})
 	h.control("ZZZu")
 	h.waitEvents("u")
-	deadline := time.Now().Add(10 * time.Second)
-	for !h.logged("ignored 3 byte(s)") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !h.logged("ignored 3 byte(s)") {
+	if !testutil.Poll(10*time.Second, func() bool { return h.logged("ignored 3 byte(s)") }) {
 		t.Errorf("garbage not reported; logs: %q", h.logs)
 	}
 }
@@ -406,11 +400,7 @@ func TestSpawnFailureReported(t *testing.T) {
 	h := start(t, map[string]string{"run": sleeper, "down": ""})
 	os.Chmod(filepath.Join(h.dir, "run"), 0o644)
 	h.control("u")
-	deadline := time.Now().Add(10 * time.Second)
-	for !h.logged("not executable") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !h.logged("not executable") {
+	if !testutil.Poll(10*time.Second, func() bool { return h.logged("not executable") }) {
 		t.Fatalf("no report of the non-executable run: %q", h.logs)
 	}
 	os.Chmod(filepath.Join(h.dir, "run"), 0o755)
