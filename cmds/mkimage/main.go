@@ -18,9 +18,11 @@ import (
 
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/build"
 	"github.com/svinit/svinit/pkg/image/compress"
 	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/image/inspect"
+	"github.com/svinit/svinit/pkg/image/plan"
 )
 
 const usage = `usage:
@@ -93,7 +95,7 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Exitf(cli.ExitUsage, "%v", err)
 	}
-	defFile := filepath.Join("images", "default.yaml")
+	defFile := filepath.FromSlash(image.DefaultDefinition)
 	if fs.NArg() == 1 {
 		defFile = fs.Arg(0)
 	}
@@ -129,17 +131,13 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if checkOnly {
-		p, err := image.Resolve(def, root, image.ResolveOptions{Kernel: *kernel, Progress: stderr})
+		// Resolving lays the image out (all but the busybox), so a path
+		// two parts of the definition both produce is found here.
+		p, err := plan.Resolve(def, root, plan.Options{Overrides: image.Overrides{Kernel: *kernel}, Progress: stderr})
 		if err != nil {
 			return definitionError(err)
 		}
-		// Lay the image out (without the busybox) to find paths that
-		// two parts of the definition both produce.
-		err = p.Layout(cpio.NewArchive())
 		p.Close()
-		if err != nil {
-			return definitionError(err)
-		}
 		if *pkgs {
 			for _, c := range p.Commands {
 				fmt.Fprintln(stdout, c.Package)
@@ -152,7 +150,7 @@ func runBuild(checkOnly bool, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	res, err := image.Build(ctx, def, image.Options{
+	res, err := build.Image(ctx, def, build.Options{
 		Root: root, Output: *out, Compression: *comp, Kernel: *kernel,
 		MTime: mtime, Progress: stderr, Verbose: *verbose,
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/plan"
 )
 
 // sample is one boot's timing, on the guest's clocks (seconds since
@@ -161,15 +162,15 @@ func buildURoot(t *testing.T, e *env) string {
 			urootErr = err
 			return
 		}
-		pkgs := []string{image.URootModule + "/cmds/core/init"}
+		pkgs := []string{plan.URootModule + "/cmds/core/init"}
 		for _, c := range d.Commands {
 			name := c.Value
 			if strings.Contains(name, "/") {
 				pkgs = append(pkgs, name)
 			} else if name == "modprobe" {
-				pkgs = append(pkgs, image.URootModule+"/cmds/exp/modprobe")
+				pkgs = append(pkgs, plan.URootModule+"/cmds/exp/modprobe")
 			} else {
-				pkgs = append(pkgs, image.URootModule+"/cmds/core/"+name)
+				pkgs = append(pkgs, plan.URootModule+"/cmds/core/"+name)
 			}
 		}
 		out := filepath.Join(e.work, "uroot.cpio")

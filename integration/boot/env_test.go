@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/build"
 	"github.com/svinit/svinit/pkg/image/compress"
 )
 
@@ -227,7 +228,7 @@ func doBuild(t *testing.T, e *env, s imageSpec) (string, error) {
 	if e.modules != "" && d.Kernel.Value != "" {
 		kernel = e.modules
 	}
-	_, err = image.Build(context.Background(), d, image.Options{
+	_, err = build.Image(context.Background(), d, build.Options{
 		Root:        e.root,
 		Output:      out,
 		Compression: comp,

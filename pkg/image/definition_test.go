@@ -144,8 +144,10 @@ func FuzzParseDefinition(f *testing.F) {
 			}
 			return
 		}
-		// A valid definition always generates a stage 2.
-		_ = GenerateStage2(d, []string{"x"}, nil)
+		// A valid definition always has settings and a command line
+		// (plan's FuzzGenerateStage2: and a stage 2).
+		_ = d.Settings(Overrides{})
+		_ = d.CmdlineDefaults()
 	})
 }
 

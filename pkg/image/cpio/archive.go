@@ -163,3 +163,14 @@ func (a *Archive) Entries() []*Entry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Clone returns a copy of the archive whose entries can be added to or
+// changed without changing a's.
+func (a *Archive) Clone() *Archive {
+	c := &Archive{entries: make(map[string]*Entry, len(a.entries))}
+	for n, e := range a.entries {
+		x := *e
+		c.entries[n] = &x
+	}
+	return c
+}

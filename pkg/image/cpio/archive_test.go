@@ -2,6 +2,7 @@ package cpio
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -86,3 +87,18 @@ func TestCPIORoundTrip(t *testing.T) {
 		t.Error("truncated archive read without error")
 	}
 }
+
+func TestMkimageInterrupt(t *testing.T) {
+	// The real command, interrupted with SIGINT during a (fake, slow) build,
+	// is covered in cmds/mkimage; here: a failing writer leaves nothing.
+	a := NewArchive()
+	a.File("x", 0o644, make([]byte, 1<<20), "")
+	err := a.WriteCPIO(failWriter{}, WriteOptions{})
+	if err == nil {
+		t.Fatal("no error from a failing writer")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write(b []byte) (int, error) { return 0, errors.New("disk full") }

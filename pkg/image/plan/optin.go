@@ -1,4 +1,4 @@
-package image
+package plan
 
 import (
 	"bufio"
@@ -36,15 +36,12 @@ var binDirs = map[string]bool{"/bin": true, "/sbin": true, "/bbin": true, "/usr/
 // checkOptIn fails when a script the image carries (a service directory's
 // files, the scan directory hooks, stage 2, the shutdown hook) runs an
 // opt-in command the image leaves out: it would fail at boot with "not
-// found" instead of here. optIn are the repository's opt-in commands.
-func (p *Plan) checkOptIn(optIn map[string]Command) error {
-	have := map[string]bool{}
-	for _, c := range p.Commands {
-		have[c.Name] = true
-	}
+// found" instead of here.
+func (r *resolver) checkOptIn() error {
+	p := r.Plan
 	missing := map[string]bool{}
-	for n := range optIn {
-		if !have[n] {
+	for n := range r.optIn {
+		if !r.have[n] {
 			missing[n] = true
 		}
 	}
@@ -71,10 +68,7 @@ func (p *Plan) checkOptIn(optIn map[string]Command) error {
 	for _, s := range p.Rc {
 		line := 0
 		for _, w := range d.Rc.From {
-			dir := w.Value
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(p.Root, dir)
-			}
+			dir := p.abs(w.Value)
 			if filepath.Dir(s.Src) == filepath.Clean(dir) {
 				line = w.Line
 				break
@@ -107,15 +101,6 @@ func (p *Plan) checkOptIn(optIn map[string]Command) error {
 		}
 	}
 	return nil
-}
-
-// rel names a host file by its path from the repository root when it is
-// inside it.
-func (p *Plan) rel(file string) string {
-	if r, err := filepath.Rel(p.Root, file); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
-		return r
-	}
-	return file
 }
 
 // findCall looks through the regular text files at or under src for a

@@ -1,4 +1,4 @@
-package image
+package plan
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
@@ -20,22 +21,39 @@ const (
 	PartFiles    = "files"
 )
 
-// Layout adds everything but the busybox binary itself to a: the directory
-// skeleton and device nodes, /init and the /bin and /bbin links, service
-// directories, stage 2, the shutdown hook, kernel modules with their
-// indexes, /etc files and the definition's extra files.
-func (p *Plan) Layout(a *cpio.Archive) error {
-	d := p.Def
+// layout is Resolve's last step: it lays the image out in p.Image, all
+// but the busybox binary: the directory skeleton and device nodes, /init
+// and the /bin and /bbin links, service directories, stage 2, the
+// shutdown hook, kernel modules with their indexes, /etc files and the
+// definition's extra files. A path two of them produce differently is a
+// definition error, found before anything is built.
+func (p *Plan) layout() error {
+	a := cpio.NewArchive()
 	steps := []func(*cpio.Archive) error{p.layoutBase, p.layoutCommands, p.layoutServices, p.layoutRc, p.layoutModules, p.layoutFiles}
 	for _, s := range steps {
 		if err := s(a); err != nil {
-			if _, ok := err.(*Error); ok {
+			if _, ok := err.(*image.Error); ok {
 				return err
 			}
-			return &Error{File: d.File, Msg: err.Error()}
+			return &image.Error{File: p.Def.File, Msg: err.Error()}
 		}
 	}
+	p.Image = a
 	return nil
+}
+
+// Layout returns the image: the plan's, with the busybox's entries
+// added (the binary; its links, /init and /bin/sh are the plan's
+// already, and the busybox's must agree). It does no I/O and leaves the
+// plan's image as it was.
+func (p *Plan) Layout(busybox []*cpio.Entry) (*cpio.Archive, error) {
+	a := p.Image.Clone()
+	for _, e := range busybox {
+		if err := a.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 func (p *Plan) layoutBase(a *cpio.Archive) error {
@@ -67,16 +85,12 @@ func (p *Plan) layoutBase(a *cpio.Archive) error {
 			return err
 		}
 	}
-	hostname := p.Def.Hostname.Value
-	if hostname == "" {
-		hostname = "svinit"
-	}
 	etc := []struct {
 		name string
 		perm uint32
 		data string
 	}{
-		{bootfs.Rel(bootfs.HostnameFile), 0o644, hostname + "\n"},
+		{bootfs.Rel(bootfs.HostnameFile), 0o644, p.Settings.Hostname + "\n"},
 		{"etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
 		{"etc/group", 0o644, "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"},
 		{"etc/shells", 0o644, "/bin/sh\n"},
@@ -96,6 +110,8 @@ func (p *Plan) layoutBase(a *cpio.Archive) error {
 	return nil
 }
 
+// layoutCommands lays out the links the busybox build makes too
+// (/bbin/NAME, /init, /bin/sh) and /bin/NAME.
 func (p *Plan) layoutCommands(a *cpio.Archive) error {
 	for _, c := range p.Commands {
 		if err := a.Symlink("bbin/"+c.Name, "bb", PartBusybox); err != nil {
@@ -105,15 +121,10 @@ func (p *Plan) layoutCommands(a *cpio.Archive) error {
 			return err
 		}
 	}
-	if err := a.Symlink(bootfs.Rel(bootfs.Init), "bbin/"+p.Init, PartBusybox); err != nil {
+	if err := a.Symlink(bootfs.Rel(bootfs.Init), "bbin/"+p.Settings.Init, PartBusybox); err != nil {
 		return err
 	}
-	if _, ok := a.Get("bin/sh"); !ok {
-		if err := a.Symlink("bin/sh", "../bbin/"+p.Shell, PartBusybox); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.Symlink("bin/sh", "../bbin/"+p.Settings.Shell, PartBusybox)
 }
 
 func (p *Plan) layoutServices(a *cpio.Archive) error {
@@ -189,17 +200,17 @@ func (p *Plan) layoutModules(a *cpio.Archive) error {
 	}
 	for _, m := range set.Modules {
 		src := filepath.Join(p.Tree.Dir(), filepath.FromSlash(m.Path))
-		data, err := os.ReadFile(src)
+		st, err := os.Stat(src)
 		if err != nil {
 			return err
 		}
-		if err := a.Add(&cpio.Entry{Name: base + "/" + m.Path, Mode: cpio.TypeRegular | 0o644, Data: data, Part: PartModules, Src: src}); err != nil {
+		if err := a.Add(&cpio.Entry{Name: base + "/" + m.Path, Mode: cpio.TypeRegular | 0o644, Host: src, HostSize: st.Size(), Part: PartModules, Src: src}); err != nil {
 			return err
 		}
 		infos = append(infos, m.Info)
 	}
 	aliasInfos := infos
-	if p.AllAliases {
+	if p.Settings.AllAliases {
 		all, err := p.Tree.AllInfos()
 		if err != nil {
 			return err
@@ -233,7 +244,7 @@ func (p *Plan) layoutFiles(a *cpio.Archive) error {
 		dst, _ := cpio.CleanName(f.Dst.Value)
 		var mode uint32
 		if f.Mode.Value != "" {
-			mode, _ = parseMode(f.Mode.Value)
+			mode, _ = image.ParseMode(f.Mode.Value)
 		}
 		if f.Src.Value == "" {
 			perm := uint32(0o644)
@@ -245,11 +256,7 @@ func (p *Plan) layoutFiles(a *cpio.Archive) error {
 			}
 			continue
 		}
-		src := f.Src.Value
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(p.Root, src)
-		}
-		if err := a.AddTree(src, dst, PartFiles); err != nil {
+		if err := a.AddTree(p.abs(f.Src.Value), dst, PartFiles); err != nil {
 			return err
 		}
 		if f.Mode.Value != "" {

@@ -1,4 +1,4 @@
-package image
+package plan
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/kmod/depmod"
 )
 
@@ -26,22 +27,90 @@ type Command struct {
 	OptIn   bool   // one of OptInCommands: only in images that list it
 }
 
-// FindRoot returns the directory holding go.mod at or above dir.
-func FindRoot(dir string) (string, error) {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
+// commands lists the busybox's commands: this repository's core ones and
+// uinit, then the definition's (its opt-in commands, u-root's, or Go
+// packages tools.go imports), and checks init: and shell: name one.
+func (r *resolver) commands() error {
+	d, o := r.Def, r.o
+	// Opt-in commands (OptInCommands) join the core ones only when the
+	// definition lists them.
+	r.optIn = map[string]Command{}
+	if !o.NoOwnCommands {
+		own, err := OwnCommands(r.Root)
+		if err != nil {
+			return err
 		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", fmt.Errorf("no go.mod at or above %s: run mkimage inside the svinit repository (or give -C)", dir)
+		for _, c := range own {
+			if c.OptIn {
+				r.optIn[c.Name] = c
+			} else {
+				r.Commands = append(r.Commands, c)
+			}
 		}
-		d = p
+		uinit := filepath.Join(r.Root, "uinit")
+		ok, err := isMainPackage(uinit)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Commands = append(r.Commands, Command{Name: "uinit", Package: uinit, Own: true})
+		}
 	}
+	own := map[string]bool{}
+	for _, c := range r.Commands {
+		own[c.Name] = true
+	}
+	for _, w := range d.Commands {
+		name := path.Base(w.Value)
+		if own[name] {
+			if name == w.Value {
+				return r.defErr(w.Line, "commands: %q is this repository's own command, always in the image: remove it from commands", name)
+			}
+			return r.defErr(w.Line, "commands: %s: this repository's own command %q has that name: remove it from commands", w.Value, name)
+		}
+		if _, ok := r.optIn[name]; ok && name != w.Value {
+			return r.defErr(w.Line, "commands: %s: this repository's opt-in command %q has that name: write %s alone for ours, or drop it", w.Value, name, name)
+		}
+	}
+	if len(d.Commands) > 0 {
+		udir := o.URootDir
+		if udir == "" {
+			var err error
+			if udir, err = ModuleDir(r.Root, URootModule, o.Progress); err != nil {
+				return err
+			}
+		}
+		uroot, err := URootCommands(udir)
+		if err != nil {
+			return err
+		}
+		tools, err := ToolsImports(r.Root)
+		if err != nil {
+			return fmt.Errorf("reading tools.go: %w", err)
+		}
+		cmds, err := ResolveCommands(d, r.optIn, uroot, tools)
+		if err != nil {
+			return err
+		}
+		r.Commands = append(r.Commands, cmds...)
+	}
+	if err := checkNames(r.Commands); err != nil {
+		return &image.Error{File: d.File, Msg: err.Error()}
+	}
+	r.have = map[string]bool{}
+	for _, c := range r.Commands {
+		r.have[c.Name] = true
+	}
+	if init := r.Settings.Init; !r.have[init] {
+		if d.Init.Value == "" {
+			return &image.Error{File: d.File, Msg: "stage 1 is missing: uinit/ holds no Go main package yet (or set init: to a command the image has)"}
+		}
+		return r.defErr(d.Init.Line, "init: %q is not one of the image's commands (%s)", init, strings.Join(sortedNames(r.Commands), " "))
+	}
+	if !r.have[r.Settings.Shell] {
+		return r.defErr(d.Shell.Line, "shell: %q is not one of the image's commands: add it to commands", r.Settings.Shell)
+	}
+	return nil
 }
 
 // OwnCommands lists the repository's commands: every directory under
@@ -143,7 +212,7 @@ func URootCommands(urootDir string) (map[string]string, error) {
 // else a u-root command (cmds/core first, then cmds/exp); full import
 // paths are taken as given. Each u-root or other package must be imported
 // by tools.go, so that go.mod pins what the busybox build needs.
-func ResolveCommands(d *Definition, optIn map[string]Command, uroot map[string]string, tools map[string]bool) ([]Command, error) {
+func ResolveCommands(d *image.Definition, optIn map[string]Command, uroot map[string]string, tools map[string]bool) ([]Command, error) {
 	var out []Command
 	for _, w := range d.Commands {
 		if c, ok := optIn[w.Value]; ok {
@@ -165,12 +234,12 @@ func ResolveCommands(d *Definition, optIn map[string]Command, uroot map[string]s
 				if near := depmod.Near(pkg, names, 3); len(near) > 0 {
 					msg += fmt.Sprintf("; did you mean %s?", strings.Join(near, ", "))
 				}
-				return nil, &Error{File: d.File, Line: w.Line, Msg: msg}
+				return nil, &image.Error{File: d.File, Line: w.Line, Msg: msg}
 			}
 			pkg = p
 		}
 		if !tools[pkg] {
-			return nil, &Error{File: d.File, Line: w.Line, Msg: fmt.Sprintf("commands: %s is not imported by tools.go: add `_ %q` there so go.mod pins its dependencies", pkg, pkg)}
+			return nil, &image.Error{File: d.File, Line: w.Line, Msg: fmt.Sprintf("commands: %s is not imported by tools.go: add `_ %q` there so go.mod pins its dependencies", pkg, pkg)}
 		}
 		out = append(out, Command{Name: path.Base(pkg), Package: pkg})
 	}

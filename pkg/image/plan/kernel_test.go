@@ -1,15 +1,13 @@
-package image
+package plan
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/svinit/svinit/pkg/image/cpio"
-	"github.com/svinit/svinit/pkg/image/inspect"
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/kmod/kmodtest"
 )
 
@@ -32,7 +30,7 @@ func TestKernelFromDeb(t *testing.T) {
 	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", pkg, deb).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
 	}
-	d, err := ParseDefinition([]byte("commands: [gosh]\nkernel: k.deb\nmodules: [9p]\n"), "deb.yaml")
+	d, err := image.ParseDefinition([]byte("commands: [gosh]\nkernel: k.deb\nmodules: [9p]\n"), "deb.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +38,8 @@ func TestKernelFromDeb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := cpio.NewArchive()
-	if err := p.Layout(a); err != nil {
+	a, err := p.Layout(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	tmp := p.cleanup
@@ -58,37 +56,8 @@ func TestKernelFromDeb(t *testing.T) {
 	}
 	// A .deb that is not one.
 	os.WriteFile(filepath.Join(root, "bad.deb"), []byte("garbage"), 0o644)
-	d, _ = ParseDefinition([]byte("commands: [gosh]\nkernel: bad.deb\nmodules: [9p]\n"), "deb.yaml")
+	d, _ = image.ParseDefinition([]byte("commands: [gosh]\nkernel: bad.deb\nmodules: [9p]\n"), "deb.yaml")
 	if _, err := Resolve(d, root, ro); err == nil || !strings.Contains(err.Error(), "deb.yaml:2: kernel: ") {
 		t.Errorf("bad .deb: %v", err)
 	}
-}
-
-func TestAllAliases(t *testing.T) {
-	root, ro := fixture(t)
-	def := "commands: [gosh]\nkernel: kernel\nmodules: {include: [virtio_net], aliases: all}\ncompression: none\n"
-	d, err := ParseDefinition([]byte(def), "a.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(context.Background(), d, Options{Root: root, Output: "out/a.cpio", Busybox: fakeBusybox, Resolve: ro})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.Open(res.Output)
-	defer f.Close()
-	es, _, err := inspect.ReadImage(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		if e.Name == "lib/modules/6.1.0-test/modules.alias" {
-			want := "alias virtio:d00000002v* virtio_blk\nalias virtio:d00000001v* virtio_net\n"
-			if !strings.HasSuffix(string(e.Data), want) {
-				t.Errorf("modules.alias %q, want ending %q", e.Data, want)
-			}
-			return
-		}
-	}
-	t.Error("no modules.alias")
 }

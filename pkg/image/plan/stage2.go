@@ -1,15 +1,13 @@
-package image
+package plan
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/rc"
 )
-
-// DefaultWaitTimeout is stage 2's wait_ready timeout in milliseconds.
-const DefaultWaitTimeout = "10000"
 
 // SwitchRootCommand is stage 2's last step: the hand-over to the real
 // root when root= names one.
@@ -26,7 +24,8 @@ func execlineQuote(s string) string {
 
 // GenerateStage2 returns the execline script stage 2 runs: load modules,
 // mount filesystems, run the definition's extra commands, copy the
-// non-early services into the scan directory and make svscan pick them up,
+// non-early services into the scan directory (each under a dot-name,
+// then renamed in: the image needs cp and mv) and make svscan pick them up,
 // bring the rc: bundle up with svrc (svrc -u change BUNDLE, which waits
 // for readiness itself), then wait for the services named in wait_ready:
 // up and ready (svwait -U) for those whose directory has a notification-fd,
@@ -36,7 +35,8 @@ func execlineQuote(s string) string {
 // last runs under foreground, so one failing step does not stop the
 // others; its error lands in the catch-all log. The exit code is the last
 // step's. notifies may be nil (no service notifies).
-func GenerateStage2(d *Definition, services []string, notifies func(service string) bool) string {
+func GenerateStage2(d *image.Definition, services []string, notifies func(service string) bool) string {
+	set := d.Settings(image.Overrides{})
 	var b strings.Builder
 	b.WriteString("#!/bin/execlineb -P\n")
 	src := d.Name
@@ -72,8 +72,11 @@ func GenerateStage2(d *Definition, services []string, notifies func(service stri
 		steps = append(steps, r.Value)
 	}
 	if len(services) > 0 {
+		// Copied under a dot-name the scanner ignores, then renamed
+		// in: a scan never sees half a service directory.
 		for _, s := range services {
-			steps = append(steps, fmt.Sprintf("cp -r %s/%s %s/%s", bootfs.ServicesDir, s, bootfs.Scandir, s))
+			steps = append(steps, fmt.Sprintf("if { cp -r %s/%s %s/.%s } mv %s/.%s %s/%s",
+				bootfs.ServicesDir, s, bootfs.Scandir, s, bootfs.Scandir, s, bootfs.Scandir, s))
 		}
 		steps = append(steps, "svscanctl -a "+bootfs.Scandir)
 	}
@@ -84,17 +87,10 @@ func GenerateStage2(d *Definition, services []string, notifies func(service stri
 		if t := d.Stage2.WaitTimeout.Value; t != "" {
 			s += " -t " + t
 		}
-		b := d.Rc.Bundle.Value
-		if b == "" {
-			b = DefaultRcBundle
-		}
-		steps = append(steps, s+" -u change "+execlineQuote(b))
+		steps = append(steps, s+" -u change "+execlineQuote(set.RcBundle))
 	}
 	if len(d.Stage2.WaitReady) > 0 {
-		t := d.Stage2.WaitTimeout.Value
-		if t == "" {
-			t = DefaultWaitTimeout
-		}
+		t := set.WaitTimeout
 		var ready, up string
 		for _, w := range d.Stage2.WaitReady {
 			if notifies != nil && notifies(w.Value) {

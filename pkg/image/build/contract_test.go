@@ -1,4 +1,4 @@
-package image
+package build
 
 import (
 	"bytes"
@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/image/inspect"
+	"github.com/svinit/svinit/pkg/image/internal/imagetest"
 	"github.com/svinit/svinit/pkg/shutdown"
 	"github.com/svinit/svinit/pkg/stage1"
 )
@@ -53,7 +55,7 @@ func extract(t *testing.T, root string, es []*cpio.Entry) {
 // where the generator put it, because both take it from pkg/bootfs.
 func TestLayoutIsTheBootContract(t *testing.T) {
 	repo, ro := fixture(t)
-	_, data := buildFixture(t, repo, ro, fixtureDef, 0)
+	_, data := buildFixture(t, repo, ro, imagetest.FixtureDef, 0)
 	es, _, err := inspect.ReadImage(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -122,13 +124,17 @@ func TestLayoutIsTheBootContract(t *testing.T) {
 	for _, line := range strings.Split(string(stage2), "\n") {
 		f := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(line, "foreground { "), " }"))
 		switch {
-		case len(f) == 4 && f[0] == "cp":
+		case len(f) == 10 && f[0] == "if" && f[2] == "cp":
+			// if { cp -r SRC SCAN/.NAME } mv SCAN/.NAME SCAN/NAME
 			copied++
-			if fi, err := os.Stat(filepath.Join(s.P(f[2]), "run")); err != nil || !fi.Mode().IsRegular() {
-				t.Errorf("stage 2 copies %s, which has no run file in the image: %v", f[2], err)
+			if fi, err := os.Stat(filepath.Join(s.P(f[4]), "run")); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("stage 2 copies %s, which has no run file in the image: %v", f[4], err)
 			}
-			if path.Dir(f[3]) != bootfs.Scandir {
-				t.Errorf("stage 2 copies into %s, not the scan directory %s", f[3], bootfs.Scandir)
+			if path.Dir(f[5]) != bootfs.Scandir || !strings.HasPrefix(path.Base(f[5]), ".") {
+				t.Errorf("stage 2 copies into %s, not a dot-name of the scan directory %s", f[5], bootfs.Scandir)
+			}
+			if f[7] != "mv" || f[8] != f[5] || path.Dir(f[9]) != bootfs.Scandir {
+				t.Errorf("stage 2 line %q: the copy is not renamed into %s", line, bootfs.Scandir)
 			}
 		case len(f) > 0 && (f[0] == "svscanctl" || f[0] == "svwait"):
 			for _, d := range f[1:] {
@@ -165,10 +171,7 @@ func TestLayoutIsTheBootContract(t *testing.T) {
 // TestRepositoryHasTheCatchAllLogger: the images this repository ships
 // name the catch-all logger the way stage 1 and the scanner look for it.
 func TestRepositoryHasTheCatchAllLogger(t *testing.T) {
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := imagetest.RepoRoot(t)
 	if fi, err := os.Stat(filepath.Join(repo, "templates", bootfs.CatchAllLogger, "run")); err != nil || fi.Mode()&0o111 == 0 {
 		t.Errorf("templates/%s/run: not an executable file: %v", bootfs.CatchAllLogger, err)
 	}
@@ -181,7 +184,7 @@ func TestRepositoryHasTheCatchAllLogger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := ParseDefinition(b, p)
+		d, err := image.ParseDefinition(b, p)
 		if err != nil {
 			t.Fatal(err)
 		}

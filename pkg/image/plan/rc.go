@@ -1,7 +1,6 @@
-package image
+package plan
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,13 +8,6 @@ import (
 	"github.com/svinit/svinit/pkg/image/cpio"
 	"github.com/svinit/svinit/pkg/rc"
 )
-
-// DefaultRcBundle is the bundle stage 2 brings up when rc: names none.
-const DefaultRcBundle = "default"
-
-func (p *Plan) defErr(line int, format string, a ...any) error {
-	return &Error{File: p.Def.File, Line: line, Msg: fmt.Sprintf(format, a...)}
-}
 
 // resolveRc reads and checks the definitions of rc: from, as svrc check
 // would at boot, and records them.
@@ -26,10 +18,7 @@ func (p *Plan) resolveRc() error {
 	}
 	var dirs []string
 	for _, w := range d.Rc.From {
-		dir := w.Value
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(p.Root, dir)
-		}
+		dir := p.abs(w.Value)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return p.defErr(w.Line, "rc: from: no directory %s", dir)
 		}
@@ -39,12 +28,11 @@ func (p *Plan) resolveRc() error {
 	if probs != nil {
 		return p.defErr(d.Rc.From[0].Line, "rc: invalid service definitions (svrc check says the same):\n%v", probs)
 	}
-	p.RcBundle = d.Rc.Bundle.Value
 	line := d.Rc.Bundle.Line
-	if p.RcBundle == "" {
-		p.RcBundle, line = DefaultRcBundle, d.Rc.From[0].Line
+	if d.Rc.Bundle.Value == "" {
+		line = d.Rc.From[0].Line
 	}
-	if _, err := db.Resolve([]string{p.RcBundle}); err != nil {
+	if _, err := db.Resolve([]string{p.Settings.RcBundle}); err != nil {
 		return p.defErr(line, "rc: bundle: %v", err)
 	}
 	for _, n := range db.Names() {

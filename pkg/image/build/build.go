@@ -1,4 +1,8 @@
-package image
+// Package build makes an image: it resolves the definition into a plan,
+// builds the busybox with mkuimage, lays the busybox into the plan and
+// writes the compressed archive atomically (the output is the old file or
+// the whole new one, never half of one).
+package build
 
 import (
 	"context"
@@ -10,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/image/compress"
 	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/plan"
 )
 
-// Options control Build.
+// Options control Image.
 type Options struct {
 	Root        string // repository root
 	Output      string // overrides the definition's output
@@ -24,9 +30,10 @@ type Options struct {
 	Progress    io.Writer
 	Verbose     bool
 	// Busybox builds the busybox; nil means BuildBusybox (tests pass a fake).
-	Busybox func(ctx context.Context, p *Plan, tmp string) ([]*cpio.Entry, error)
-	// Resolve options (tests).
-	Resolve ResolveOptions
+	Busybox func(ctx context.Context, p *plan.Plan, tmp string) ([]*cpio.Entry, error)
+	// Resolve are the plan's options (tests); Output, Compression and
+	// Kernel above win over its overrides.
+	Resolve plan.Options
 }
 
 // Result describes a built image.
@@ -57,8 +64,8 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Build builds the image a definition describes and writes it atomically.
-func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
+// Image builds the image a definition describes and writes it atomically.
+func Image(ctx context.Context, d *image.Definition, o Options) (*Result, error) {
 	progress := o.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -75,44 +82,36 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 		return err
 	}
 
-	out := o.Output
-	if out == "" {
-		out = d.Output.Value
+	ro := o.Resolve
+	if ro.Progress == nil {
+		ro.Progress = progress
 	}
-	comp := o.Compression
-	if comp == "" {
-		comp = d.Compression.Value
+	for _, f := range []struct{ opt, override *string }{
+		{&o.Output, &ro.Output}, {&o.Compression, &ro.Compression}, {&o.Kernel, &ro.Kernel},
+	} {
+		if *f.opt != "" {
+			*f.override = *f.opt
+		}
 	}
-	if comp == "" {
-		comp = "xz"
-	}
+	set := d.Settings(ro.Overrides)
+	comp, out := set.Compression, set.Output
 	if _, err := compress.Writer(io.Discard, comp); err != nil {
 		return nil, err
-	}
-	if out == "" {
-		out = "out/initramfs.cpio" + compress.Suffix(comp)
 	}
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(o.Root, out)
 	}
 	res.Output, res.Compression = out, comp
 
-	var plan *Plan
+	var p *plan.Plan
 	if err := phase("resolving "+d.File, func() error {
-		ro := o.Resolve
-		if ro.Progress == nil {
-			ro.Progress = progress
-		}
-		if o.Kernel != "" {
-			ro.Kernel = o.Kernel
-		}
 		var err error
-		plan, err = Resolve(d, o.Root, ro)
+		p, err = plan.Resolve(d, o.Root, ro)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	defer plan.Close()
+	defer p.Close()
 
 	// The output is checked (and its temporary file made) before the
 	// slow busybox build; an error or an interruption from here on
@@ -123,8 +122,8 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 	}
 	defer af.Abort()
 
-	a := cpio.NewArchive()
-	if err := phase(fmt.Sprintf("building the busybox (%d commands: %s)", len(plan.Commands), strings.Join(sortedNames(plan.Commands), " ")), func() error {
+	var busybox []*cpio.Entry
+	if err := phase(fmt.Sprintf("building the busybox (%d commands: %s)", len(p.Commands), strings.Join(p.CommandNames(), " ")), func() error {
 		tmp, err := os.MkdirTemp("", "mkimage-")
 		if err != nil {
 			return err
@@ -132,33 +131,31 @@ func Build(ctx context.Context, d *Definition, o Options) (*Result, error) {
 		defer os.RemoveAll(tmp)
 		build := o.Busybox
 		if build == nil {
-			build = func(ctx context.Context, p *Plan, tmp string) ([]*cpio.Entry, error) {
+			build = func(ctx context.Context, p *plan.Plan, tmp string) ([]*cpio.Entry, error) {
 				// mkuimage's go command would fetch missing modules
 				// too, but silently: fetch them first, saying so.
 				var pkgs []string
 				for _, c := range p.Commands {
 					pkgs = append(pkgs, c.Package)
 				}
-				if err := DownloadModules(ctx, p.Root, pkgs, progress); err != nil {
+				if err := plan.DownloadModules(ctx, p.Root, pkgs, progress); err != nil {
 					return nil, err
 				}
 				return BuildBusybox(ctx, p, tmp, BusyboxOptions{Log: progress, Verbose: o.Verbose})
 			}
 		}
-		entries, err := build(ctx, plan, tmp)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := a.Add(e); err != nil {
-				return err
-			}
-		}
-		return nil
+		busybox, err = build(ctx, p, tmp)
+		return err
 	}); err != nil {
 		return nil, err
 	}
-	if err := phase("laying out services, modules and files", func() error { return plan.Layout(a) }); err != nil {
+	// The plan laid everything else out when it was resolved.
+	var a *cpio.Archive
+	if err := phase("laying out services, modules and files", func() error {
+		var err error
+		a, err = p.Layout(busybox)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	if err := phase(fmt.Sprintf("writing %s (%s)", out, comp), func() error {

@@ -1,4 +1,4 @@
-package image
+package build
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/image/cpio"
+	"github.com/svinit/svinit/pkg/image/plan"
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	ucpio "github.com/u-root/mkuimage/cpio"
 	"github.com/u-root/mkuimage/uimage"
@@ -34,8 +35,9 @@ type BusyboxOptions struct {
 // BuildBusybox compiles the plan's commands into one u-root busybox for
 // linux/amd64 (GOAMD64=v1, CGO off, trimmed paths, stripped) with mkuimage,
 // and returns its entries: /bbin/bb, the /bbin/NAME links, /init and
-// /bin/sh. tmp is a scratch directory (it must exist).
-func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([]*cpio.Entry, error) {
+// /bin/sh, read from mkuimage's records as it writes them. tmp is a
+// scratch directory (it must exist).
+func BuildBusybox(ctx context.Context, p *plan.Plan, tmp string, o BusyboxOptions) ([]*cpio.Entry, error) {
 	if len(p.Commands) == 0 {
 		return nil, fmt.Errorf("no commands to build")
 	}
@@ -66,18 +68,18 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 	if !o.ForceRebuild {
 		bopts.ExtraArgs = append(bopts.ExtraArgs, "-a=false")
 	}
-	arch := ucpio.InMemArchive()
+	recs := &records{}
 	done := make(chan error, 1)
 	go func() {
 		done <- uimage.Create(l,
 			uimage.WithReplaceEnv(env),
 			uimage.WithBusyboxCommands(pkgs...),
 			uimage.WithBusyboxBuildOpts(bopts),
-			uimage.WithInit(p.Init),
-			uimage.WithShell(p.Shell),
+			uimage.WithInit(p.Settings.Init),
+			uimage.WithShell(p.Settings.Shell),
 			uimage.WithSkipLDD(),
 			uimage.WithTempDir(tmp),
-			uimage.WithOutput(&initramfs.Archive{Archive: arch}),
+			uimage.WithOutput(recs),
 		)
 	}()
 	select {
@@ -105,33 +107,45 @@ func BuildBusybox(ctx context.Context, p *Plan, tmp string, o BusyboxOptions) ([
 			}
 		}
 	}
-	var out []*cpio.Entry
-	for _, name := range arch.Order {
-		r := arch.Files[name]
-		if name == "bin/defaultsh" {
-			continue // a u-root convention the image does not use
-		}
-		e := &cpio.Entry{Name: r.Name, Mode: uint32(r.Mode), Part: PartBusybox, Src: "mkuimage"}
-		switch r.Mode & ucpio.S_IFMT {
-		case ucpio.S_IFREG:
-			data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
-			if err != nil {
-				return nil, fmt.Errorf("reading the built %s: %w", r.Name, err)
-			}
-			e.Data = data
-		case ucpio.S_IFLNK:
-			data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
-			if err != nil {
-				return nil, err
-			}
-			e.Link = string(data)
-		case ucpio.S_IFDIR:
-		default:
-			continue
-		}
-		out = append(out, e)
+	return recs.out, nil
+}
+
+// records is mkuimage's output (an initramfs.WriteOpener and Writer):
+// each record it writes becomes an entry of the image's archive model as
+// it comes, once.
+type records struct {
+	out []*cpio.Entry
+}
+
+func (r *records) OpenWriter() (initramfs.Writer, error) { return r, nil }
+
+func (r *records) Finish() error { return nil }
+
+func (r *records) WriteRecord(rec ucpio.Record) error {
+	name := ucpio.Normalize(rec.Name)
+	if name == "bin/defaultsh" {
+		return nil // a u-root convention the image does not use
 	}
-	return out, nil
+	e := &cpio.Entry{Name: name, Mode: uint32(rec.Mode), Part: plan.PartBusybox, Src: "mkuimage"}
+	switch rec.Mode & ucpio.S_IFMT {
+	case ucpio.S_IFREG:
+		data, err := io.ReadAll(io.NewSectionReader(rec.ReaderAt, 0, int64(rec.FileSize)))
+		if err != nil {
+			return fmt.Errorf("reading the built %s: %w", name, err)
+		}
+		e.Data = data
+	case ucpio.S_IFLNK:
+		data, err := io.ReadAll(io.NewSectionReader(rec.ReaderAt, 0, int64(rec.FileSize)))
+		if err != nil {
+			return err
+		}
+		e.Link = string(data)
+	case ucpio.S_IFDIR:
+	default:
+		return nil // the plan makes the image's device nodes
+	}
+	r.out = append(r.out, e)
+	return nil
 }
 
 // interruptChildren sends SIGINT to this process's children (found in

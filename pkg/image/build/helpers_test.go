@@ -1,4 +1,4 @@
-package image
+package build
 
 import (
 	"bytes"
@@ -33,4 +33,3 @@ func gunzip(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
-

@@ -1,14 +1,13 @@
-package image
+package plan
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/svinit/svinit/pkg/image"
 	"github.com/svinit/svinit/pkg/image/cpio"
-	"github.com/svinit/svinit/pkg/image/inspect"
 )
 
 // rcFixture adds s6-rc definitions to a fixture repository.
@@ -46,7 +45,7 @@ func TestRcStage2AndLayout(t *testing.T) {
 	root, ro := fixture(t)
 	rcFixture(t, root)
 	def := "commands: [gosh]\nrc:\n  from: [rc, rc2]\n  bundle: web\nstage2:\n  wait_timeout: 20000\n"
-	d, err := ParseDefinition([]byte(def), "test.yaml")
+	d, err := image.ParseDefinition([]byte(def), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,13 +53,19 @@ func TestRcStage2AndLayout(t *testing.T) {
 	if got := GenerateStage2(d, nil, nil); !strings.HasSuffix(got, want) {
 		t.Errorf("stage 2:\n%s\nwant ending with %q", got, want)
 	}
-	_, data := buildFixture(t, root, ro, def, 0)
-	es, _, err := inspect.ReadImage(bytes.NewReader(data))
+	// The plan lays the definitions out (build's tests write and read
+	// images back).
+	p, err := Resolve(d, root, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, err := p.Layout(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]*cpio.Entry{}
-	for _, e := range es {
+	for _, e := range a.Entries() {
 		got[e.Name] = e
 	}
 	for _, n := range []string{"etc/svinit/rc/mnt/up", "etc/svinit/rc/db/run", "etc/svinit/rc/db/data/conf",
@@ -77,7 +82,7 @@ func TestRcStage2AndLayout(t *testing.T) {
 	}
 
 	// Without bundle: default.
-	d, _ = ParseDefinition([]byte("commands: [gosh]\nrc: {from: [rc]}\n"), "test.yaml")
+	d, _ = image.ParseDefinition([]byte("commands: [gosh]\nrc: {from: [rc]}\n"), "test.yaml")
 	if got := GenerateStage2(d, nil, nil); !strings.HasSuffix(got, "\nforeground { svrc -c /etc/svinit/rc -l /run/service -u change default }\nsvinit-switch-root\n") {
 		t.Errorf("default bundle:\n%s", got)
 	}
@@ -93,7 +98,7 @@ func TestRcErrors(t *testing.T) {
 		{"default bundle from the second directory", "commands: [gosh]\nrc:\n  from: [rc2, rc]\n  bundle: \"\"\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := ParseDefinition([]byte(tc.def), "test.yaml")
+			d, err := image.ParseDefinition([]byte(tc.def), "test.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +119,7 @@ func TestRcErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ParseDefinition([]byte("rc: {bundle: x}\n"), "t.yaml"); err == nil || !strings.Contains(err.Error(), "rc: bundle \"x\" without from") {
+	if _, err := image.ParseDefinition([]byte("rc: {bundle: x}\n"), "t.yaml"); err == nil || !strings.Contains(err.Error(), "rc: bundle \"x\" without from") {
 		t.Errorf("bundle without from: %v", err)
 	}
 }

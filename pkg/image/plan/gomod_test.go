@@ -1,4 +1,4 @@
-package image
+package plan
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/image/internal/imagetest"
 )
 
 // TestModulesFromEmptyCache: in a fresh clone (nothing in GOMODCACHE),
@@ -19,7 +21,7 @@ func TestModulesFromEmptyCache(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: downloads modules from the Go module proxy")
 	}
-	root := repoRoot(t)
+	root := imagetest.RepoRoot(t)
 	cache := t.TempDir()
 	t.Setenv("GOMODCACHE", cache)
 	// Writable module files, so that t.TempDir can remove them.
@@ -75,7 +77,7 @@ func TestModulesFromEmptyCache(t *testing.T) {
 // TestModuleDirNotInBuildList: a module go.mod does not require is an
 // error naming it, not a download.
 func TestModuleDirNotInBuildList(t *testing.T) {
-	_, err := ModuleDir(repoRoot(t), "example.com/not/required", nil)
+	_, err := ModuleDir(imagetest.RepoRoot(t), "example.com/not/required", nil)
 	if err == nil || !strings.Contains(err.Error(), "example.com/not/required") {
 		t.Fatalf("ModuleDir of a module outside the build list = %v, want an error naming it", err)
 	}

@@ -1,4 +1,4 @@
-package image
+package plan
 
 import (
 	"os/exec"
@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/image"
+	"github.com/svinit/svinit/pkg/image/internal/imagetest"
 )
 
 // coreModules are the modules (other than this one and the standard
@@ -35,7 +38,7 @@ var heavyPackages = []string{
 // commands and uinit) stays within coreModules, and none of the opt-in
 // commands' heavy packages creeps in through a core command.
 func TestCoreDependencies(t *testing.T) {
-	root := repoRoot(t)
+	root := imagetest.RepoRoot(t)
 	own, err := OwnCommands(root)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +118,7 @@ func TestCoreDependencies(t *testing.T) {
 
 // optInFixture is fixture's repository with two opt-in commands and
 // templates running them.
-func optInFixture(t *testing.T) (string, ResolveOptions) {
+func optInFixture(t *testing.T) (string, Options) {
 	root, ro := fixture(t)
 	for _, n := range []string{"svnetd", "svsshd"} {
 		writeFile(t, filepath.Join(root, "cmds", n, "main.go"), "package main\nfunc main() {}\n", 0o644)
@@ -171,7 +174,7 @@ func TestResolveOptIn(t *testing.T) {
 			nil, `test.yaml:1: commands: "svscan" is this repository's own command, always in the image: remove it from commands`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := ParseDefinition([]byte(tc.def), "test.yaml")
+			d, err := image.ParseDefinition([]byte(tc.def), "test.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}

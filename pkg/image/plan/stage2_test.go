@@ -1,10 +1,10 @@
-package image
+package plan
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/image"
 )
 
 func TestGenerateStage2(t *testing.T) {
@@ -15,7 +15,9 @@ func TestGenerateStage2(t *testing.T) {
 	}{
 		{"empty", "hostname: x\n", nil, "svinit-switch-root\n"},
 		{"services only", "services: [a, b]\n", []string{"a", "b"},
-			"foreground { cp -r /etc/svinit/services/a /run/service/a }\nforeground { cp -r /etc/svinit/services/b /run/service/b }\nforeground { svscanctl -a /run/service }\nsvinit-switch-root\n"},
+			"foreground { if { cp -r /etc/svinit/services/a /run/service/.a } mv /run/service/.a /run/service/a }\n" +
+				"foreground { if { cp -r /etc/svinit/services/b /run/service/.b } mv /run/service/.b /run/service/b }\n" +
+				"foreground { svscanctl -a /run/service }\nsvinit-switch-root\n"},
 		{"everything", `kernel: k
 early_services: [log]
 services: [net]
@@ -34,14 +36,14 @@ foreground { mkdir -p /tmp }
 foreground { mount -t tmpfs tmpfs /tmp }
 foreground { echo "stage 2" }
 foreground { hostname box }
-foreground { cp -r /etc/svinit/services/net /run/service/net }
+foreground { if { cp -r /etc/svinit/services/net /run/service/.net } mv /run/service/.net /run/service/net }
 foreground { svscanctl -a /run/service }
 foreground { svwait -U -t 3000 /run/service/log }
 foreground { svwait -u -t 3000 /run/service/net }
 svinit-switch-root
 `},
 	} {
-		d, err := ParseDefinition([]byte(tc.def), "s.yaml")
+		d, err := image.ParseDefinition([]byte(tc.def), "s.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,30 +58,26 @@ svinit-switch-root
 	}
 }
 
-// TestDefinitionName: the name stage 2 gives its definition does not
-// depend on how the path was spelt (images built from ./images/x.yaml,
-// images/x.yaml or /abs/images/x.yaml are the same bytes).
-func TestDefinitionName(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "images"), 0o755)
-	other := t.TempDir()
-	t.Chdir(root)
-	for _, tc := range []struct{ root, path, want string }{
-		{root, "images/x.yaml", "images/x.yaml"},
-		{root, "./images/x.yaml", "images/x.yaml"},
-		{root, filepath.Join(root, "images/x.yaml"), "images/x.yaml"},
-		{root, "images/../images/x.yaml", "images/x.yaml"},
-		{".", "images/x.yaml", "images/x.yaml"},
-		{filepath.Join(root, "images"), "images/x.yaml", "x.yaml"},
-		{root, filepath.Join(other, "y.yaml"), "y.yaml"},
-		{root, "../x.yaml", "x.yaml"},
-		{root, "..x.yaml", "..x.yaml"},
-	} {
-		if got := DefinitionName(tc.root, tc.path); got != tc.want {
-			t.Errorf("DefinitionName(%q, %q) = %q, want %q", tc.root, tc.path, got, tc.want)
+// FuzzGenerateStage2: a valid definition always generates a stage 2.
+func FuzzGenerateStage2(f *testing.F) {
+	f.Add([]byte("commands: [gosh]\nservices: [a, {name: b, from: c}]\nkernel: k\nmodules: {include: [x], aliases: all}\n"))
+	f.Add([]byte("files:\n  - {dst: /a, content: x, mode: 0600}\nstage2:\n  mounts: [{type: 9p, target: /m}]\n  wait_ready: [a]\n"))
+	f.Add([]byte("rc: {from: [r], bundle: b}\nstage2: {modules: [m], run: [\"echo hi\"], wait_timeout: 5}\nkernel: k\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := image.ParseDefinition(data, "f.yaml")
+		if err != nil {
+			return
 		}
-	}
-	d, err := ParseDefinition([]byte("hostname: x\n"), "/somewhere/typed.yaml")
+		if s := GenerateStage2(d, []string{"x"}, nil); !strings.HasPrefix(s, "#!/bin/execlineb -P\n") {
+			t.Fatalf("stage 2 %q", s)
+		}
+	})
+}
+
+// TestStage2NamesItsDefinition: stage 2 names its definition by
+// Definition.Name (image.DefinitionName), else by the file as given.
+func TestStage2NamesItsDefinition(t *testing.T) {
+	d, err := image.ParseDefinition([]byte("hostname: x\n"), "/somewhere/typed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
