@@ -16,7 +16,7 @@ import (
 
 const (
 	prog  = "svstat"
-	usage = "usage: svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor,restarts,restartdelay,nextstartin,permfailed ] [ -n ] servicedir"
+	usage = "usage: svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor,restarts,restartdelay,nextstartin,permfailed,cgroup,processes,memory,memorypeak,oomkills ] [ -n ] servicedir"
 )
 
 func main() { cli.Main(prog, run) }
@@ -107,6 +107,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	v := svclient.NewView(st, up, now)
 	v.Restart = svclient.ReadRestart(dir)
+	v.Cgroup = svclient.ReadCgroup(dir)
 
 	var line string
 	if len(fields) == 0 {

@@ -165,3 +165,48 @@ func FuzzOptions(f *testing.F) {
 		}
 	})
 }
+
+// TestSvstatCgroup: the figures of the cgroup supervise/svinit-cgroup
+// names (here a directory of the kernel's files, as the kernel writes
+// them), and OOM kills in the summary line.
+func TestSvstatCgroup(t *testing.T) {
+	cg := t.TempDir()
+	for name, content := range map[string]string{
+		"cgroup.procs":   "12\n13\n",
+		"memory.current": "4096\n",
+		"memory.peak":    "67108864\n",
+		"memory.events":  "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n",
+	} {
+		if err := os.WriteFile(filepath.Join(cg, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		file string // supervise/svinit-cgroup; empty: none
+		args []string
+		re   string
+	}{
+		{"fields", cg + "\n", []string{"-o", "cgroup,processes,memory,memorypeak,oomkills"}, regexp.QuoteMeta(cg) + ` 2 4096 67108864 1\n`},
+		{"human", cg + "\n", nil, `up \(pid 4242\) \d+ seconds, OOM kills 1\n`},
+		{"no file", "", []string{"-o", "cgroup,processes,oomkills"}, `NA -1 -1\n`},
+		{"cgroup gone", "/nonexistent/cgroup\n", []string{"-o", "cgroup,memory"}, `NA -1\n`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := svtest.New(t, svtest.Up(4242))
+			s.Lock()
+			if tc.file != "" {
+				if err := os.WriteFile(filepath.Join(s.Dir, servicedir.CgroupFile), []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, out, msg := runSvstat(append(tc.args, s.Dir)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, msg)
+			}
+			if !regexp.MustCompile(`^` + tc.re + `$`).MatchString(out) {
+				t.Errorf("output %q does not match %q", out, tc.re)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/svinit/svinit/pkg/cgroup"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
@@ -24,6 +25,8 @@ type View struct {
 	// Restart is svinit's supervise/svinit-restart (ReadRestart), nil
 	// when there is none (an s6 supervisor, or nothing to say yet).
 	Restart *servicedir.Restart
+	// Cgroup is the service's cgroup (ReadCgroup), nil when it has none.
+	Cgroup *Cgroup
 }
 
 // NewView builds a View. As s6-svstat does, an up/down stamp in the
@@ -147,7 +150,13 @@ func Human(v *View, numeric bool) string {
 		b = strconv.AppendUint(b, Seconds(v.Now, st.ReadyStamp), 10)
 		b = append(b, " seconds"...)
 	}
-	return string(appendRestart(b, v))
+	b = appendRestart(b, v)
+	if c := v.Cgroup; c != nil && c.Stats.OOMKill > 0 {
+		// Only then: the line stays s6-svstat's otherwise.
+		b = append(b, ", OOM kills "...)
+		b = strconv.AppendUint(b, c.Stats.OOMKill, 10)
+	}
+	return string(b)
 }
 
 // appendRestart adds svinit's restart state to the summary line, only
@@ -255,6 +264,39 @@ var fields = [...]Field{
 	}},
 	{"nextstartin", func(b []byte, v *View) []byte { return strconv.AppendInt(b, v.NextStartIn(), 10) }},
 	{"permfailed", func(b []byte, v *View) []byte { return boolField(b, v.Restart != nil && v.Restart.PermFail) }},
+	// svinit's cgroup per service (supervise/svinit-cgroup): NA or -1
+	// without one, or without the controller that gives the figure.
+	{"cgroup", func(b []byte, v *View) []byte {
+		if v.Cgroup == nil {
+			return append(b, "NA"...)
+		}
+		return append(b, v.Cgroup.Path...)
+	}},
+	{"processes", func(b []byte, v *View) []byte {
+		return cgroupFigure(b, v, func(s *cgroup.Stats) (uint64, bool) { return s.Processes, true })
+	}},
+	{"memory", func(b []byte, v *View) []byte {
+		return cgroupFigure(b, v, func(s *cgroup.Stats) (uint64, bool) { return s.Memory, s.HasMemory })
+	}},
+	{"memorypeak", func(b []byte, v *View) []byte {
+		return cgroupFigure(b, v, func(s *cgroup.Stats) (uint64, bool) { return s.MemoryPeak, s.HasPeak })
+	}},
+	{"oomkills", func(b []byte, v *View) []byte {
+		return cgroupFigure(b, v, func(s *cgroup.Stats) (uint64, bool) { return s.OOMKill, s.HasOOM })
+	}},
+}
+
+// cgroupFigure appends one figure of the service's cgroup, -1 if there is
+// no cgroup or no such figure.
+func cgroupFigure(b []byte, v *View, get func(*cgroup.Stats) (uint64, bool)) []byte {
+	if v.Cgroup == nil {
+		return append(b, "-1"...)
+	}
+	n, ok := get(&v.Cgroup.Stats)
+	if !ok {
+		return append(b, "-1"...)
+	}
+	return strconv.AppendUint(b, n, 10)
 }
 
 // FieldNames lists the -o field names in order.

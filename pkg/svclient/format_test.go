@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/pkg/cgroup"
 	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
@@ -294,6 +295,48 @@ func TestRestartFormat(t *testing.T) {
 		}
 		if got := Format(f, v); got != tc.fields {
 			t.Errorf("%s: fields %q, want %q", tc.name, got, tc.fields)
+		}
+	}
+}
+
+// TestCgroupFormat: svinit's cgroup figures in their fields, and OOM
+// kills in the summary line only when there were some.
+func TestCgroupFormat(t *testing.T) {
+	now := tai64n.FromTime(time.Unix(1790000000, 0))
+	up := servicedir.Status{Stamp: now, ReadyStamp: now, Pid: 42, WantUp: true}
+	const fs = "cgroup,processes,memory,memorypeak,oomkills"
+	full := cgroup.Stats{Processes: 3, Memory: 1 << 20, MemoryPeak: 64 << 20, OOMKill: 2, HasMemory: true, HasPeak: true, HasOOM: true}
+	for _, tc := range []struct {
+		name          string
+		cg            *Cgroup
+		human, fields string
+	}{
+		{"no cgroup", nil, "up (pid 42) 0 seconds", "NA -1 -1 -1 -1"},
+		{"no controllers", &Cgroup{Path: "/sys/fs/cgroup/unified/svinit/a", Stats: cgroup.Stats{Processes: 1}},
+			"up (pid 42) 0 seconds", "/sys/fs/cgroup/unified/svinit/a 1 -1 -1 -1"},
+		{"no OOM kill says nothing", &Cgroup{Path: "/c", Stats: cgroup.Stats{Processes: 1, Memory: 5, HasMemory: true, HasOOM: true}},
+			"up (pid 42) 0 seconds", "/c 1 5 -1 0"},
+		{"OOM kills", &Cgroup{Path: "/c", Stats: full},
+			"up (pid 42) 0 seconds, OOM kills 2", "/c 3 1048576 67108864 2"},
+	} {
+		v := NewView(up, true, now)
+		v.Cgroup = tc.cg
+		if got := Human(v, false); got != tc.human {
+			t.Errorf("%s: human %q, want %q", tc.name, got, tc.human)
+		}
+		f, err := ParseFields(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Format(f, v); got != tc.fields {
+			t.Errorf("%s: fields %q, want %q", tc.name, got, tc.fields)
+		}
+	}
+	// "memory" is not taken for memorypeak, nor "mem" for anything else.
+	for spec, want := range map[string]string{"memory": "memory", "memorypeak": "memorypeak", "mem": "memory", "oom": "oomkills", "proc": "processes", "c": "cgroup"} {
+		f, err := ParseFields(spec)
+		if err != nil || len(f) != 1 || f[0].Name != want {
+			t.Errorf("field %q: %v, %v; want %s", spec, f, err, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/svinit/svinit/pkg/cgroup"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -30,4 +31,26 @@ func ReadRestart(dir string) *servicedir.Restart {
 		return nil
 	}
 	return &r
+}
+
+// Cgroup is a service's cgroup as svstat shows it: its directory
+// (supervise/svinit-cgroup) and its figures at one moment.
+type Cgroup struct {
+	Path  string
+	Stats cgroup.Stats
+}
+
+// ReadCgroup returns the cgroup of service directory dir, nil when its
+// supervisor names none (s6's, or the service has no cgroup) or the
+// cgroup cannot be read (gone).
+func ReadCgroup(dir string) *Cgroup {
+	p, err := servicedir.ReadCgroup(dir)
+	if err != nil {
+		return nil
+	}
+	st, err := cgroup.ReadStats(p)
+	if err != nil {
+		return nil
+	}
+	return &Cgroup{Path: p, Stats: st}
 }
