@@ -26,10 +26,10 @@ func (d *Definition) check() *Error {
 	seenCmd := map[string]int{}
 	for _, c := range d.Commands {
 		if c.Value == "" || !commandWord.MatchString(c.Value) || strings.Contains(c.Value, "..") {
-			return errf(c.Line, "commands: %q is not a command name or Go package path", c.Value)
+			return errf(c.Line, "commands: %q is not a command name or Go package path: write a u-root command (ls) or an import path (github.com/u-root/u-root/cmds/core/ls)", c.Value)
 		}
 		if l, ok := seenCmd[c.Value]; ok {
-			return errf(c.Line, "commands: %q listed twice (first on line %d)", c.Value, l)
+			return errf(c.Line, "commands: %q listed twice (first on line %d): remove one", c.Value, l)
 		}
 		seenCmd[c.Value] = c.Line
 	}
@@ -40,14 +40,14 @@ func (d *Definition) check() *Error {
 				return errf(s.Line, "service name %q: use letters, digits and _ . @ + - (not starting with . or -)", s.Name)
 			}
 			if l, ok := seenSvc[s.Name]; ok {
-				return errf(s.Line, "service %q listed twice (first on line %d)", s.Name, l)
+				return errf(s.Line, "service %q listed twice (first on line %d): a service is early or staged, once", s.Name, l)
 			}
 			seenSvc[s.Name] = s.Line
 		}
 	}
 	for _, s := range d.Stage2.WaitReady {
 		if _, ok := seenSvc[s.Value]; !ok {
-			return errf(s.Line, "stage2: wait_ready: %q is not one of the image's services", s.Value)
+			return errf(s.Line, "stage2: wait_ready: %q is not one of the image's services: add it to early_services or services, or drop it", s.Value)
 		}
 	}
 	if b := d.Rc.Bundle; b.Value != "" && len(d.Rc.From) == 0 {
@@ -83,7 +83,7 @@ func (d *Definition) check() *Error {
 		}
 	}
 	if h := d.Hostname; h.Value != "" && !hostnameRe.MatchString(h.Value) {
-		return errf(h.Line, "hostname: %q is not a valid host name", h.Value)
+		return errf(h.Line, "hostname: %q is not a valid host name: use labels of letters, digits and - (not first), at most 63 each, joined by dots", h.Value)
 	}
 	if c := d.Cmdline; strings.ContainsAny(c.Value, "\n\x00") {
 		return errf(c.Line, "cmdline: must be one line")
@@ -104,7 +104,7 @@ func (d *Definition) check() *Error {
 			return errf(f.Dst.Line, "files: dst: %v", err)
 		}
 		if l, ok := seenDst[dst]; ok {
-			return errf(f.Dst.Line, "files: /%s listed twice (first on line %d)", dst, l)
+			return errf(f.Dst.Line, "files: /%s listed twice (first on line %d): keep one", dst, l)
 		}
 		seenDst[dst] = f.Dst.Line
 		if f.Mode.Value != "" {
