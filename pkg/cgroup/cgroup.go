@@ -255,6 +255,19 @@ func Open(o Options) (*Tree, error) {
 	return t, nil
 }
 
+// EnableAll enables, for the children of the cgroup at dir, every
+// controller it has (stage 1 does it for the root: process 1's services
+// get every controller the kernel has). It returns those then enabled.
+func EnableAll(dir string) ([]string, error) {
+	on, err := enable(dir)
+	var l []string
+	for c := range on {
+		l = append(l, c)
+	}
+	slices.Sort(l)
+	return l, err
+}
+
 // enable enables every controller dir's cgroup.controllers lists in its
 // cgroup.subtree_control, each on its own (one refused does not stop the
 // others), and returns those that are on.

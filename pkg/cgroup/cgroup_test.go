@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -316,4 +317,27 @@ func TestLimits(t *testing.T) {
 		}
 	}
 	t.Logf("controllers in %s: %v", tr.Dir(), tr.Controllers())
+}
+
+// TestEnableAll: every controller a cgroup has is enabled for its
+// children (a cgroup without processes, as the root is for this rule).
+func TestEnableAll(t *testing.T) {
+	dir := privateDir(t)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	on, err := EnableAll(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	avail, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	ctl, _ := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+	set := func(s string) string { f := strings.Fields(s); slices.Sort(f); return strings.Join(f, " ") }
+	if strings.Join(on, " ") != set(string(avail)) || set(string(ctl)) != set(string(avail)) {
+		t.Errorf("EnableAll = %v; cgroup.controllers %q, cgroup.subtree_control %q", on, avail, ctl)
+	}
+	if _, err := EnableAll(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("EnableAll of a plain directory: %v, want ErrNotExist", err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/cgroup"
 	"github.com/svinit/svinit/pkg/fifo"
 )
 
@@ -118,6 +120,14 @@ func (s *Stage1) MountAll() error {
 		if err := s.mountOne(m); err != nil && first == nil {
 			first = err
 		}
+	}
+	// Every controller for the services' cgroups (svinit/NAME under
+	// the root, package cgroup). Without cgroup2 there is no file.
+	on, err := cgroup.EnableAll(s.P("/sys/fs/cgroup"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.Logf("cgroup controllers: %v", err)
+	} else if err == nil {
+		s.Debugf("cgroup controllers for the services: %s", strings.Join(on, " "))
 	}
 	return first
 }
