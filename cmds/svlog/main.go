@@ -14,7 +14,6 @@ import (
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/svlog"
-	"golang.org/x/sys/unix"
 )
 
 const usage = "usage: svlog [ -d notif ] [ -q | -v ] [ -b ] [ -p ] [ -l linelimit ] [ -t lastlinetimeout ] [ -- ] logging_script"
@@ -65,17 +64,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			opts.LastLine = time.Duration(v) * time.Millisecond
 		case 'd':
-			v, err := uintArg(opt, arg)
+			fd, err := cli.NotificationFd(arg)
 			if err != nil {
-				return err
+				return cli.Usagef("%v", err)
 			}
-			if v < 3 {
-				return cli.Usagef("notification fd must be 3 or more")
-			}
-			if _, err := unix.FcntlInt(uintptr(v), unix.F_GETFD, 0); err != nil {
-				return cli.Usagef("invalid notification fd %d: %v", v, err)
-			}
-			opts.NotifyFd = int(v)
+			opts.NotifyFd = fd
 		}
 	}
 	rest := g.Rest()

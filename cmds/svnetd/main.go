@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,11 +44,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		switch o {
 		case 'd':
-			n, err := strconv.Atoi(g.Arg)
-			if err != nil || n < 3 {
-				return cli.Usagef("-d %s: want a descriptor number of 3 or more\n%s", g.Arg, usage)
+			if notif, err = cli.NotificationFd(g.Arg); err != nil {
+				return cli.Usagef("%v\n%s", err, usage)
 			}
-			notif = n
 		case 'i':
 			for _, i := range strings.Split(g.Arg, ",") {
 				if i != "" {
@@ -95,14 +92,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	c.Params = cfgs
 	if notif >= 0 {
-		f := os.NewFile(uintptr(notif), "notification-fd")
-		if _, err := unix.FcntlInt(uintptr(notif), unix.F_GETFD, 0); err != nil {
-			return cli.Usagef("-d %d: descriptor not open: %v", notif, err)
-		}
 		c.Ready = func() {
 			fmt.Fprintln(stderr, "svnetd: ready")
-			f.Write([]byte("\n"))
-			f.Close()
+			cli.Ready(notif)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -58,11 +57,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		switch o {
 		case 'd':
-			n, err := strconv.Atoi(g.Arg)
-			if err != nil || n < 3 {
-				return cli.Usagef("-d %s: want a descriptor number of 3 or more\n%s", g.Arg, usage)
+			if notif, err = cli.NotificationFd(g.Arg); err != nil {
+				return cli.Usagef("%v\n%s", err, usage)
 			}
-			notif = n
 		case 'l':
 			addr = g.Arg
 		case 'k':
@@ -98,11 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cli.Exitf(cli.ExitSystem, "%v", err)
 	}
 	io.WriteString(stderr, "svsshd: listening on "+l.Addr().String()+"\n")
-	if notif >= 0 {
-		f := os.NewFile(uintptr(notif), "notification-fd")
-		f.Write([]byte("\n"))
-		f.Close()
-	}
+	cli.Ready(notif)
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	defer stop()
 	if err := srv.Serve(ctx, l); err != nil {

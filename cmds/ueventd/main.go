@@ -54,11 +54,9 @@ func parse(args []string) (*options, error) {
 		case 'M':
 			o.noModules = true
 		case 'd':
-			n, err := strconv.Atoi(g.Arg)
-			if err != nil || n < 0 {
-				return nil, cli.Usagef("-d %s: want a file descriptor number\n%s", g.Arg, usage)
+			if o.notify, err = cli.NotificationFd(g.Arg); err != nil {
+				return nil, cli.Usagef("%v\n%s", err, usage)
 			}
-			o.notify = n
 		case 's':
 			o.sys = g.Arg
 		case 'D':
@@ -98,10 +96,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	var notify *os.File
 	if o.notify >= 0 {
-		var st unix.Stat_t
-		if err := unix.Fstat(o.notify, &st); err != nil {
-			return cli.Usagef("-d %d: notification fd is not open: %v", o.notify, err)
-		}
 		unix.CloseOnExec(o.notify)
 		notify = os.NewFile(uintptr(o.notify), "notification-fd")
 	}

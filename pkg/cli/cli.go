@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Exit codes, as s6's tools use them.
@@ -98,4 +101,30 @@ func (p prefixed) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// NotificationFd parses the argument of a command's -d option: the
+// descriptor on which it announces readiness, as a service's
+// notification-fd tells s6-supervise (see Ready). It must be 3 or more
+// (0, 1 and 2 are the standard streams) and open. The command makes the
+// error a usage error.
+func NotificationFd(arg string) (int, error) {
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 3 {
+		return -1, fmt.Errorf("-d %s: want a descriptor number of 3 or more", arg)
+	}
+	if _, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err != nil {
+		return -1, fmt.Errorf("-d %d: descriptor not open, an invalid notification fd: %v", n, err)
+	}
+	return n, nil
+}
+
+// Ready announces readiness on fd, as s6 reads it: a newline, then the
+// descriptor is closed. fd < 0 (no -d) does nothing.
+func Ready(fd int) {
+	if fd < 0 {
+		return
+	}
+	unix.Write(fd, []byte{'\n'})
+	unix.Close(fd)
 }

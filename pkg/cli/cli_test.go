@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -44,4 +46,37 @@ func TestPrefixed(t *testing.T) {
 	if want := "svnetd: eth0: 10.0.2.15/24\nsvnetd: ready\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
+}
+
+func TestNotificationFd(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	open := strconv.Itoa(int(w.Fd()))
+	for _, tc := range []struct {
+		arg, err string
+	}{
+		{open, ""},
+		{"x", "-d x: want a descriptor number of 3 or more"},
+		{"2", "-d 2: want a descriptor number of 3 or more"},
+		{"-5", "-d -5: want a descriptor number of 3 or more"},
+		{"987", "-d 987: descriptor not open, an invalid notification fd"},
+	} {
+		fd, err := NotificationFd(tc.arg)
+		if tc.err == "" && (err != nil || fd != int(w.Fd())) || tc.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.err)) {
+			t.Errorf("NotificationFd(%q) = %d, %v; want error %q", tc.arg, fd, err, tc.err)
+		}
+	}
+	// Ready: a newline, then the descriptor is closed (the reader sees
+	// end of file).
+	fd, _ := NotificationFd(open)
+	Ready(fd)
+	w.Close() // already closed: harmless
+	b, err := io.ReadAll(r)
+	if err != nil || string(b) != "\n" {
+		t.Errorf("after Ready: read %q, %v; want one newline then end of file", b, err)
+	}
+	Ready(-1) // no -d: nothing
 }
