@@ -246,6 +246,32 @@ func (s *session) add(name string) error {
 	return os.Rename(filepath.Join(s.stage, name), filepath.Join(s.scan, name))
 }
 
+// timeUp moves the staged names into the scan directory and times how
+// long until every one is up: from the rescan command (svscanctl -a,
+// s6-svscanctl -a), or from the first rename for runsvdir, which has no
+// command and notices new directories by itself.
+func (s *session) timeUp(im *impl, names []string) (time.Duration, error) {
+	var t0 time.Time
+	if im.trigger == nil {
+		t0 = time.Now()
+	}
+	for _, name := range names {
+		if err := s.add(name); err != nil {
+			return 0, err
+		}
+	}
+	if im.trigger != nil {
+		t0 = time.Now()
+		if err := im.trigger(s.scan); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.waitUp(names, 120*time.Second); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}
+
 func (s *session) dir(name string) string { return filepath.Join(s.scan, name) }
 
 // waitUp polls until every service reports up; it returns when the last

@@ -86,25 +86,10 @@ func (b *bench) scanToUp(im *impl, n int) error {
 	if err != nil {
 		return err
 	}
-	var t0 time.Time
-	if im.trigger == nil {
-		t0 = time.Now()
-	}
-	for _, name := range names {
-		if err := s.add(name); err != nil {
-			return err
-		}
-	}
-	if im.trigger != nil {
-		t0 = time.Now()
-		if err := im.trigger(s.scan); err != nil {
-			return err
-		}
-	}
-	if err := s.waitUp(names, 120*time.Second); err != nil {
+	d, err := s.timeUp(im, names)
+	if err != nil {
 		return err
 	}
-	d := time.Since(t0)
 	p := fmt.Sprintf("N=%d", n)
 	b.row("scan-to-up", p, "ms", "").add(im.name, ms(d))
 	time.Sleep(time.Second)
