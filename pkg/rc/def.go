@@ -65,9 +65,9 @@ const (
 // LongrunFiles are the files of a longrun definition copied into its
 // service directory; LongrunDirs the subdirectories copied verbatim.
 var (
-	LongrunFiles = []string{servicedir.Run, servicedir.Finish, servicedir.NotificationFd,
+	LongrunFiles = append([]string{servicedir.Run, servicedir.Finish, servicedir.NotificationFd,
 		servicedir.LockFd, servicedir.TimeoutKill, servicedir.TimeoutFinish,
-		servicedir.MaxDeathTally, servicedir.DownSignal}
+		servicedir.MaxDeathTally, servicedir.DownSignal}, servicedir.CgroupFiles...)
 	LongrunDirs = []string{"data", "env", "instance", "instances"}
 )
 
