@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/svinit/svinit/pkg/rc/rctest"
 )
 
 // benchDefs writes 100 longruns in 10 dependency layers (each service
@@ -13,30 +15,7 @@ import (
 // ones, all notifying readiness after a short start-up, and a bundle
 // "all" of them.
 func benchDefs(b *testing.B) string {
-	root := b.TempDir()
-	files := map[string]string{"all/type": "bundle\n"}
-	run := sh + "sleep 0.02\necho >&3\nexec sleep 1000\n"
-	add := func(n string) {
-		files[n+"/type"] = "longrun\n"
-		files[n+"/run"] = run
-		files[n+"/notification-fd"] = "3\n"
-		files["all/contents.d/"+n] = ""
-	}
-	for layer := 0; layer < 10; layer++ {
-		for i := 0; i < 10; i++ {
-			n := fmt.Sprintf("l%d-%d", layer, i)
-			add(n)
-			if layer > 0 {
-				for j := 0; j < 10; j++ {
-					files[n+"/dependencies.d/"+fmt.Sprintf("l%d-%d", layer-1, j)] = ""
-				}
-			}
-		}
-	}
-	for i := 0; i < 100; i++ {
-		add(fmt.Sprintf("free-%d", i))
-	}
-	return defs(b, root, files)
+	return defs(b, b.TempDir(), rctest.Layered(sh+"sleep 0.02\necho >&3\nexec sleep 1000\n"))
 }
 
 // BenchmarkUpLayered compares svrc -u change all (100 longruns in 10

@@ -1,11 +1,10 @@
 package rc
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/pkg/rc/rctest"
 )
 
 // defs writes definition directories: "svc/file" -> content. Files
@@ -13,24 +12,8 @@ import (
 // directory, "" an empty file.
 func defs(t testing.TB, root string, files map[string]string) string {
 	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if content == "/" {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		mode := os.FileMode(0o644)
-		if b := filepath.Base(name); b == "run" || b == "finish" {
-			mode = 0o755
-		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
+	if err := rctest.Write(root, files); err != nil {
+		t.Fatal(err)
 	}
 	return root
 }
@@ -318,26 +301,7 @@ func TestPipelineBundleAndOrder(t *testing.T) {
 // in chains, a bundle of all) and plans bringing everything up: the
 // cost svrc pays on every invocation since it has no compile step.
 func BenchmarkLoadPlan1000(b *testing.B) {
-	root := b.TempDir()
-	files := map[string]string{}
-	all := map[string]string{"all/type": "bundle\n"}
-	for i := 0; i < 1000; i++ {
-		n := fmt.Sprintf("s%04d", i)
-		if i%2 == 0 {
-			files[n+"/type"] = "oneshot\n"
-			files[n+"/up"] = "true\n"
-		} else {
-			files[n+"/type"] = "longrun\n"
-			files[n+"/run"] = "#!/bin/sh\nexec sleep 1000\n"
-			files[n+"/notification-fd"] = "3\n"
-		}
-		if i >= 10 {
-			files[n+"/dependencies.d/"+fmt.Sprintf("s%04d", i-10)] = ""
-		}
-		all["all/contents.d/"+n] = ""
-	}
-	defs(b, root, files)
-	defs(b, root, all)
+	root := defs(b, b.TempDir(), rctest.Chains(1000, "#!/bin/sh\nexec sleep 1000\n"))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		db, probs := Load(root)

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/svinit/svinit/pkg/rc"
+	"github.com/svinit/svinit/pkg/rc/rctest"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -189,67 +190,13 @@ type bench struct {
 // free-0..free-99 and the bundle all.
 func layeredDefs(root string) (string, error) {
 	run := "#!/bin/sh\nsleep " + readyDelay + "\necho >&3\nexec sleep 100000\n"
-	files := map[string]string{"all/type": "bundle\n"}
-	add := func(n string) {
-		files[n+"/type"] = "longrun\n"
-		files[n+"/run"] = run
-		files[n+"/notification-fd"] = "3\n"
-		files["all/contents.d/"+n] = ""
-	}
-	for layer := 0; layer < 10; layer++ {
-		for i := 0; i < 10; i++ {
-			n := fmt.Sprintf("l%d-%d", layer, i)
-			add(n)
-			if layer > 0 {
-				for j := 0; j < 10; j++ {
-					files[n+"/dependencies.d/"+fmt.Sprintf("l%d-%d", layer-1, j)] = ""
-				}
-			}
-		}
-	}
-	for i := 0; i < 100; i++ {
-		add(fmt.Sprintf("free-%d", i))
-	}
-	return root, writeFiles(root, files)
+	return root, rctest.Write(root, rctest.Layered(run))
 }
 
 // planDefs writes 1000 definitions, half oneshots, half longruns with
 // readiness, each needing the one ten before it, and the bundle all.
 func planDefs(root string) (string, error) {
-	files := map[string]string{"all/type": "bundle\n"}
-	for i := 0; i < 1000; i++ {
-		n := fmt.Sprintf("s%04d", i)
-		if i%2 == 0 {
-			files[n+"/type"] = "oneshot\n"
-			files[n+"/up"] = "true\n"
-		} else {
-			files[n+"/type"] = "longrun\n"
-			files[n+"/run"] = "#!/bin/sh\nexec sleep 100000\n"
-			files[n+"/notification-fd"] = "3\n"
-		}
-		if i >= 10 {
-			files[n+"/dependencies.d/"+fmt.Sprintf("s%04d", i-10)] = ""
-		}
-		files["all/contents.d/"+n] = ""
-	}
-	return root, writeFiles(root, files)
-}
-
-func writeFiles(root string, files map[string]string) error {
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		mode := os.FileMode(0o644)
-		if filepath.Base(name) == "run" {
-			mode = 0o755
-		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			return err
-		}
-	}
-	return nil
+	return root, rctest.Write(root, rctest.Chains(1000, "#!/bin/sh\nexec sleep 100000\n"))
 }
 
 // scanner is one svscan on a fresh scan directory.
