@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/svinit/svinit/pkg/servicedir"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,13 +33,21 @@ type impl struct {
 	// cli runs the real client tools: letter 'd' or 'u', waiting for the
 	// state (nil: not measured).
 	cli func(svc string, letter byte) error
+	// files are empty files put in every service directory (svinit-nocg:
+	// svinit-no-cgroup, to measure what a cgroup per service costs).
+	files []string
 }
 
 func implByName(name, bin string) (*impl, error) {
 	switch name {
-	case "svinit":
+	case "svinit", "svinit-nocg":
+		var files []string
+		if name == "svinit-nocg" {
+			files = []string{servicedir.NoCgroup}
+		}
 		return &impl{
 			name:    name,
+			files:   files,
 			scanner: func(dir string) *exec.Cmd { return exec.Command(filepath.Join(bin, "svscan"), dir) },
 			trigger: func(dir string) error { return run(filepath.Join(bin, "svscanctl"), "-a", dir) },
 			status:  s6Status,
@@ -66,7 +75,7 @@ func implByName(name, bin string) (*impl, error) {
 			tree:    func(pid int) []int { return withChildren(pid, "runsv") },
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown implementation %q (svinit, s6, runit)", name)
+	return nil, fmt.Errorf("unknown implementation %q (svinit, svinit-nocg, s6, runit)", name)
 }
 
 func run(argv ...string) error {
@@ -235,6 +244,11 @@ func (s *session) stageServices(p string, n int) ([]string, error) {
 		}
 		if err := os.Link(s.pause, filepath.Join(d, "run")); err != nil {
 			return nil, err
+		}
+		for _, f := range s.im.files {
+			if err := os.WriteFile(filepath.Join(d, f), nil, 0o644); err != nil {
+				return nil, err
+			}
 		}
 		names = append(names, name)
 	}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/svinit/svinit/scripts/bench/benchrow"
 )
 
 // machine describes where the figures were taken.
@@ -156,7 +158,7 @@ func summarize(r *row) *outRow {
 		}
 		s := append([]float64(nil), v...)
 		sort.Float64s(s)
-		o.Results[im] = stat{Samples: v, Min: s[0], Median: median(s), Max: s[len(s)-1]}
+		o.Results[im] = stat{Samples: v, Min: s[0], Median: benchrow.Median(s), Max: s[len(s)-1]}
 	}
 	ours, ok := o.Results["svinit"]
 	for im, st := range o.Results {
@@ -215,7 +217,7 @@ func parseSvlog(path string) (*row, error) {
 		}
 		v, _ := strconv.ParseFloat(m[3], 64)
 		if im, ok := names[m[2]]; ok {
-			r.add(im, v)
+			r.Add(im, v)
 		}
 	}
 	if len(r.Samples) == 0 {
@@ -241,9 +243,9 @@ func parseImage(path string) ([]*row, map[string]any, error) {
 			a, _ := strconv.ParseFloat(m[1], 64)
 			u, _ := strconv.ParseFloat(m[2], 64)
 			x, _ := strconv.ParseFloat(m[3], 64)
-			build.add("svinit", a)
-			build.add("u-root", u)
-			xz.add("svinit", x)
+			build.Add("svinit", a)
+			build.Add("u-root", u)
+			xz.Add("svinit", x)
 		}
 		if m := imageSize.FindStringSubmatch(l); m != nil {
 			d, _ := strconv.Atoi(m[1])

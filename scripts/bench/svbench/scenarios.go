@@ -4,22 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
+
+	"github.com/svinit/svinit/scripts/bench/benchrow"
 )
 
 // row is one measured figure: a scenario with its parameter, one sample
-// per round per implementation.
-type row struct {
-	Scenario string               `json:"scenario"`
-	Param    string               `json:"param,omitempty"`
-	Unit     string               `json:"unit"`
-	Higher   bool                 `json:"higher_is_better,omitempty"`
-	Rounds   int                  `json:"rounds"`
-	Note     string               `json:"note,omitempty"`
-	Samples  map[string][]float64 `json:"samples"`
-}
+// per round per implementation (the format svbench report reads).
+type row = benchrow.Row
 
 type bench struct {
 	impls        []*impl
@@ -38,13 +31,6 @@ func (b *bench) row(scenario, param, unit, note string) *row {
 	b.byKey[k] = r
 	b.rows = append(b.rows, r)
 	return r
-}
-
-func (r *row) add(im string, v float64) {
-	r.Samples[im] = append(r.Samples[im], v)
-	if n := len(r.Samples[im]); n > r.Rounds {
-		r.Rounds = n
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -91,14 +77,14 @@ func (b *bench) scanToUp(im *impl, n int) error {
 		return err
 	}
 	p := fmt.Sprintf("N=%d", n)
-	b.row("scan-to-up", p, "ms", "").add(im.name, ms(d))
+	b.row("scan-to-up", p, "ms", "").Add(im.name, ms(d))
 	time.Sleep(time.Second)
 	m, err := memOf(im.tree(s.cmd.Process.Pid))
 	if err != nil {
 		return fmt.Errorf("%s: memory: %v", im.name, err)
 	}
-	b.row("memory (PSS)", p, "MB", "").add(im.name, float64(m.pss)/1024)
-	b.row("memory (anonymous PSS)", p, "MB", "").add(im.name, float64(m.anon)/1024)
+	b.row("memory (PSS)", p, "MB", "").Add(im.name, float64(m.pss)/1024)
+	b.row("memory (anonymous PSS)", p, "MB", "").Add(im.name, float64(m.anon)/1024)
 	logf("scan-to-up %s %s: %.1f ms; PSS %.2f MB (anon %.2f MB, RSS %.2f MB)", im.name, p, ms(d), float64(m.pss)/1024, float64(m.anon)/1024, float64(m.rss)/1024)
 	return nil
 }
@@ -130,7 +116,7 @@ func (b *bench) sequential(im *impl, n int) error {
 		}
 	}
 	d := time.Since(t0)
-	b.row("sequential population", fmt.Sprintf("N=%d", n), "ms", "").add(im.name, ms(d))
+	b.row("sequential population", fmt.Sprintf("N=%d", n), "ms", "").Add(im.name, ms(d))
 	logf("sequential %s N=%d: %.1f ms", im.name, n, ms(d))
 	return nil
 }
@@ -182,8 +168,8 @@ func (b *bench) restart(im *impl, kills int) error {
 		lat = append(lat, ms(time.Since(t0)))
 		last[i] = time.Now()
 	}
-	med := median(lat)
-	b.row("restart latency", "median of "+fmt.Sprint(kills)+" kills", "ms", "").add(im.name, med)
+	med := benchrow.Median(lat)
+	b.row("restart latency", "median of "+fmt.Sprint(kills)+" kills", "ms", "").Add(im.name, med)
 	logf("restart %s: median %.3f ms (min %.3f, max %.3f)", im.name, med, minOf(lat), maxOf(lat))
 	return nil
 }
@@ -244,8 +230,8 @@ func (b *bench) control(im *impl, iters, cliIters int) error {
 		lat = append(lat, ms(time.Since(t)))
 	}
 	mean := ms(time.Since(t0)) / float64(iters)
-	b.row("control d+u", p, "ms", "mean round trip: letters written to supervise/control, status polled (runit: fewer trips, see Method)").add(im.name, mean)
-	logf("control %s direct: mean %.3f ms, median %.3f ms", im.name, mean, median(lat))
+	b.row("control d+u", p, "ms", "mean round trip: letters written to supervise/control, status polled (runit: fewer trips, see Method)").Add(im.name, mean)
+	logf("control %s direct: mean %.3f ms, median %.3f ms", im.name, mean, benchrow.Median(lat))
 	if im.cli == nil || cliIters == 0 {
 		return nil
 	}
@@ -259,21 +245,9 @@ func (b *bench) control(im *impl, iters, cliIters int) error {
 		}
 	}
 	mean = ms(time.Since(t0)) / float64(cliIters)
-	b.row("control d+u", fmt.Sprintf("%d round trips, CLI", cliIters), "ms", "svc -wd -d; svc -wu -u (s6-svc for s6)").add(im.name, mean)
+	b.row("control d+u", fmt.Sprintf("%d round trips, CLI", cliIters), "ms", "svc -wd -d; svc -wu -u (s6-svc for s6)").Add(im.name, mean)
 	logf("control %s CLI: mean %.3f ms", im.name, mean)
 	return nil
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func minOf(v []float64) float64 {

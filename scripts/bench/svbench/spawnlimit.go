@@ -61,7 +61,7 @@ func (b *bench) scanToUpSh(im *impl, n int) error {
 	if err != nil {
 		return err
 	}
-	b.row(shScenario, fmt.Sprintf("N=%d", n), "ms", "").add(im.name, ms(d))
+	b.row(shScenario, fmt.Sprintf("N=%d", n), "ms", "").Add(im.name, ms(d))
 	logf("%s %s N=%d: %.1f ms", shScenario, im.name, n, ms(d))
 	return nil
 }
@@ -111,7 +111,7 @@ func (b *bench) spawnLoop(n int) error {
 		pids = append(pids, pid)
 	}
 	d := time.Since(t0)
-	b.row(shScenario, fmt.Sprintf("N=%d", n), "ms", "").add(loopImpl, ms(d))
+	b.row(shScenario, fmt.Sprintf("N=%d", n), "ms", "").Add(loopImpl, ms(d))
 	logf("%s %s N=%d: %.1f ms", shScenario, loopImpl, n, ms(d))
 	return nil
 }

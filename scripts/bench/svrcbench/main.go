@@ -30,31 +30,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
 
 	"github.com/svinit/svinit/pkg/rc"
 	"github.com/svinit/svinit/pkg/rc/rctest"
 	"github.com/svinit/svinit/pkg/servicedir"
+	"github.com/svinit/svinit/scripts/bench/benchrow"
 )
 
-// row is svbench's row (scripts/bench/svbench/scenarios.go).
-type row struct {
-	Scenario string               `json:"scenario"`
-	Param    string               `json:"param,omitempty"`
-	Unit     string               `json:"unit"`
-	Rounds   int                  `json:"rounds"`
-	Note     string               `json:"note,omitempty"`
-	Samples  map[string][]float64 `json:"samples"`
-}
-
-func (r *row) add(im string, v float64) {
-	r.Samples[im] = append(r.Samples[im], v)
-	if n := len(r.Samples[im]); n > r.Rounds {
-		r.Rounds = n
-	}
-}
+// row is the row svbench report reads.
+type row = benchrow.Row
 
 // Scenario names, as svbench report shows them.
 const (
@@ -132,9 +118,9 @@ func run(args []string) error {
 			}
 			ms := float64(d.Microseconds()) / 1000
 			if im == "svrc" {
-				layered.add("svinit", ms) // svbench report's name for this tree
+				layered.Add("svinit", ms) // svbench report's name for this tree
 			} else {
-				layered.add("bound", ms)
+				layered.Add("bound", ms)
 			}
 			if im == "svrc" {
 				got[0] = ms
@@ -144,7 +130,7 @@ func run(args []string) error {
 		}
 		fmt.Printf("layered round %d: svrc %.1f ms, bound %.1f ms, ratio %.2f\n", i+1, got[0], got[1], got[0]/got[1])
 	}
-	s, bd := median(layered.Samples["svinit"]), median(layered.Samples["bound"])
+	s, bd := benchrow.Median(layered.Samples["svinit"]), benchrow.Median(layered.Samples["bound"])
 	fmt.Printf("layered (median of %d): svrc %.1f ms, critical-path bound %.1f ms, ratio %.2f (target <= 1.2)\n", *rounds, s, bd, s/bd)
 
 	plan := &row{Scenario: ScenarioPlan, Param: "1000 definitions", Unit: "ms",
@@ -169,10 +155,10 @@ func run(args []string) error {
 			return fmt.Errorf("svrc -n printed %d transitions, want 1000", n)
 		}
 		ms := float64(d.Microseconds()) / 1000
-		plan.add("svinit", ms)
+		plan.Add("svinit", ms)
 		fmt.Printf("plan round %d: %.1f ms\n", i+1, ms)
 	}
-	fmt.Printf("plan (median of %d): %.1f ms to read, check and plan 1000 definitions\n", *rounds, median(plan.Samples["svinit"]))
+	fmt.Printf("plan (median of %d): %.1f ms to read, check and plan 1000 definitions\n", *rounds, benchrow.Median(plan.Samples["svinit"]))
 
 	j, err := json.MarshalIndent([]*row{layered, plan}, "", "  ")
 	if err != nil {
@@ -379,16 +365,4 @@ func countLines(b []byte) int {
 		}
 	}
 	return n
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
