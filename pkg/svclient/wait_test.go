@@ -196,20 +196,7 @@ func TestListenErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(starting, "supervise", "lock"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ws, err := svclient.Listen([]string{starting})
-	if err != nil {
-		t.Fatalf("Listen on a supervisor still starting: %v", err)
-	}
-	if _, err := ws.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
-		t.Errorf("up before any event: %v, want a timeout", err)
-	}
-	if _, err := servicedir.NotifyFifodir(filepath.Join(starting, "event"), []byte("su")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ws.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {
-		t.Errorf("up after the u event: %v", err)
-	}
-	ws.Close()
+	downUntilEvents(t, "a supervisor still starting", starting)
 	// A service directory the scanner has not reached yet (a run file,
 	// no supervise/: svscanctl -a returns before the scan): down until
 	// the events of the supervisor to come, which uses the event/ made
@@ -218,20 +205,7 @@ func TestListenErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(unscanned, "run"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wu, err := svclient.Listen([]string{unscanned})
-	if err != nil {
-		t.Fatalf("Listen on a service directory not scanned yet: %v", err)
-	}
-	if _, err := wu.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
-		t.Errorf("up before any event: %v, want a timeout", err)
-	}
-	if _, err := servicedir.NotifyFifodir(filepath.Join(unscanned, "event"), []byte("su")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wu.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {
-		t.Errorf("up after the u event: %v", err)
-	}
-	wu.Close()
+	downUntilEvents(t, "a service directory not scanned yet", unscanned)
 	// Close removes the listener FIFOs.
 	s := svtest.New(t, downDone)
 	w, err := svclient.Listen([]string{s.Dir})
@@ -244,6 +218,26 @@ func TestListenErrors(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Join(s.Dir, "event"))
 	if len(ents) != 0 {
 		t.Errorf("event/ still holds %d entries after Close", len(ents))
+	}
+}
+
+// downUntilEvents: a waiter on dir sees it down (a timeout waiting for
+// up) until the supervisor's events say it is up.
+func downUntilEvents(t *testing.T, what, dir string) {
+	t.Helper()
+	w, err := svclient.Listen([]string{dir})
+	if err != nil {
+		t.Fatalf("Listen on %s: %v", what, err)
+	}
+	defer w.Close()
+	if _, err := w.Wait(svclient.Goal{Up: true}, false, time.Now().Add(short)); !errors.Is(err, svclient.ErrTimeout) {
+		t.Errorf("%s: up before any event: %v, want a timeout", what, err)
+	}
+	if _, err := servicedir.NotifyFifodir(filepath.Join(dir, "event"), []byte("su")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Wait(svclient.Goal{Up: true}, false, time.Now().Add(long)); err != nil {
+		t.Errorf("%s: up after the u event: %v", what, err)
 	}
 }
 
