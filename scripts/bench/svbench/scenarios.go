@@ -33,6 +33,22 @@ func (b *bench) row(scenario, param, unit, note string) *row {
 	return r
 }
 
+// staged starts a session of im with n service directories staged
+// (named from prefix p, not yet in the scan directory); the caller
+// stops it.
+func (b *bench) staged(im *impl, p string, n int) (*session, []string, error) {
+	s, err := startSession(im, b.pause)
+	if err != nil {
+		return nil, nil, err
+	}
+	names, err := s.stageServices(p, n)
+	if err != nil {
+		s.stop()
+		return nil, nil, err
+	}
+	return s, names, nil
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // rounds runs f for each implementation, alternating the order from
@@ -63,15 +79,11 @@ func logf(format string, a ...any) {
 // runs until every status file shows a pid. One second later the PSS of
 // the supervision tree is taken.
 func (b *bench) scanToUp(im *impl, n int) error {
-	s, err := startSession(im, b.pause)
+	s, names, err := b.staged(im, "s", n)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	names, err := s.stageServices("s", n)
-	if err != nil {
-		return err
-	}
 	d, err := s.timeUp(im, names)
 	if err != nil {
 		return err
@@ -92,15 +104,11 @@ func (b *bench) scanToUp(im *impl, n int) error {
 // sequential: 20 services added one at a time, each after the previous
 // one is up.
 func (b *bench) sequential(im *impl, n int) error {
-	s, err := startSession(im, b.pause)
+	s, names, err := b.staged(im, "q", n)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	names, err := s.stageServices("q", n)
-	if err != nil {
-		return err
-	}
 	t0 := time.Now()
 	for _, name := range names {
 		if err := s.add(name); err != nil {
@@ -124,15 +132,11 @@ func (b *bench) sequential(im *impl, n int) error {
 // restart: SIGKILL a service up for more than 1 s; time until its status
 // shows a new pid. kills kills spread over 10 services.
 func (b *bench) restart(im *impl, kills int) error {
-	s, err := startSession(im, b.pause)
+	s, names, err := b.staged(im, "r", 10)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	names, err := s.stageServices("r", 10)
-	if err != nil {
-		return err
-	}
 	for _, name := range names {
 		if err := s.add(name); err != nil {
 			return err
@@ -182,15 +186,11 @@ func (b *bench) control(im *impl, iters, cliIters int) error {
 		// runsv waits until 1 s after the previous start: ~1 s a trip.
 		iters = min(iters, b.runitControl)
 	}
-	s, err := startSession(im, b.pause)
+	s, names, err := b.staged(im, "c", 1)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	names, err := s.stageServices("c", 1)
-	if err != nil {
-		return err
-	}
 	name := names[0]
 	if err := s.add(name); err != nil {
 		return err
