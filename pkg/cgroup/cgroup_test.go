@@ -127,7 +127,7 @@ func TestNotCgroup2(t *testing.T) {
 // privateDir returns a directory for a Tree under the test's own cgroup
 // (so the machine's other cgroups are left alone); the test fails if it
 // is still there at the end.
-func privateDir(t *testing.T) string {
+func privateDir(t testing.TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (creates cgroups): run the tests as root")
