@@ -252,7 +252,31 @@ func Open(o Options) (*Tree, error) {
 	var st unix.Stat_t
 	t.kill = unix.Fstatat(t.fd, "cgroup.kill", &st, 0) == nil
 	t.sweep()
+	sweepStale(base, t.dir)
 	return t, nil
+}
+
+// sweepStale removes the subtrees base-2... that no supervisor holds any
+// more (one killed before it could remove it), with their empty cgroups.
+func sweepStale(base, ours string) {
+	for i := 1; i <= 64; i++ {
+		d := base
+		if i > 1 {
+			d = base + "-" + strconv.Itoa(i)
+		}
+		if d == ours {
+			continue
+		}
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			(&Tree{dir: d, fd: fd}).sweep()
+			unix.Rmdir(d)
+		}
+		unix.Close(fd)
+	}
 }
 
 // EnableAll enables, for the children of the cgroup at dir, every

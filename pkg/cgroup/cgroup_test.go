@@ -341,3 +341,41 @@ func TestEnableAll(t *testing.T) {
 		t.Errorf("EnableAll of a plain directory: %v, want ErrNotExist", err)
 	}
 }
+
+// TestStaleSubtree: a subtree left by a supervisor that died (no lock
+// on it) is removed, with its empty cgroups, by the next one.
+func TestStaleSubtree(t *testing.T) {
+	dir := privateDir(t)
+	a, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	stale := dir + "-2"
+	for _, d := range []string{stale, stale + "/x", stale + "/y"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dir-2 is free: b takes it, and sweeps what it held.
+	if b.Dir() != stale {
+		t.Fatalf("second tree at %s, want %s", b.Dir(), stale)
+	}
+	if _, err := os.Stat(stale + "/x"); !os.IsNotExist(err) {
+		t.Errorf("%s/x not swept: %v", stale, err)
+	}
+	b.Close()
+	os.Mkdir(dir+"-3", 0o755)
+	c, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := os.Stat(dir + "-3"); !os.IsNotExist(err) {
+		t.Errorf("%s-3 (stale) not removed: %v", dir, err)
+	}
+}
