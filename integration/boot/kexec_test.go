@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -120,42 +121,57 @@ func TestKexecBootMenu(t *testing.T) {
 		name    string
 		timeout int    // svinit.boot.timeout=
 		key     string // typed when the countdown shows; "" for none
+		param   string // svinit.boot=, or ""
+		how     string // how svboot says the entry was chosen
 		entry   int
 		title   string
 		host    string
 	}{
-		{"Default", 2, "", 1, blsTitle, blsHost},
-		{"Typed", 30, "2", 2, grubTitle, grubHost},
+		{"Default", 2, "", "", "after the countdown", 1, blsTitle, blsHost},
+		{"Typed", 30, "2", "", "chosen on the console", 2, grubTitle, grubHost},
+		// A title with a blank, quoted as the kernel reads it: no
+		// countdown at all.
+		{"Cmdline", 30, "", `"` + grubTitle + `"`, "svinit.boot=" + grubTitle, 2, grubTitle, grubHost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// What the second kernel prints first: its command line.
 			secondKernel := "Command line: " + entryCmdline(tc.host)
+			params := []string{fmt.Sprintf("svinit.boot.timeout=%d", tc.timeout)}
+			if tc.param != "" {
+				params = append(params, "svinit.boot="+tc.param)
+			}
 			g := boot(t, e, "kexec-"+strings.ToLower(tc.name), img, bootOpts{
-				append:  []string{fmt.Sprintf("svinit.boot.timeout=%d", tc.timeout)},
+				append:  params,
 				qemuArg: drive,
 				watch:   []string{"svboot: boot entries:", "svinit-shutdown: kexec requested", secondKernel},
 			})
 			g.expect(bootTimeout, "svboot: boot entries:")
-			menu := g.expect(cmdTimeout, "a key stops the countdown")
-			want := fmt.Sprintf("booting 1) %s in %d s;", blsTitle, tc.timeout)
-			if !strings.Contains(menu, want) {
-				t.Errorf("the countdown line lacks %q (BLS ranks first):\n%s", want, menu)
+			var menu string
+			if tc.param == "" {
+				menu = g.expect(cmdTimeout, "a key stops the countdown")
+				want := fmt.Sprintf("booting 1) %s in %d s;", blsTitle, tc.timeout)
+				if !strings.Contains(menu, want) {
+					t.Errorf("the countdown line lacks %q (BLS ranks first):\n%s", want, menu)
+				}
+			}
+			if tc.key != "" {
+				g.send(tc.key)
+			}
+			menu += g.expect(cmdTimeout, "): kernel command line")
+			chosen := regexp.MustCompile(`svboot: boot (\d)\) ([^(]*) \(([^,]*), `).FindStringSubmatch(menu)
+			if chosen == nil {
+				t.Fatalf("no choice on the console:\n%s", menu)
 			}
 			for _, e := range []string{" * 1) " + blsTitle + "  [vda1 BLS]", "   2) " + grubTitle + "  [vda2 GRUB]"} {
 				if !strings.Contains(menu, e) {
 					t.Errorf("the menu lacks %q:\n%s", e, menu)
 				}
 			}
-			if tc.key != "" {
-				g.send(tc.key)
+			if tc.param != "" && strings.Contains(menu, "countdown") {
+				t.Errorf("svinit.boot= still showed a countdown:\n%s", menu)
 			}
-			how := "after the countdown"
-			if tc.key != "" {
-				how = "chosen on the console"
-			}
-			chosen := g.expectRe(cmdTimeout, `svboot: boot (\d)\) ([^(]*) \(([^,]*), `)
-			if chosen[1] != fmt.Sprint(tc.entry) || strings.TrimSpace(chosen[2]) != tc.title || chosen[3] != how {
-				t.Errorf("booted %s) %q (%s), want %d) %q (%s)", chosen[1], chosen[2], chosen[3], tc.entry, tc.title, how)
+			if chosen[1] != fmt.Sprint(tc.entry) || strings.TrimSpace(chosen[2]) != tc.title || chosen[3] != tc.how {
+				t.Errorf("booted %s) %q (%s), want %d) %q (%s)", chosen[1], chosen[2], chosen[3], tc.entry, tc.title, tc.how)
 			}
 			loaded := g.expectRe(cmdTimeout, `svboot: loaded .* in (\S+); asking svinit for kexec`)
 			g.expect(cmdTimeout, "svinit-shutdown: kexec requested")
@@ -182,6 +198,15 @@ func TestKexecBootMenu(t *testing.T) {
 			if ok1 && ok2 && ok3 {
 				t.Logf("%s (TCG=%v): power-on to the second kernel's Run /init %s (host clock); menu shown at %s, kexec requested at %s (kernel loaded in %s), orderly stop %s (guest clock, request to reboot(2)), second kernel up at %s",
 					tc.name, e.accel == "tcg", ms(secondInit.Sub(g.rec.t0)), ms(menuAt.Sub(g.rec.t0)), ms(reqAt.Sub(g.rec.t0)), loaded[1], stop[1], ms(kernAt.Sub(g.rec.t0)))
+			}
+			if tc.name == "Default" {
+				// No kernel loaded here: reboot -k refuses, and
+				// nothing is stopped (the shell still answers).
+				out, rc := g.runStatus(cmdTimeout, "reboot -k 2>&1")
+				if rc != 111 || !strings.Contains(out, "no kernel is loaded for kexec") || !strings.Contains(out, "nothing was stopped") {
+					t.Errorf("reboot -k with no kernel loaded: exit %d, %q; want 111 and the refusal", rc, out)
+				}
+				g.run("svstat /run/service/svscan-log")
 			}
 			shutdown(t, g, "poweroff", "")
 		})
