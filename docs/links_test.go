@@ -194,3 +194,44 @@ func TestLinkPattern(t *testing.T) {
 		t.Errorf("links = %q, want %q", got, want)
 	}
 }
+
+// TestIndex checks that every page of docs/ is linked from the index,
+// docs/README.md, and that every command of cmds/ has its page.
+func TestIndex(t *testing.T) {
+	index, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, _ := links(string(index))
+	linked := map[string]bool{}
+	for _, target := range targets {
+		path, _, _ := strings.Cut(target, "#")
+		linked[path] = true
+	}
+	pages, err := filepath.Glob("*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pages {
+		if p != "README.md" && !linked[p] {
+			t.Errorf("docs/%s: not linked from the index, docs/README.md: add it to its subject's list", p)
+		}
+	}
+	cmds, err := os.ReadDir("../cmds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cmds {
+		if !c.IsDir() || strings.HasPrefix(c.Name(), ".") || strings.HasPrefix(c.Name(), "_") || c.Name() == "testdata" {
+			continue
+		}
+		n++
+		if _, err := os.Stat(c.Name() + ".md"); err != nil {
+			t.Errorf("cmds/%s has no page docs/%s.md: write one in s6's style (interface, options, exit codes, exact behaviour)", c.Name(), c.Name())
+		}
+	}
+	if n == 0 {
+		t.Fatal("no command found in ../cmds")
+	}
+}
