@@ -146,7 +146,7 @@ func reexec(t *testing.T, s *scan, d string, letters string) {
 	}
 	// A second re-exec, in the same batch as a scan: both done.
 	service(t, d, map[string]string{"new/run": sleeper})
-	s.control("aX")
+	s.control("aU")
 	s.waitFor("a second re-exec", func() bool {
 		return strings.Count(s.out.String(), "re-executed:") == 2
 	})
@@ -157,7 +157,7 @@ func TestReexecKeepsServices(t *testing.T) {
 	d := t.TempDir()
 	handoverServices(t, d)
 	s := startScan(t, d)
-	reexec(t, s, d, "X")
+	reexec(t, s, d, "U")
 	// A terminate after the exec still stops everything cleanly.
 	s.control("t")
 	s.waitExit()
@@ -170,7 +170,7 @@ func TestReexecAsProcess1(t *testing.T) {
 	d := t.TempDir()
 	handoverServices(t, d)
 	s := startPID1(t, d, "")
-	reexec(t, s, d, "X")
+	reexec(t, s, d, "U")
 	s.alive("two re-execs")
 }
 
@@ -187,7 +187,7 @@ func TestReexecFailureKeepsRunning(t *testing.T) {
 	if err := servicedir.WriteScanRequest(d, servicedir.ScanExecRequest, notExec); err != nil {
 		t.Fatal(err)
 	}
-	s.control("X")
+	s.control("U")
 	s.waitFor("the failure reported", func() bool {
 		return strings.Contains(s.out.String(), "cannot re-exec (still running as before)")
 	})
@@ -313,7 +313,7 @@ func TestRootSwitch(t *testing.T) {
 	})
 	// The running program is reached through a descriptor opened at
 	// start: a re-exec works from the new root too.
-	s.control("X")
+	s.control("U")
 	s.waitFor("the re-exec", func() bool { return strings.Contains(s.out.String(), "re-executed: 4 service(s) adopted") })
 	if b, err := os.ReadFile("/proc/" + pid + "/root/marker"); err != nil || string(b) != "newroot\n" {
 		t.Errorf("after the re-exec, svscan's root has no /marker (%q, %v)", b, err)

@@ -28,7 +28,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	g := getopt.New(args, letters)
 	var cmds []byte
 	// -R and -E carry a path, which goes into a request file of
-	// .s6-svscan before the letter (R, X) is written.
+	// .s6-svscan before the letter is written: R, and for -X and -E U
+	// (the byte X was garbage to the scanner before -X existed).
 	var root, exe string
 	exec := false
 	for {
@@ -46,13 +47,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			root = g.Arg
 		case 'E':
-			exe, c = g.Arg, 'X'
+			exe = g.Arg
 			fallthrough
 		case 'X':
 			if exec {
 				return cli.Usagef("-X or -E given twice\n%s", usage)
 			}
-			exec = true
+			exec, c = true, 'U'
 		}
 		cmds = append(cmds, c)
 	}

@@ -97,9 +97,9 @@ func TestSvscanctlRequests(t *testing.T) {
 		root, execRq string
 	}{
 		{[]string{"-R", "/new/root"}, "R", "/new/root\n", "(none)"},
-		{[]string{"-E/sbin/svscan"}, "X", "(none)", "/sbin/svscan\n"},
-		{[]string{"-X"}, "X", "(none)", "(none)"},
-		{[]string{"-aR/r", "-E", "/p"}, "aRX", "/r\n", "/p\n"},
+		{[]string{"-E/sbin/svscan"}, "U", "(none)", "/sbin/svscan\n"},
+		{[]string{"-X"}, "U", "(none)", "(none)"},
+		{[]string{"-aR/r", "-E", "/p"}, "aRU", "/r\n", "/p\n"},
 	} {
 		os.Remove(filepath.Join(dir, ".s6-svscan", "svinit-root"))
 		if code, msg := runCtl(append(tc.args, dir)...); code != 0 {

@@ -13,7 +13,7 @@ import (
 // letter. (svinit's; s6-svscan has neither.)
 const (
 	ScanRootRequest = "svinit-root" // letter R: the new root, an absolute path
-	ScanExecRequest = "svinit-exec" // letter X: the program to exec (absent: the running one)
+	ScanExecRequest = "svinit-exec" // letter U: the program to exec (absent: the running one)
 )
 
 // WriteScanRequest writes arg, one absolute path, into scandir's

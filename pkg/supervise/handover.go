@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/svinit/svinit/pkg/servicedir"
@@ -35,6 +36,9 @@ type Handover struct {
 	Deaths                     []time.Duration // how long ago each recent death was
 	Restart, RestartFile       [servicedir.RestartSize]byte
 	Timer, Killer              time.Duration // left of each timer; < 0: not armed
+	ReadyRead                  bool          // the readiness newline was read, not yet applied
+	Cgroup                     string        // the service's cgroup (cgroup.go), taken over by name; "": none
+	OOMSeen                    uint64
 	LastErr                    string
 	At                         time.Time // when Hold took it
 }
@@ -65,6 +69,12 @@ func (s *Service) Hold() *Handover {
 		State: int(s.st), Status: s.status.Marshal(), Pid: s.pid, Started: s.started, QuietEnd: s.quietEnd,
 		RsOnce: s.rsOnce, Gen: s.gen, Spawned: -1, Lived: s.lived, Restart: s.rs.Marshal(),
 		RestartFile: s.rsFile.Marshal(), Timer: -1, Killer: -1, LastErr: s.lastErr, At: now}
+	if s.cg != nil {
+		h.Cgroup, h.OOMSeen = s.cg.Path(), s.oomSeen
+	}
+	if s.notify != nil && atomic.LoadUint32(&s.readySeen) == s.gen {
+		h.ReadyRead = true // its reader waits for the lock with it
+	}
 	if s.notify != nil {
 		// Not Fd(): that would make the pipe blocking under its reader.
 		if rc, err := s.notify.SyscallConn(); err == nil {
@@ -153,12 +163,27 @@ func (s *Service) Resume(h *Handover, elapsed time.Duration) error {
 		if s.pid > 0 {
 			s.opts.Reaper.Adopt(s.pid, s.childExited)
 		}
+		if h.Cgroup != "" && !s.cfg.NoCgroup {
+			// The same cgroup, by the service's name, in the subtree
+			// the old image's lock no longer holds.
+			s.makeCgroup(&s.cfg)
+			switch {
+			case s.cg == nil:
+				s.logQ("its cgroup %s is not tracked any more", h.Cgroup)
+			case s.cg.Path() != h.Cgroup:
+				s.logQ("cgroup %s now, was %s (another supervisor took the subtree): what runs in the old one is not tracked", s.cg.Path(), h.Cgroup)
+			default:
+				s.oomSeen = h.OOMSeen
+			}
+		}
 		if s.control >= 0 {
 			if err = s.opts.Poller.add(s.control, s); err != nil {
 				err = fmt.Errorf("service dir %s: supervise/control: %w", s.dir, err)
 			}
 		}
-		if s.notify != nil {
+		if h.ReadyRead {
+			s.step(event{kind: evReady, gen: s.gen})
+		} else if s.notify != nil {
 			go s.readReady(s.notify, s.gen)
 		}
 		if h.Timer >= 0 {

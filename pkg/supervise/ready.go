@@ -5,6 +5,7 @@ package supervise
 
 import (
 	"os"
+	"sync/atomic"
 )
 
 // closeNotify closes the read end of the notification pipe: its reader
@@ -27,6 +28,9 @@ func (s *Service) readReady(r *os.File, gen uint32) {
 		n, err := r.Read(buf)
 		for _, b := range buf[:n] {
 			if b == '\n' {
+				// Seen before applied: a handover (Hold) that comes in
+				// between carries it.
+				atomic.StoreUint32(&s.readySeen, gen)
 				s.do(func() { s.step(event{kind: evReady, gen: gen}) })
 				return
 			}

@@ -128,8 +128,10 @@ type Service struct {
 	defOut  *os.File      // 1 and 2 where opts has none (SetDefaultOutput)
 	onExit  []func()      // run when supervision ends
 
-	// When timer and killer run out (a handover carries them).
+	// When timer and killer run out, and the spawn generation whose
+	// readiness newline was last read (a handover carries them).
 	timerDue, killerDue time.Time
+	readySeen           uint32
 
 	// Messages.
 	lastErr string          // last reported spawn error, to avoid repeats

@@ -21,7 +21,7 @@ type want struct {
 	kill    byte // 0, 't' (t, i, SIGTERM, SIGINT) or 'q' (q, SIGQUIT)
 	abort   bool // b, SIGABRT
 	root    bool // R: switch the root (root.go)
-	exec    bool // X: re-exec in place (handover.go)
+	exec    bool // U: re-exec in place, an upgrade (handover.go)
 	unknown int  // bytes that are not commands
 }
 
@@ -54,7 +54,7 @@ func (w *want) letters(b []byte) {
 			w.reap = true
 		case 'R':
 			w.root = true
-		case 'X':
+		case 'U':
 			w.exec = true
 		case '\n':
 		default:

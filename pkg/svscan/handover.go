@@ -29,9 +29,9 @@ const HandoverEnv = "SVSCAN_HANDOVER_FD"
 
 const handoverMagic = "svscan-handover/1"
 
-// reexec carries out 'X'. w is what the loop still had to do after it
-// (a terminate asked for in the same batch): the new image does it. On
-// any failure the scanner goes on as before.
+// reexec carries out 'U' (svscanctl -X, -E). w is what the loop still
+// had to do after it (a terminate asked for in the same batch): the new
+// image does it. On any failure the scanner goes on as before.
 func (s *Scanner) reexec(w want) {
 	prog, given, err := servicedir.ReadScanRequest(s.opts.Dir, servicedir.ScanExecRequest)
 	if err == nil && !given {
@@ -374,6 +374,9 @@ func (e *enc) service(h *supervise.Handover) {
 	e.str(string(h.RestartFile[:]))
 	e.int(int64(h.Timer))
 	e.int(int64(h.Killer))
+	e.bool(h.ReadyRead)
+	e.str(h.Cgroup)
+	e.uint(h.OOMSeen)
 	e.str(h.LastErr)
 }
 
@@ -440,6 +443,8 @@ func (d *dec) service() *supervise.Handover {
 		d.fail()
 	}
 	h.Timer, h.Killer = time.Duration(d.int()), time.Duration(d.int())
+	h.ReadyRead = d.bool()
+	h.Cgroup, h.OOMSeen = d.str(), d.uint()
 	h.LastErr = d.str()
 	return h
 }

@@ -246,7 +246,7 @@ func (s *Scanner) act() bool {
 		}
 	}
 	if (w.root || w.exec) && s.exiting != 0 {
-		s.logf("ignored svscanctl -R or -X: the scanner is exiting")
+		s.logf("ignored svscanctl -R, -X or -E: the scanner is exiting")
 		w.root, w.exec = false, false
 	}
 	if w.root {
