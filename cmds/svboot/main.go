@@ -25,6 +25,7 @@ import (
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/getty"
+	"github.com/svinit/svinit/pkg/rootfs"
 	"github.com/svinit/svinit/pkg/shutdown"
 
 	"github.com/u-root/u-root/pkg/boot"
@@ -32,7 +33,7 @@ import (
 
 func main() { cli.Main("svboot", run) }
 
-const usage = "usage: svboot [-n] [-v] [-t seconds] [-d entry] [-b entry] [-c tty] [-m mountdir] [prog...]"
+const usage = "usage: svboot [-n] [-v] [-t seconds] [-w seconds] [-d entry] [-b entry] [-c tty] [-m mountdir] [prog...]"
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
@@ -40,7 +41,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	s := &bootmenu.Service{Timeout: bootmenu.DefaultTimeout, Log: stdout}
 	tty, mountDir, verbose := "", bootmenu.DefaultMountDir, false
-	g := getopt.New(args, "nvt:d:b:c:m:")
+	var wait time.Duration
+	g := getopt.New(args, "nvt:w:d:b:c:m:")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -60,6 +62,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return cli.Usagef("-t %s: want seconds between 0 and %d\n%s", g.Arg, bootfs.MaxBootTimeout, usage)
 			}
 			s.Timeout = time.Duration(n) * time.Second
+		case 'w':
+			n, err := strconv.Atoi(g.Arg)
+			if err != nil || n < 0 || n > bootfs.MaxBootTimeout {
+				return cli.Usagef("-w %s: want seconds between 0 and %d\n%s", g.Arg, bootfs.MaxBootTimeout, usage)
+			}
+			wait = time.Duration(n) * time.Second
 		case 'd':
 			s.Default = g.Arg
 		case 'b':
@@ -99,7 +107,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			d.Log = stdout
 		}
 		d.MountDir, d.Verbose = mountDir, verbose
-		entries, err := d.Find(ctx)
+		var ev rootfs.Events
+		if wait > 0 {
+			// Subscribed before the first look: no disk is missed.
+			u, err := rootfs.OpenUevents()
+			if err != nil {
+				fmt.Fprintf(stdout, "svboot: -w: %v; not waiting for disks\n", err)
+			} else {
+				defer u.Close()
+				ev = u
+			}
+		}
+		entries, err := d.FindWait(ctx, ev, wait)
 		return entries, d.Close, err
 	}
 	s.Load = func(e bootmenu.Entry) error {

@@ -39,8 +39,9 @@ type Disks struct {
 	Log     io.Writer                           // what was mounted and found
 	Verbose bool                                // also why a partition holds no entries
 
-	mounted []string
-	pool    *mount.Pool
+	mounted  []string
+	pool     *mount.Pool
+	reported map[string]string // what was said about each device
 }
 
 // NewDisks returns Disks on the running system.
@@ -62,7 +63,12 @@ func (d *Disks) Find(ctx context.Context) ([]Entry, error) {
 	if d.pool == nil {
 		d.pool = &mount.Pool{}
 	}
-	devs, err := d.Scanner.All()
+	if d.reported == nil {
+		d.reported = map[string]string{}
+	}
+	// A scanner of its own each time: partition tables are read anew.
+	sc := &rootfs.Scanner{Sys: d.Scanner.Sys, Dev: d.Scanner.Dev}
+	devs, err := sc.All()
 	if err != nil {
 		return nil, fmt.Errorf("list the block devices: %w (is sysfs mounted?)", err)
 	}
@@ -79,7 +85,7 @@ func (d *Disks) Find(ctx context.Context) ([]Entry, error) {
 		}
 		dir, err := d.mount(dev)
 		if err != nil {
-			d.logf("%s (%s): %v; skipped", dev.Name, dev.FS.Type, err)
+			d.report(dev.Name, fmt.Sprintf("%s (%s): %v; skipped", dev.Name, dev.FS.Type, err))
 			continue
 		}
 		entries, errs := ParseDir(ctx, dir, dev.Name, bdevs, d.pool)
@@ -88,10 +94,51 @@ func (d *Disks) Find(ctx context.Context) ([]Entry, error) {
 				d.logf("%v", e)
 			}
 		}
-		d.logf("%s (%s%s): %s", dev.Name, dev.FS.Type, labelOf(dev), countByFormat(entries))
+		d.report(dev.Name, fmt.Sprintf("%s (%s%s): %s", dev.Name, dev.FS.Type, labelOf(dev), countByFormat(entries)))
 		all = append(all, entries...)
 	}
 	return Order(all), nil
+}
+
+// report says what a device holds, once (Find may look again).
+func (d *Disks) report(name, line string) {
+	if d.reported[name] == line {
+		return
+	}
+	d.reported[name] = line
+	d.logf("%s", line)
+}
+
+// FindWait is Find; then, while it found no entry, Find again each time
+// the kernel announces a block device (ev: opened before the call, so
+// none is missed), until wait has passed. Disks whose driver probes in
+// the background (NVMe, USB storage) may appear after svboot starts.
+func (d *Disks) FindWait(ctx context.Context, ev rootfs.Events, wait time.Duration) ([]Entry, error) {
+	deadline := time.Now().Add(wait)
+	entries, err := d.Find(ctx)
+	if len(entries) > 0 || err != nil || ev == nil || wait <= 0 {
+		return entries, err
+	}
+	d.logf("no boot entries yet; waiting up to %v for more disks", wait)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return entries, nil
+		}
+		name, ok, rescan, err := ev.Next(left)
+		if err != nil {
+			return entries, fmt.Errorf("waiting for disks: %w", err)
+		}
+		if !ok {
+			return entries, nil
+		}
+		if d.Verbose && !rescan {
+			d.logf("%s appeared", name)
+		}
+		if entries, err = d.Find(ctx); len(entries) > 0 || err != nil {
+			return entries, err
+		}
+	}
 }
 
 func labelOf(dev rootfs.Device) string {
