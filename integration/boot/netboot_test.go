@@ -12,15 +12,18 @@ import (
 	"github.com/svinit/svinit/pkg/image"
 )
 
-// netbootImage is images/net.yaml with the netboot service
-// (templates/rc-netboot) and a default bundle of net and netboot
-// (testdata/netbootrc): the network comes up, then svnetboot boots what
-// the lease's boot file says.
-var netbootImage = imageSpec{name: "netboot", def: "images/net.yaml",
+// linuxbootImage is images/linuxboot.yaml (net, sshd, the boot menu and
+// netboot in its default bundle) plus what the Debian kernel, whose
+// network drivers are modules, needs for QEMU's network card: a
+// firmware's kernel has them built in.
+var linuxbootImage = imageSpec{name: "linuxboot", def: "images/linuxboot.yaml",
 	edit: func(t *testing.T, e *env, d *image.Definition) error {
-		d.Commands = append(d.Commands, image.Word{Value: "svnetboot"})
-		d.Rc.From = []image.Word{{Value: "templates/rc-net"}, {Value: "templates/rc-netboot"},
-			{Value: "integration/boot/testdata/netbootrc"}}
+		d.Kernel = image.Word{Value: ".cache/kernel/root"}
+		for _, m := range []string{"virtio_pci", "virtio_net", "af_packet"} {
+			d.Modules.Include = append(d.Modules.Include, image.Word{Value: m})
+		}
+		d.Stage2.Modules = []image.Word{{Value: "virtio_pci"}, {Value: "virtio_net"}, {Value: "af_packet"}}
+		d.Commands = append(d.Commands, image.Word{Value: "modprobe"})
 		return nil
 	}}
 
@@ -63,15 +66,16 @@ func tftpRoot(t *testing.T, e *env) string {
 	return dir
 }
 
-// TestNetboot boots the netboot image on QEMU's user network, whose
+// TestNetboot boots images/linuxboot.yaml on QEMU's user network, whose
 // DHCP server names pxelinux.0 on its built-in TFTP server: svnetd takes
 // the lease, svnetboot (started once net is ready) reads
 // pxelinux.cfg/default, fetches the default entry's kernel and initrd
-// over TFTP and asks for the kexec; svinit stops its services in order
-// and the second image comes up with the entry's command line.
+// over TFTP and asks for the kexec (the boot menu, with no disk, has
+// given the console a shell meanwhile); svinit stops its services in
+// order and the second image comes up with the entry's command line.
 func TestNetboot(t *testing.T) {
 	e := needEnv(t)
-	img := buildImage(t, e, netbootImage)
+	img := buildImage(t, e, linuxbootImage)
 	dir := tftpRoot(t, e)
 	g := boot(t, e, "netboot", img, bootOpts{qemuArg: []string{
 		"-netdev", "user,id=n0,tftp=" + dir + ",bootfile=pxelinux.0",
@@ -114,6 +118,21 @@ func TestNetboot(t *testing.T) {
 	}
 	checkEarlyServices(t, g, []string{"svscan-log", "early-getty", "chatty", "chatty/log"})
 	shutdown(t, g, "poweroff", "")
+}
+
+// linuxbootBudget is images/linuxboot.yaml's flash budget (xz).
+const linuxbootBudget = 6 << 20
+
+// TestLinuxBootImageSize builds images/linuxboot.yaml as it is, as
+// mkimage writes it (xz), and holds it to its budget.
+func TestLinuxBootImageSize(t *testing.T) {
+	e := needEnv(t)
+	spec := imageSpec{name: "linuxboot-xz", def: "images/linuxboot.yaml", compression: "xz"}
+	n := fileSize(t, buildImage(t, e, spec))
+	t.Logf("images/linuxboot.yaml: %d bytes xz (%.2f MiB; budget %d MiB)", n, float64(n)/(1<<20), linuxbootBudget>>20)
+	if n > linuxbootBudget {
+		t.Errorf("images/linuxboot.yaml is %d bytes xz, over its %d-byte budget: see docs/linuxboot.md for what weighs", n, linuxbootBudget)
+	}
 }
 
 func fileSize(t *testing.T, p string) int64 {
