@@ -5,7 +5,8 @@
 #    ROUNDS rounds (default 3) after one warm-up each; both write an
 #    uncompressed cpio so the ratio compares the same work; mkimage's time
 #    for the real (xz) image is reported too;
-#  - xz sizes: default image, default without kernel modules, minimal image.
+#  - xz sizes: default image, default without kernel modules, minimal image,
+#    the LinuxBoot image (images/linuxboot.yaml).
 # Usage: scripts/bench/image.sh   (ROUNDS=N to change the round count)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,3 +64,8 @@ d=$(size "$tmp/default.cpio.xz"); n=$(size "$tmp/nomod.cpio.xz"); m=$(size "$tmp
 printf 'size (xz): default %d bytes (%.2f MiB); default without modules %d bytes (%.2f MiB, target <= 4 MB: %s); minimal %d bytes (%.2f MiB)\n' \
 	"$d" "$(echo "scale=3; $d / 1048576" | bc)" "$n" "$(echo "scale=3; $n / 1048576" | bc)" \
 	"$([ "$n" -le 4000000 ] && echo met || echo MISSED)" "$m" "$(echo "scale=3; $m / 1048576" | bc)"
+# The LinuxBoot payload (no kernel modules): its flash budget is 6 MiB.
+"$tmp/mkimage" -o "$tmp/linuxboot.cpio.xz" images/linuxboot.yaml >/dev/null 2>&1
+l=$(size "$tmp/linuxboot.cpio.xz")
+printf 'size (xz): linuxboot %d bytes (%.2f MiB, target < 6 MiB: %s)\n' \
+	"$l" "$(echo "scale=3; $l / 1048576" | bc)" "$([ "$l" -lt 6291456 ] && echo met || echo MISSED)"

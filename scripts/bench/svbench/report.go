@@ -228,6 +228,7 @@ func parseSvlog(path string) (*row, error) {
 
 var imageRound = regexp.MustCompile(`^round \d+: mkimage ([0-9.]+)s\s+mkuimage ([0-9.]+)s\s+mkimage \(xz\) ([0-9.]+)s`)
 var imageSize = regexp.MustCompile(`default (\d+) bytes .*default without modules (\d+) bytes .*minimal (\d+) bytes`)
+var linuxbootSize = regexp.MustCompile(`^size \(xz\): linuxboot (\d+) bytes`)
 
 func parseImage(path string) ([]*row, map[string]any, error) {
 	b, err := os.ReadFile(path)
@@ -254,6 +255,9 @@ func parseImage(path string) ([]*row, map[string]any, error) {
 			info["size_xz_default"] = d
 			info["size_xz_default_without_modules"] = n
 			info["size_xz_minimal"] = mn
+		}
+		if m := linuxbootSize.FindStringSubmatch(l); m != nil {
+			info["size_xz_linuxboot"], _ = strconv.Atoi(m[1])
 		}
 	}
 	if len(build.Samples) == 0 {
@@ -370,8 +374,12 @@ func markdown(rep *report) string {
 			v, _ := rep.Image[k].(int)
 			return fmt.Sprintf("%d bytes (%.2f MiB)", v, float64(v)/(1<<20))
 		}
-		fmt.Fprintf(&b, "\nSizes (xz): default image %s; default without kernel modules %s; minimal image %s.\n",
+		fmt.Fprintf(&b, "\nSizes (xz): default image %s; default without kernel modules %s; minimal image %s",
 			mib("size_xz_default"), mib("size_xz_default_without_modules"), mib("size_xz_minimal"))
+		if _, ok := rep.Image["size_xz_linuxboot"]; ok {
+			fmt.Fprintf(&b, "; LinuxBoot image (images/linuxboot.yaml, no modules; budget 6 MiB) %s", mib("size_xz_linuxboot"))
+		}
+		b.WriteString(".\n")
 	} else {
 		fmt.Fprintf(&b, "\nImage figures: not measured in this run.\n")
 	}
