@@ -20,7 +20,7 @@ import (
 // privateCgroups returns a Cgroups in a subtree of its own under the test
 // process's cgroup, so that the machine's cgroups are left alone; the
 // test fails if the subtree is left behind.
-func privateCgroups(t *testing.T) *Cgroups {
+func privateCgroups(t testing.TB) *Cgroups {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (creates cgroups): run the tests as root")
