@@ -37,6 +37,9 @@ func NewCgroups(dir string) *Cgroups { return &Cgroups{dir: dir} }
 // none); logf reports why not, once.
 func (c *Cgroups) get(logf func(string, ...any)) *cgroup.Tree {
 	c.once.Do(func() {
+		if logf == nil {
+			logf = func(string, ...any) {}
+		}
 		t, err := cgroup.Open(cgroup.Options{Dir: c.dir})
 		if err != nil {
 			logf("cgroups: %v: services run without a cgroup of their own (as under s6)", err)
