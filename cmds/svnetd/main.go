@@ -1,6 +1,6 @@
 // Command svnetd configures the network and keeps it configured: lo up,
-// the kernel's ip= parameter, DHCPv4 leases renewed for as long as it
-// runs, /etc/resolv.conf; readiness on a notification descriptor. See
+// the kernel's ip= parameter, DHCPv4 (and with -6 DHCPv6) leases
+// renewed for as long as it runs, /etc/resolv.conf; readiness on a notification descriptor. See
 // docs/svnetd.md.
 package main
 
@@ -24,7 +24,7 @@ import (
 
 func main() { cli.Main("svnetd", run) }
 
-const usage = "usage: svnetd [-d notif] [-i ifaces] [-r resolvconf] [-n ntpconf] [-l leasedir] [-t timeout] [-H] [-K] [ip=...]..."
+const usage = "usage: svnetd [-d notif] [-i ifaces] [-r resolvconf] [-n ntpconf] [-l leasedir] [-t timeout] [-6] [-H] [-K] [ip=...]..."
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
@@ -33,7 +33,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := netconf.Config{Log: cli.Prefixed(stderr, "svnetd")}
 	notif := -1
 	kernel := true
-	g := getopt.New(args, "d:i:r:n:l:t:HK")
+	g := getopt.New(args, "d:i:r:n:l:t:6HK")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -65,6 +65,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return cli.Usagef("-t %s: want milliseconds above 0\n%s", g.Arg, usage)
 			}
 			c.Timeout = time.Duration(ms) * time.Millisecond
+		case '6':
+			c.DHCPv6 = true
 		case 'H':
 			c.SetHostname = true
 		case 'K':

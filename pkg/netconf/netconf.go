@@ -36,6 +36,10 @@ type Config struct {
 	// as the server's ACK in a file named after the interface (ReadLeases;
 	// "" = none).
 	LeaseDir string
+	// DHCPv6 also asks DHCPv6 for addresses on each interface that asks
+	// DHCPv4 (their name servers join resolv.conf; readiness stays
+	// DHCPv4's).
+	DHCPv6 bool
 	// SetHostname sets the host name from the lease (ip='s HOSTNAME
 	// field is always applied).
 	SetHostname bool
@@ -256,6 +260,14 @@ func (r *runner) iface(ctx context.Context, p IPParam) {
 			case <-time.After(r.c.Retry):
 			}
 		}
+	}
+	if r.c.DHCPv6 {
+		done6 := make(chan struct{})
+		go func() {
+			defer close(done6)
+			r.dhcp6(ctx, link)
+		}()
+		defer func() { <-done6 }()
 	}
 	r.dhcp(ctx, link, p, named)
 }
