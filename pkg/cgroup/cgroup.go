@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -407,10 +408,13 @@ func (t *Tree) Group(service string) (*Group, error) {
 	if g := t.used[name]; g != nil {
 		return nil, fmt.Errorf("%s: in use by service %s", filepath.Join(t.dir, name), g.service)
 	}
-	if err := unix.Mkdirat(t.fd, name, 0o755); err != nil && err != unix.EEXIST {
+	err := unix.Mkdirat(t.fd, name, 0o755)
+	if err != nil && err != unix.EEXIST {
 		return nil, fmt.Errorf("create %s: %w", filepath.Join(t.dir, name), err)
 	}
 	g := &Group{t: t, name: name, service: service, path: filepath.Join(t.dir, name)}
+	// One taken over may have been killed before: see CloneInto.
+	g.killed.Store(err == unix.EEXIST)
 	t.used[name] = g
 	return g, nil
 }
@@ -423,7 +427,17 @@ type Group struct {
 	path    string
 	limits  Limits // as last written
 	written bool
+	killed  atomic.Bool // cgroup.kill written (or unknown: taken over)
 }
+
+// CloneInto reports whether a child may be started in the cgroup by
+// clone3's CLONE_INTO_CGROUP (spawn.Attr.CgroupMoveSelf false). Not once
+// its cgroup.kill was written: Linux then kills every child cloned into
+// it at birth (the cgroup's kill sequence number differs from that of
+// the parent's cgroup; seen on 6.18), so such children move themselves
+// in through cgroup.procs instead. A cgroup taken over, whose past is
+// unknown, is treated as killed.
+func (g *Group) CloneInto() bool { return !g.killed.Load() }
 
 // Path is the cgroup's directory.
 func (g *Group) Path() string { return g.path }
@@ -506,6 +520,7 @@ func (g *Group) Procs() (int, error) {
 // and SIGKILLs every process listed in cgroup.procs until none is left.
 func (g *Group) Kill() error {
 	if g.t.kill {
+		g.killed.Store(true)
 		return g.write("cgroup.kill", "1")
 	}
 	frozen := g.write("cgroup.freeze", "1") == nil

@@ -145,7 +145,7 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	first := 1 // ops[first:] run in the child
 	procs := -1
 	if attr.UseCgroupFD {
-		if clone3.Load() != 2 {
+		if clone3.Load() != 2 && !attr.CgroupMoveSelf {
 			r.clone3 = 1
 			r.cargs = cloneArgs{flags: uint64(r.flags&^0xff) | cloneIntoCgroup, exitSignal: sigchld, cgroup: uint64(attr.CgroupFD)}
 		} else if procs, err = intoCgroup(attr.CgroupFD, ops); err != nil {

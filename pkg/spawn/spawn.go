@@ -60,6 +60,14 @@ type Attr struct {
 	// spawn.
 	UseCgroupFD bool
 	CgroupFD    int
+	// CgroupMoveSelf makes the child write itself into the cgroup's
+	// cgroup.procs even where clone3 could start it there: Linux kills
+	// a child started by CLONE_INTO_CGROUP in a cgroup whose
+	// cgroup.kill was ever written (its kill sequence number is compared
+	// with the parent's cgroup's, seen on 6.18), so a cgroup that was
+	// killed once takes its processes this way (package cgroup's
+	// Group.CloneInto says which).
+	CgroupMoveSelf bool
 }
 
 // Start starts path with argv and returns the child's pid. The child has

@@ -101,7 +101,7 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 		files[cfg.NotificationFd] = int(nw.Fd())
 	}
 	cgfd := s.cgroupFd(&cfg)
-	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd}
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd, CgroupMoveSelf: s.cg != nil && !s.cg.CloneInto()}
 	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run", s.opts.Name}, attr, s.childExited)
 	closeCgroupFd(cgfd)
 	if nw != nil {
@@ -209,7 +209,7 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 	}
 	argv := []string{"./finish", strconv.Itoa(code), strconv.Itoa(sig), s.opts.Name, strconv.Itoa(deadPid)}
 	cgfd := s.cgroupFd(nil)
-	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd}
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd, CgroupMoveSelf: s.cg != nil && !s.cg.CloneInto()}
 	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.childExited)
 	closeCgroupFd(cgfd)
 	if err != nil {
