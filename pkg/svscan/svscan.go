@@ -14,7 +14,8 @@
 // pairs.go services with their loggers and the pipes between them,
 // catchall.go the catch-all logger at shutdown, pid1.go what only
 // process 1 does, limits.go the descriptor limits, logs.go the
-// scanner's own messages.
+// scanner's own messages, root.go the switch to another root (R) and
+// handover.go the re-exec in place with every service kept (U).
 package svscan
 
 import (
