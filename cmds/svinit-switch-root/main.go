@@ -82,11 +82,14 @@ func keep(out io.Writer) error {
 		return rescue(out, err)
 	}
 	ms := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
-	fmt.Fprintf(out, "svinit-switch-root: svinit.keep: the supervision tree runs on the real root: switched in %s (checks %s, moved %s in %s, the scanner's change of root %s, chroot %s)\n",
-		ms(st.Check+st.Move+st.Scanner+st.Chroot), ms(st.Check), strings.Join(st.Moved, " "), ms(st.Move), ms(st.Scanner), ms(st.Chroot))
+	fmt.Fprintf(out, "svinit-switch-root: svinit.keep: the supervision tree runs on the real root: switched in %s (checks %s, bound %s in %s, the scanner's change of root %s, chroot %s)\n",
+		ms(st.Check+st.Move+st.Scanner+st.Chroot), ms(st.Check), strings.Join(st.Bound, " "), ms(st.Move), ms(st.Scanner), ms(st.Chroot))
 	if st.LogDir != "" {
 		fmt.Fprintf(out, "svinit-switch-root: the catch-all log goes on in %s (%d files copied from %s; logger stopped, log copied, logger up again in %s)\n",
 			st.LogDir, st.LogFiles, bootfs.CatchAllLogDir, ms(st.Log))
+	}
+	if st.Reexec > 0 {
+		fmt.Fprintf(out, "svinit-switch-root: the scanner runs the real root's %s, re-exec'd with its state in %s\n", bootfs.Svscan, ms(st.Reexec))
 	}
 	fmt.Fprintf(out, "svinit-switch-root: initramfs deleted: %d files, %s of file data, %s more free memory, in %s\n",
 		st.Files, rootfs.HumanSize(st.Freed), rootfs.HumanSize(st.MemFreed), ms(st.Delete))

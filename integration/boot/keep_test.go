@@ -91,17 +91,18 @@ func TestKeepRoot(t *testing.T) {
 		t.Errorf("found %s, want /dev/vda1", found[1])
 	}
 	mounted := g.expectRe(cmdTimeout, `mounted /dev/vda1 \(ext4\) read-write on /sysroot in (\S+)\r?\n`)
-	sw := g.expectRe(cmdTimeout, `svinit.keep: the supervision tree runs on the real root: switched in (\S+) \(checks (\S+), moved ([^)]*) in (\S+), the scanner's change of root (\S+), chroot (\S+)\)\r?\n`)
+	sw := g.expectRe(cmdTimeout, `svinit.keep: the supervision tree runs on the real root: switched in (\S+) \(checks (\S+), bound ([^)]*) in (\S+), the scanner's change of root (\S+), chroot (\S+)\)\r?\n`)
 	logm := g.expectRe(cmdTimeout, `the catch-all log goes on in (\S+) \((\d+) files copied from \S+; logger stopped, log copied, logger up again in (\S+)\)\r?\n`)
 	if logm[1] != "/var/log/svinit/catch-all" {
 		t.Errorf("the catch-all log goes to %s, want /var/log/svinit/catch-all", logm[1])
 	}
+	rex := g.expectRe(cmdTimeout, `the scanner runs the real root's /bin/svscan, re-exec'd with its state in (\S+)\r?\n`)
 	del := g.expectRe(cmdTimeout, `initramfs deleted: (\d+) files, (\S+) of file data, (\S+) more free memory, in (\S+)\r?\n`)
 	up := g.expectRe(cmdTimeout, `realsvc: up, pid (\d+)\r?\n`)
 	rc := g.expectRe(cmdTimeout, `the real root's services \(\S+, bundle \S+\) up in (\S+)\r?\n`)
 	g.expect(cmdTimeout, "svinit.keep done in")
 	if !strings.Contains(sw[3], "/dev /proc /sys /run") {
-		t.Errorf("moved %q, want /dev /proc /sys /run", sw[3])
+		t.Errorf("bound %q, want /dev /proc /sys /run", sw[3])
 	}
 
 	// The console's getty was restarted from the real root.
@@ -173,7 +174,7 @@ func TestKeepRoot(t *testing.T) {
 	t0, ok1 := g.rec.at("Run /init")
 	t1, ok2 := g.rec.at("realsvc: up")
 	if ok1 && ok2 {
-		t.Logf("keep (TCG=%v): Run /init to the real root's first service up %s (host clock); root found %s after svinit-switch-root started, fs module and mount %s; switch %s (checks %s, mounts %s, scanner's change of root %s, chroot %s); catch-all log onto the disk %s (%s files); initramfs deleted: %s files, %s of data, %s more free memory in %s; real root's services up in %s; keeper's lines 1 to %d, none missing",
-			e.accel == "tcg", ms(t1.Sub(t0)), found[3], mounted[1], sw[1], sw[2], sw[4], sw[5], sw[6], logm[3], logm[2], del[1], del[2], del[3], del[4], rc[1], ticks)
+		t.Logf("keep (TCG=%v): Run /init to the real root's first service up %s (host clock); root found %s after svinit-switch-root started, fs module and mount %s; switch %s (checks %s, mounts %s, scanner's change of root %s, chroot %s); catch-all log onto the disk %s (%s files); scanner re-exec %s; initramfs deleted: %s files, %s of data, %s more free memory in %s; real root's services up in %s; keeper's lines 1 to %d, none missing",
+			e.accel == "tcg", ms(t1.Sub(t0)), found[3], mounted[1], sw[1], sw[2], sw[4], sw[5], sw[6], logm[3], logm[2], rex[1], del[1], del[2], del[3], del[4], rc[1], ticks)
 	}
 }

@@ -31,6 +31,10 @@ type Keeper struct {
 	// its root; scandir is the scan directory as the caller sees it
 	// then (under newRoot). It returns once the scanner has done it.
 	ChangeScannerRoot func(newRoot, scandir string) error
+	// ReexecScanner has the scanner re-exec itself as prog, a program
+	// of the real root, its state handed over (svscanctl -E); it
+	// returns once process 1 runs prog.
+	ReexecScanner func(prog string) error
 	// Run runs a program of the real root (after the switch), its
 	// output to Out.
 	Run func(argv ...string) error
@@ -42,12 +46,13 @@ type Keeper struct {
 
 // KeepStats says what a Keep did and how long each step took.
 type KeepStats struct {
-	Moved []string // kernel mounts moved into the real root
-	// The steps: checks; moving the mounts; the scanner's change of
+	Bound []string // kernel mounts bound into the real root
+	// The steps: checks; binding the mounts; the scanner's change of
 	// root; this process's own chroot; the catch-all log onto the disk;
-	// deleting the initramfs; the real root's services up (svrc), at
-	// the same time as the deletion.
-	Check, Move, Scanner, Chroot, Log, Delete, Rc time.Duration
+	// the scanner's re-exec from the real root; deleting the initramfs;
+	// the real root's services up (svrc), at the same time as the
+	// deletion.
+	Check, Move, Scanner, Chroot, Log, Reexec, Delete, Rc time.Duration
 
 	Files    int    // initramfs files and directories deleted
 	Freed    int64  // bytes of file data deleted
@@ -71,6 +76,12 @@ func NewKeeper(out io.Writer) *Keeper {
 				return err
 			}
 			return waitRoot(fd, 1, 10*time.Second)
+		},
+		ReexecScanner: func(prog string) error {
+			if err := runOut(out, "svscanctl", "-E", prog, bootfs.Scandir); err != nil {
+				return err
+			}
+			return waitExe(1, prog, 10*time.Second)
 		},
 		Run:     func(argv ...string) error { return runOut(out, argv...) },
 		Timeout: 10 * time.Second,
@@ -115,9 +126,10 @@ func CheckKeep(newRoot string) error {
 	return nil
 }
 
-// Keep switches roots under the running supervision tree: it moves the
-// kernel mounts into the real root, has the scanner change its root,
-// follows it, moves the catch-all log onto the real root's disk,
+// Keep switches roots under the running supervision tree: it binds the
+// kernel mounts into the real root (they stay in the initramfs too,
+// for the kept services, whose root does not change), has the scanner
+// change its root, follows it, moves the catch-all log onto the real root's disk,
 // restarts the services that run programs from the initramfs
 // (bootfs.RestartOnSwitch), and brings the real root's services up
 // (bootfs.RealRootRc, bundle bootfs.KeepBundle) while it deletes the
@@ -165,16 +177,20 @@ func (k *Keeper) Keep() (KeepStats, error) {
 		if err := unix.Stat(m, &st); err != nil || st.Dev == rootSt.Dev {
 			continue // not mounted
 		}
-		if err := unix.Mount(m, filepath.Join(k.NewRoot, m), "", unix.MS_MOVE, ""); err != nil {
-			k.moveBack(stats.Moved)
-			return stats, fmt.Errorf("move %s into %s: %w", m, k.NewRoot, err)
+		// Bound, not moved: the scanner and every kept service
+		// (whose root stays the initramfs) go on finding /run,
+		// /proc, /dev and /sys where they were, the same mounts, in
+		// the window before the scanner switches and after.
+		if err := unix.Mount(m, filepath.Join(k.NewRoot, m), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			k.unbind(stats.Bound)
+			return stats, fmt.Errorf("bind %s into %s: %w", m, k.NewRoot, err)
 		}
-		stats.Moved = append(stats.Moved, m)
+		stats.Bound = append(stats.Bound, m)
 	}
 	stats.Move, t = k.Now().Sub(t), k.Now()
 
 	if err := k.ChangeScannerRoot(k.NewRoot, filepath.Join(k.NewRoot, k.Scandir)); err != nil {
-		k.moveBack(stats.Moved)
+		k.unbind(stats.Bound)
 		return stats, fmt.Errorf("the scanner's change of root: %w", err)
 	}
 	stats.Scanner, t = k.Now().Sub(t), k.Now()
@@ -204,6 +220,17 @@ func (k *Keeper) Keep() (KeepStats, error) {
 		errs = append(errs, err)
 	}
 
+	// The scanner's program is a file of the initramfs: re-exec'd from
+	// the real root's, it no longer holds the initramfs's pages.
+	t = k.Now()
+	if CheckInit("/", bootfs.Svscan) == nil && k.ReexecScanner != nil {
+		if err := k.ReexecScanner(bootfs.Svscan); err != nil {
+			errs = append(errs, fmt.Errorf("the scanner's re-exec from the real root: %w", err))
+		} else {
+			stats.Reexec = k.Now().Sub(t)
+		}
+	}
+
 	// The initramfs is deleted while the real root's services come up.
 	deleted := make(chan struct{})
 	go func() {
@@ -230,12 +257,12 @@ func (k *Keeper) Keep() (KeepStats, error) {
 	return stats, errors.Join(errs...)
 }
 
-// moveBack undoes the moves of a switch that cannot go on.
-func (k *Keeper) moveBack(moved []string) {
-	for i := len(moved) - 1; i >= 0; i-- {
-		m := moved[i]
-		if err := unix.Mount(filepath.Join(k.NewRoot, m), m, "", unix.MS_MOVE, ""); err != nil {
-			k.logf("cannot move %s back: %v", m, err)
+// unbind undoes the binds of a switch that cannot go on.
+func (k *Keeper) unbind(bound []string) {
+	for i := len(bound) - 1; i >= 0; i-- {
+		m := filepath.Join(k.NewRoot, bound[i])
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil {
+			k.logf("cannot unmount %s: %v", m, err)
 		}
 	}
 }
@@ -465,6 +492,27 @@ func waitRoot(root, pid int, timeout time.Duration) error {
 				return fmt.Errorf("process %d's root: %w", pid, err)
 			}
 			return fmt.Errorf("process %d's root is still not the new root after %v (see the scanner's message in the catch-all log)", pid, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitExe waits until process pid runs program prog (the same file),
+// looking every millisecond up to timeout: svscanctl -E only asks.
+func waitExe(pid int, prog string, timeout time.Duration) error {
+	var want unix.Stat_t
+	if err := unix.Stat(prog, &want); err != nil {
+		return err
+	}
+	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
+	deadline := time.Now().Add(timeout)
+	for {
+		var st unix.Stat_t
+		if unix.Stat(exe, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d does not run %s after %v (see the scanner's message in the catch-all log)", pid, prog, timeout)
 		}
 		time.Sleep(time.Millisecond)
 	}
