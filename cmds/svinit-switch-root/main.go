@@ -1,8 +1,9 @@
 // Command svinit-switch-root hands the machine over to the real root:
 // stage 2 runs it last. Without root= it does nothing. With root= it
 // waits for the device, mounts it on /sysroot and asks for the switch,
-// which the final stage carries out once every service is down. See
-// docs/svinit-switch-root.md.
+// which the final stage carries out once every service is down; with
+// svinit.keep it moves the running supervision tree onto the real root
+// instead (rootfs.Keeper). See docs/svinit-switch-root.md.
 package main
 
 import (

@@ -174,6 +174,9 @@ func TestKeepRoot(t *testing.T) {
 	t0, ok1 := g.rec.at("Run /init")
 	t1, ok2 := g.rec.at("realsvc: up")
 	if ok1 && ok2 {
+		writeResult(t, e, "boot-keeproot.txt", fmt.Sprintf("real root, keep supervising (mode 2, svinit.keep; accel %s; TestKeepRoot):\n"+
+			"  Run /init -> real root's first service up %s; the switch itself %s (binds %s, scanner's change of root %s, chroot %s); catch-all log onto the disk %s; scanner re-exec %s; initramfs deleted: %s of file data, %s more free memory, in %s; keeper's %d lines, none missing, same pid\n",
+			e.accel, ms(t1.Sub(t0)), sw[1], sw[4], sw[5], sw[6], logm[3], rex[1], del[2], del[3], del[4], ticks))
 		t.Logf("keep (TCG=%v): Run /init to the real root's first service up %s (host clock); root found %s after svinit-switch-root started, fs module and mount %s; switch %s (checks %s, mounts %s, scanner's change of root %s, chroot %s); catch-all log onto the disk %s (%s files); scanner re-exec %s; initramfs deleted: %s files, %s of data, %s more free memory in %s; real root's services up in %s; keeper's lines 1 to %d, none missing",
 			e.accel == "tcg", ms(t1.Sub(t0)), found[3], mounted[1], sw[1], sw[2], sw[4], sw[5], sw[6], logm[3], logm[2], rex[1], del[1], del[2], del[3], del[4], rc[1], ticks)
 	}

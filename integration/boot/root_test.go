@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,6 +90,13 @@ func TestRealRoot(t *testing.T) {
 	disk := makeRootDisk(t)
 	drive := []string{"-drive", "file=" + disk + ",format=raw,if=virtio,snapshot=on"}
 
+	// The figures, for make bench (out/boot-realroot.txt).
+	var figures []string
+	defer func() {
+		if len(figures) > 0 {
+			writeResult(t, e, "boot-realroot.txt", fmt.Sprintf("real root, hand over (mode 1; accel %s; TestRealRoot):\n%s", e.accel, strings.Join(figures, "")))
+		}
+	}()
 	for _, tc := range []struct{ name, root string }{
 		{"UUID", "root=UUID=" + realRootUUID},
 		{"LABEL", "root=LABEL=" + realRootLabel},
@@ -105,6 +113,7 @@ func TestRealRoot(t *testing.T) {
 			mounted := g.expectRe(cmdTimeout, `mounted /dev/vda1 \(ext4\) read-only on /sysroot in (\S+)\r?\n`)
 			ended := g.expectRe(cmdTimeout, `switch: the initramfs ended (\S+) after the request`)
 			sw := g.expectRe(cmdTimeout, `switched to the real root in (\S+): moved ([^;]*); (\d+) initramfs files deleted, (\S+) freed \(in (\S+)\)\r?\n`)
+			steps := g.expectRe(cmdTimeout, `switch steps: ([^\r\n]*)\r?\n`)
 			hand := g.expectRe(cmdTimeout, `hand-over took (\S+) from the switch request; exec (\S+)\r?\n`)
 			if hand[2] != "/sbin/init" {
 				t.Errorf("exec %s, want /sbin/init", hand[2])
@@ -133,6 +142,8 @@ func TestRealRoot(t *testing.T) {
 			t0, ok1 := g.rec.at("Run /init")
 			t1, ok2 := g.rec.at(realRootMarker)
 			if ok1 && ok2 {
+				figures = append(figures, fmt.Sprintf("  root=%s: Run /init -> real root's init %s; the switch itself %s (steps: %s); %s files deleted, %s freed in %s\n",
+					tc.name, ms(t1.Sub(t0)), sw[1], steps[1], sw[3], sw[4], sw[5]))
 				t.Logf("%s (TCG=%v): Run /init to the real root's init %s (host clock); root found %s after svinit-switch-root started, fs module and mount %s; services down %s after the request; switch_root %s (%s files deleted, %s freed in %s); request to exec %s",
 					tc.name, e.accel == "tcg", ms(t1.Sub(t0)), found[3], mounted[1], ended[1], sw[1], sw[3], sw[4], sw[5], hand[1])
 			}

@@ -10,8 +10,9 @@
 # Supervision (scan-to-up, memory, sequential population, restart, control):
 # scripts/bench/svbench against s6 and runit. Logging: scripts/bench/svlog.sh.
 # Image: scripts/bench/image.sh. Service manager (svrc against its
-# critical-path bound): scripts/bench/svrcbench. Boot: out/boot-time.txt
-# when the boot tests wrote it. Writes out/bench.json and docs/benchmarks.md and prints the table.
+# critical-path bound): scripts/bench/svrcbench. Boot: out/boot-time.txt,
+# out/boot-realroot.txt and out/boot-keeproot.txt
+# when the boot tests wrote them. Writes out/bench.json and docs/benchmarks.md and prints the table.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -81,8 +82,11 @@ if [ -z "${SKIP_SVRC:-}" ]; then
 fi
 
 end=$(date +%s)
+# Boot figures: the boot tests' files, those that exist (boot time; the
+# real root's two modes, TestRealRoot and TestKeepRoot).
+cat "$OUT/boot-time.txt" "$OUT/boot-realroot.txt" "$OUT/boot-keeproot.txt" > "$tmp/boot.txt" 2>/dev/null || true
 "$tmp/svbench" report -supervision "$OUT/bench-supervision.json" "${svlog_args[@]}" "${image_args[@]}" "${svrc_args[@]}" \
-	-boot "$OUT/boot-time.txt" -json "$OUT/bench.json" -md docs/benchmarks.md \
+	-boot "$tmp/boot.txt" -json "$OUT/bench.json" -md docs/benchmarks.md \
 	-fs "tmpfs ($scanfs)" -load "$load" -elapsed "$(((end - start) / 60)) min $(((end - start) % 60)) s" \
 	-rounds "$ROUNDS (N=1000: $ROUNDS_1000; runit: $ROUNDS_RUNIT, as its runsvdir/runsv wait ~1 s per change)"
 echo "bench: wrote $OUT/bench.json and docs/benchmarks.md" >&2
