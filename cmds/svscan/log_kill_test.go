@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -20,18 +19,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svinit/svinit/internal/testutil"
 )
 
 // buildSvlog builds cmds/svlog into a temporary directory.
-func buildSvlog(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "svlog")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/svinit/svinit/cmds/svlog").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building svlog: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildSvlog(t *testing.T) string { return testutil.Command(t, "svlog") }
 
 const (
 	proofLines = 200000
@@ -126,8 +119,8 @@ func logProof(t *testing.T, sig syscall.Signal) {
 	arcs, _ := filepath.Glob(filepath.Join(logdir, "@*.[su]"))
 	sort.Strings(arcs)
 	files := append(arcs, filepath.Join(logdir, "current"))
-	seen := make([]int, proofLines+1)
-	next, replays, replayed, fragments, total, unfinished := 1, 0, 0, 0, 0, 0
+	c := testutil.NewLines(proofLines, sig == syscall.SIGTERM)
+	unfinished := 0
 	for _, name := range files {
 		if strings.HasSuffix(name, ".u") {
 			unfinished++
@@ -139,7 +132,6 @@ func logProof(t *testing.T, sig syscall.Signal) {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			l := sc.Text()
-			total++
 			n := -1
 			if len(l) > 26 && l[0] == '@' && l[25] == ' ' {
 				num, text, _ := strings.Cut(l[26:], " ")
@@ -147,49 +139,21 @@ func logProof(t *testing.T, sig syscall.Signal) {
 					n = v
 				}
 			}
-			if n < 0 {
-				if sig == syscall.SIGTERM {
-					t.Fatalf("%s: damaged line %q", filepath.Base(name), l)
-				}
-				fragments++
-				continue
+			if err := c.Add(n); err != nil {
+				t.Fatalf("%s: %v (%q)", filepath.Base(name), err, l)
 			}
-			seen[n]++
-			switch {
-			case n == next:
-			case n < next:
-				if sig == syscall.SIGTERM {
-					t.Fatalf("%s: line %d logged again (or out of order) after line %d", filepath.Base(name), n, next-1)
-				}
-				replays++
-				replayed += next - n
-			case sig == syscall.SIGTERM:
-				t.Fatalf("%s: lines %d..%d missing before line %d", filepath.Base(name), next, n-1, n)
-			case n-next > 1:
-				t.Fatalf("%s: lines %d..%d missing: a kill may lose one line at most", filepath.Base(name), next, n-1)
-			}
-			next = n + 1
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	lost := 0
-	for i := 1; i <= proofLines; i++ {
-		if seen[i] == 0 {
-			lost++
-		}
-	}
 	t.Logf("%s %d times (%d while the service wrote): %d lines in %d files (%d .u), %d lost, %d replays (%d lines twice), %d fragments",
-		sig, proofKills, during, total, len(files), unfinished, lost, replays, replayed, fragments)
-	switch {
-	case sig == syscall.SIGTERM && (lost > 0 || total != proofLines):
-		t.Errorf("%d lines logged, %d missing; want each of the %d lines once", total, lost, proofLines)
-	case sig == syscall.SIGTERM && unfinished > 0:
+		sig, proofKills, during, c.Total, len(files), unfinished, c.Lost(), c.Replays, c.Replayed, c.Fragments)
+	if err := c.Bounded(proofKills); err != nil {
+		t.Error(err)
+	} else if sig == syscall.SIGTERM && unfinished > 0 {
 		t.Errorf("%d .u archives after SIGTERM stops, want 0: the logger did not finalize current", unfinished)
-	case lost > proofKills || replays > proofKills || fragments > 2*proofKills:
-		t.Errorf("%d lines lost, %d replays, %d fragments for %d kills", lost, replays, fragments, proofKills)
 	}
 	if fi, err := os.Stat(filepath.Join(logdir, "current")); err != nil || fi.Mode().Perm()&0o100 == 0 {
 		t.Errorf("current not finalized (user-execute bit) after the logger's end of input: %v %v", fi.Mode(), err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svinit/svinit/internal/testutil"
 	"github.com/svinit/svinit/pkg/servicedir"
 )
 
@@ -26,9 +27,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	svscanBin = filepath.Join(dir, "svscan")
-	out, err := exec.Command("go", "build", "-o", svscanBin, "github.com/svinit/svinit/cmds/svscan").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building svscan: %v\n%s", err, out)
+	if err := testutil.GoBuild(dir, nil, "./cmds/svscan"); err != nil {
+		fmt.Fprintf(os.Stderr, "building svscan: %v\n", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -128,13 +128,7 @@ func (s *scan) control(letters string) {
 // subscribe to before a service is supervised) until it holds.
 func (s *scan) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(s.wait())
-	for !cond() {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s; svscan output:\n%s", what, s.out)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(s.t, what, s.wait(), cond, func() string { return "svscan output:\n" + s.out.String() })
 }
 
 func (s *scan) wait() time.Duration {
