@@ -2,6 +2,8 @@ package boot
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,26 +77,55 @@ func tftpRoot(t *testing.T, e *env) string {
 // order and the second image comes up with the entry's command line.
 func TestNetboot(t *testing.T) {
 	e := needEnv(t)
-	img := buildImage(t, e, linuxbootImage)
 	dir := tftpRoot(t, e)
-	g := boot(t, e, "netboot", img, bootOpts{qemuArg: []string{
-		"-netdev", "user,id=n0,tftp=" + dir + ",bootfile=pxelinux.0",
+	netboot(t, e, dir, "netboot", "tftp="+dir+",bootfile=pxelinux.0", "tftp://10.0.2.2/pxelinux.0", "svinit.netbooted=1")
+}
+
+// TestNetbootHTTP: the same with an iPXE script over HTTP. The lease's
+// boot file is a URL on an HTTP server of the test's (QEMU's user network
+// takes the guest's connections to 10.0.2.2 to the host's 127.0.0.1);
+// the script's kernel and initrd lines are relative to it.
+func TestNetbootHTTP(t *testing.T) {
+	e := needEnv(t)
+	dir := tftpRoot(t, e)
+	script := "#!ipxe\nkernel vmlinuz " + defaultAppnd + " svinit.ipxe=1\ninitrd second.cpio.gz\nboot\n"
+	if err := os.WriteFile(filepath.Join(dir, "boot.ipxe"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	url := fmt.Sprintf("http://10.0.2.2:%d/boot.ipxe", l.Addr().(*net.TCPAddr).Port)
+	netboot(t, e, dir, "netboot-http", "bootfile="+url, url, "svinit.ipxe=1")
+}
+
+// netboot boots images/linuxboot.yaml on a user network with the given
+// options (tftp=, bootfile=), waits for svnetboot to boot bootURL's
+// default entry by kexec and checks that the second image runs with
+// marker on its command line.
+func netboot(t *testing.T, e *env, dir, name, userOpts, bootURL, marker string) {
+	img := buildImage(t, e, linuxbootImage)
+	g := boot(t, e, name, img, bootOpts{qemuArg: []string{
+		"-netdev", "user,id=n0," + userOpts,
 		"-device", "virtio-net-pci,netdev=n0",
 	}})
 	since := func() time.Duration { return time.Since(g.rec.t0) }
 	var figs []string
 	mark := func(what string) { figs = append(figs, fmt.Sprintf("%s %.1fs", what, since().Seconds())) }
 
-	g.expect(bootTimeout, "svnetboot: boot file eth0: tftp://10.0.2.2/pxelinux.0")
+	g.expect(bootTimeout, "svnetboot: boot file eth0: "+bootURL)
 	if at, ok := g.rec.at("Run /init"); ok {
 		figs = append(figs, fmt.Sprintf("first Run /init %.1fs", at.Sub(g.rec.t0).Seconds()))
 	}
 	mark("boot file from the lease")
-	g.expect(cmdTimeout, "svnetboot: booting second")
-	m := g.expectRe(cmdTimeout, `svnetboot: fetched second \(([0-9]+) bytes\) in ([0-9.]+[a-zµ]+)`)
+	m := g.expectRe(cmdTimeout, `svnetboot: fetched (.+) \(([0-9]+) bytes\) in ([0-9.]+[a-zµ]+)[\r\n]`)
 	mark("fetched")
-	n, _ := strconv.Atoi(m[1])
-	fetch, err := time.ParseDuration(m[2])
+	n, _ := strconv.Atoi(m[2])
+	fetch, err := time.ParseDuration(m[3])
 	if err != nil || n == 0 {
 		t.Errorf("fetch line %q: %v", m[0], err)
 	}
@@ -102,19 +133,19 @@ func TestNetboot(t *testing.T) {
 	if int64(n) != want {
 		t.Errorf("fetched %d bytes, want %d (kernel and initrd)", n, want)
 	}
-	t.Logf("TFTP: %d bytes in %v (%.1f MB/s, guest clock)", n, fetch, float64(n)/fetch.Seconds()/1e6)
+	t.Logf("%s: fetched %d bytes in %v (%.2f MB/s, guest clock)", bootURL, n, fetch, float64(n)/fetch.Seconds()/1e6)
 	stop := g.expectRe(cmdTimeout, fmt.Sprintf(finalRe, "kexec"))
 	mark("kexec")
 	g.expect(bootTimeout, "Run /init")
 	mark("second Run /init")
-	t.Logf("netboot, host clock from QEMU's start (TCG: %v): %s; orderly stop before kexec %s (guest clock)",
-		e.accel == "tcg", strings.Join(figs, ", "), stop[1])
+	t.Logf("netboot, host clock from QEMU's start (%s): %s; orderly stop before kexec %s (guest clock)",
+		e.accel, strings.Join(figs, ", "), stop[1])
 	g.shell()
 	if h := g.run("cat /proc/sys/kernel/hostname"); strings.TrimSpace(h) != "second" {
 		t.Errorf("host name %q, want the second image's", h)
 	}
-	if c := g.run("cat /proc/cmdline"); !strings.Contains(c, "svinit.netbooted=1") || strings.Contains(c, "wrong=1") {
-		t.Errorf("not the PXELINUX default entry's command line: %q", c)
+	if c := g.run("cat /proc/cmdline"); !strings.Contains(c, marker) || strings.Contains(c, "wrong=1") {
+		t.Errorf("not the default entry's command line (%s): %q", marker, c)
 	}
 	checkEarlyServices(t, g, []string{"svscan-log", "early-getty", "chatty", "chatty/log"})
 	shutdown(t, g, "poweroff", "")
