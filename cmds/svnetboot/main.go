@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/cli"
 	"github.com/svinit/svinit/pkg/getopt"
 	"github.com/svinit/svinit/pkg/netboot"
@@ -26,7 +27,7 @@ import (
 
 func main() { cli.Main("svnetboot", run) }
 
-const usage = "usage: svnetboot [-l leasedir] [-u url] [-i ifaces] [-L label] [-a append] [-D dir] [-r retry] [-C console] [-n]"
+const usage = "usage: svnetboot [-l leasedir] [-u url] [-i ifaces] [-L label] [-a append] [-D dir] [-r retry] [-C console] [-K] [-n]"
 
 // Defaults.
 const (
@@ -35,6 +36,11 @@ const (
 )
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runWith(args, stdout, stderr, func() bootfs.Cmdline { return bootfs.ReadCmdline("/") })
+}
+
+// runWith is run with the kernel command line's reader given.
+func runWith(args []string, stdout, stderr io.Writer, cmdline func() bootfs.Cmdline) error {
 	if len(args) > 0 {
 		args = args[1:]
 	}
@@ -43,7 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		Kexec: netboot.Kexec{Load: shutdown.Load, Request: shutdown.RequestKexec}}
 	dry := false
 	console := ""
-	g := getopt.New(args, "l:u:i:L:a:D:r:C:n")
+	kernel := true
+	g := getopt.New(args, "l:u:i:L:a:D:r:C:Kn")
 	for {
 		o, ok, err := g.Next()
 		if err != nil {
@@ -81,12 +88,30 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			c.Retry = time.Duration(ms) * time.Millisecond
 		case 'C':
 			console = g.Arg
+		case 'K':
+			kernel = false
 		case 'n':
 			dry = true
 		}
 	}
 	if len(g.Rest()) > 0 {
 		return cli.Usagef("too many arguments\n%s", usage)
+	}
+	// svinit.netboot= (the image's cmdline:, then the kernel's) wins over
+	// -u: the boot loader's word is the last.
+	off := false
+	if kernel {
+		switch v := cmdline().Netboot; v {
+		case "":
+		case "off":
+			off = true
+		default:
+			if u, err := netboot.ParseURL(v); err != nil {
+				fmt.Fprintf(logw, "svinit.netboot=%s ignored: %v\n", v, err)
+			} else {
+				c.URL = u
+			}
+		}
 	}
 	if console != "" {
 		// What it does also on the console: someone at the firmware's
@@ -116,6 +141,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 	defer stop()
+	if off {
+		if dry {
+			return cli.Exitf(cli.ExitFalse, "nothing to boot: svinit.netboot=off")
+		}
+		// A longrun that exited would be started again: it idles.
+		fmt.Fprintln(logw, "svinit.netboot=off: not booting from the network")
+		<-ctx.Done()
+		return nil
+	}
 	err := netboot.Run(ctx, c)
 	switch {
 	case err == nil && dry:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svinit/svinit/pkg/bootfs"
 	"github.com/svinit/svinit/pkg/cli"
 )
 
@@ -50,5 +51,42 @@ func TestDryRun(t *testing.T) {
 	err = run([]string{"svnetboot", "-n", "-D", work, "-l", t.TempDir()}, nil, &out, &errw)
 	if cli.Code(err) != cli.ExitFalse || !strings.Contains(err.Error(), "no DHCP lease names a boot file") {
 		t.Errorf("dry run with no lease: %v (code %d)", err, cli.Code(err))
+	}
+}
+
+// TestCmdline: svinit.netboot=URL wins over the leases (and -u),
+// svinit.netboot=off boots nothing, -K ignores both, a bad URL is
+// ignored with a message.
+func TestCmdline(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "boot.ipxe"), []byte("#!ipxe\nkernel k from=cmdline\nboot\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "k"), []byte("K"), 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	work, leases := t.TempDir(), t.TempDir()
+	tests := []struct {
+		cmdline string
+		args    []string
+		out     string // stdout, or the error's text
+		code    int
+	}{
+		{"svinit.netboot=" + srv.URL + "/boot.ipxe", []string{"-u", "tftp://192.0.2.1/x"}, "cmdline from=cmdline\n", 0},
+		{"svinit.netboot=off", nil, "nothing to boot: svinit.netboot=off", cli.ExitFalse},
+		{"svinit.netboot=off", []string{"-K"}, "no DHCP lease names a boot file", cli.ExitFalse},
+		{"svinit.netboot=ftp://x/y", nil, "no DHCP lease names a boot file", cli.ExitFalse},
+	}
+	for _, tt := range tests {
+		var out, errw strings.Builder
+		args := append([]string{"svnetboot", "-n", "-D", work, "-l", leases}, tt.args...)
+		err := runWith(args, &out, &errw, func() bootfs.Cmdline { return bootfs.ParseCmdline(tt.cmdline) })
+		if tt.code == 0 {
+			if err != nil || !strings.HasSuffix(out.String(), tt.out) {
+				t.Errorf("%s %q: %v, stdout %q, want ending %q\n%s", tt.cmdline, tt.args, err, out.String(), tt.out, errw.String())
+			}
+			continue
+		}
+		if cli.Code(err) != tt.code || !strings.Contains(err.Error(), tt.out) {
+			t.Errorf("%s %q: %v (code %d), want %d with %q", tt.cmdline, tt.args, err, cli.Code(err), tt.code, tt.out)
+		}
 	}
 }

@@ -25,6 +25,9 @@ type Cmdline struct {
 	Boot           string // svinit.boot=TITLE|NUMBER
 	BootTimeout    int    // svinit.boot.timeout=SECONDS
 	HasBootTimeout bool   // svinit.boot.timeout= was given
+	// Network boot (svnetboot, docs/svnetboot.md): a boot file's URL
+	// instead of the lease's, or "off".
+	Netboot string // svinit.netboot=URL|off
 
 	// The real root (docs/booting-a-real-root.md); see Root.
 	Root Root
@@ -88,6 +91,13 @@ var params = []param{
 			return
 		}
 		p.c.BootTimeout, p.c.HasBootTimeout = n, true
+	}},
+	{"svinit.netboot", func(p *parser, val string, _ bool) {
+		if val == "" {
+			p.warn("svinit.netboot: empty value ignored (want a URL or off)")
+			return
+		}
+		p.c.Netboot = val
 	}},
 	{"hostname", func(p *parser, val string, _ bool) { p.plainHost = val }},
 	{"svinit.hostname", func(p *parser, val string, _ bool) { p.svHost, p.haveSvHost = val, true }},

@@ -36,6 +36,9 @@ func TestParseCmdline(t *testing.T) {
 		{`svinit.boot="Debian GNU/Linux" svinit.boot.timeout=0`, Cmdline{Boot: "Debian GNU/Linux", HasBootTimeout: true, GraceMS: -1}, 0},
 		{"svinit.boot= svinit.boot.timeout=soon", Cmdline{GraceMS: -1}, 2},
 		{"svinit.boot.timeout=3601", Cmdline{GraceMS: -1}, 1},
+		{"svinit.netboot=off", Cmdline{Netboot: "off", GraceMS: -1}, 0},
+		{"svinit.netboot=http://10.0.2.2/boot.ipxe", Cmdline{Netboot: "http://10.0.2.2/boot.ipxe", GraceMS: -1}, 0},
+		{"svinit.netboot=", Cmdline{GraceMS: -1}, 1},
 		{"root=LABEL=sys rw svinit.keep", Cmdline{Root: Root{Spec: "LABEL=sys", ReadWrite: true}, Keep: true, GraceMS: -1}, 0},
 		{"svinit.keep svinit.keep=0", Cmdline{GraceMS: -1}, 0},
 	} {
