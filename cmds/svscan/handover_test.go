@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -225,33 +224,7 @@ mount --bind %s $NR%s
 echo newroot > $NR/marker
 exec %s %s
 `, nr, d, filepath.Dir(svscanBin), d, d, filepath.Dir(svscanBin), filepath.Dir(svscanBin), svscanBin, d)
-	f, err := os.Create(filepath.Join(t.TempDir(), "svscan.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &scan{t: t, dir: d, out: &outFile{f}, done: make(chan error, 1)}
-	s.cmd = exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", script)
-	s.cmd.Stdout, s.cmd.Stderr = f, f
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.control("q")
-			select {
-			case <-s.done:
-			case <-time.After(20 * time.Second):
-				t.Errorf("svscan did not exit on q; output:\n%s", s.out)
-				s.cmd.Process.Kill()
-			}
-		}
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	})
-	return s
+	return launch(t, d, exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", script))
 }
 
 // svscanctl -R: the scanner's root becomes the new root, services keep

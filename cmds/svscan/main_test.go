@@ -80,12 +80,19 @@ func service(t *testing.T, dir string, files map[string]string) {
 
 func startScan(t *testing.T, dir string, args ...string) *scan {
 	t.Helper()
+	return launch(t, dir, exec.Command(svscanBin, append(args, dir)...))
+}
+
+// launch starts cmd, an svscan on dir (perhaps behind prlimit or
+// unshare), in a process group of its own, its output in a file; at the
+// end of the test it is told to quit (q), then its group is killed.
+func launch(t *testing.T, dir string, cmd *exec.Cmd) *scan {
+	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "svscan.out"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scan{t: t, dir: dir, out: &outFile{f}, done: make(chan error, 1)}
-	s.cmd = exec.Command(svscanBin, append(args, dir)...)
+	s := &scan{t: t, dir: dir, out: &outFile{f}, done: make(chan error, 1), cmd: cmd}
 	s.cmd.Stdout = f
 	s.cmd.Stderr = f
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

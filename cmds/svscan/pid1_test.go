@@ -320,38 +320,14 @@ func TestFileLimit(t *testing.T) {
 }
 
 // startLimited starts svscan on dir with RLIMIT_NOFILE set to nofile
-// ("soft:hard").
+// ("soft:hard"). Each service leads a session of its own: killing
+// svscan (or its process group) would leave them all running; q (at the
+// end, see launch) brings every service down before svscan exits.
 func startLimited(t *testing.T, dir, nofile string) *scan {
 	t.Helper()
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
 		t.Fatal("prlimit not found: install the Debian package util-linux")
 	}
-	f, err := os.Create(filepath.Join(t.TempDir(), "svscan.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &scan{t: t, dir: dir, out: &outFile{f}, done: make(chan error, 1)}
-	s.cmd = exec.Command(prlimit, "--nofile="+nofile, svscanBin, dir)
-	s.cmd.Stdout, s.cmd.Stderr = f, f
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		// Each service leads a session of its own: killing svscan (or its
-		// process group) would leave them all running. q brings every
-		// service down before svscan exits.
-		s.control("q")
-		select {
-		case <-s.done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("svscan did not exit on q; output:\n%s", s.out)
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // stragglers
-	})
-	return s
+	return launch(t, dir, exec.Command(prlimit, "--nofile="+nofile, svscanBin, dir))
 }
