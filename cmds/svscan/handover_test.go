@@ -174,7 +174,7 @@ func TestReexecAsProcess1(t *testing.T) {
 }
 
 // An exec that fails (the program is not executable) leaves the scanner
-// as it was.
+// as it was; then another program takes over (an upgrade, svscanctl -E).
 func TestReexecFailureKeepsRunning(t *testing.T) {
 	d := t.TempDir()
 	service(t, d, map[string]string{"a/run": sleeper})
@@ -198,6 +198,27 @@ func TestReexecFailureKeepsRunning(t *testing.T) {
 		n, ok := status(filepath.Join(d, "a"))
 		return ok && n.Up() && n.Pid != st.Pid
 	})
+	// An upgrade: another program (a copy here) takes over.
+	up := filepath.Join(t.TempDir(), "svscan-upgraded")
+	b, err := os.ReadFile(svscanBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(up, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := status(filepath.Join(d, "a"))
+	if err := servicedir.WriteScanRequest(d, servicedir.ScanExecRequest, up); err != nil {
+		t.Fatal(err)
+	}
+	s.control("U")
+	s.waitFor("the upgrade", func() bool { return strings.Contains(s.out.String(), "re-executed: 2 service(s) adopted") })
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", s.cmd.Process.Pid)); err != nil || exe != up {
+		t.Errorf("svscan runs %q (%v), want %s", exe, err, up)
+	}
+	if n, _ := status(filepath.Join(d, "a")); n.Pid != a.Pid || !n.Up() {
+		t.Errorf("a: pid %d after the upgrade, was %d", n.Pid, a.Pid)
+	}
 }
 
 // startInNewRoot starts svscan on d in a new mount namespace where nr is
