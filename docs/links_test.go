@@ -196,7 +196,8 @@ func TestLinkPattern(t *testing.T) {
 }
 
 // TestIndex checks that every page of docs/ is linked from the index,
-// docs/README.md, and that every command of cmds/ has its page.
+// docs/README.md, and that every command of cmds/ has its page, with an
+// Interface and an Exit codes section.
 func TestIndex(t *testing.T) {
 	index, err := os.ReadFile("README.md")
 	if err != nil {
@@ -227,8 +228,15 @@ func TestIndex(t *testing.T) {
 			continue
 		}
 		n++
-		if _, err := os.Stat(c.Name() + ".md"); err != nil {
+		page, err := os.ReadFile(c.Name() + ".md")
+		if err != nil {
 			t.Errorf("cmds/%s has no page docs/%s.md: write one in s6's style (interface, options, exit codes, exact behaviour)", c.Name(), c.Name())
+			continue
+		}
+		for _, h := range []string{"## Interface", "## Exit codes"} {
+			if !strings.Contains("\n"+string(page), "\n"+h+"\n") {
+				t.Errorf("docs/%s.md has no %q section: every command's page has one (s6's style)", c.Name(), h)
+			}
 		}
 	}
 	if n == 0 {
