@@ -379,3 +379,46 @@ func TestStaleSubtree(t *testing.T) {
 		t.Errorf("%s-3 (stale) not removed: %v", dir, err)
 	}
 }
+
+// TestCgroupRefused: a start the kernel refuses for the cgroup (here one
+// removed under its open descriptor) is told apart from a program that
+// cannot run, so that a supervisor can start it without a cgroup.
+func TestCgroupRefused(t *testing.T) {
+	tr, err := Open(Options{Dir: privateDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	g, err := tr.Group("gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	fd, err := g.OpenDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := spawn.Start("/nonexistent", []string{"x"}, &spawn.Attr{UseCgroupFD: true, CgroupFD: fd}); err == nil || spawn.IsCgroupError(err) {
+		t.Errorf("a missing program: %v, IsCgroupError %v; want an error that is not the cgroup's", err, spawn.IsCgroupError(err))
+	}
+	if err := os.Remove(g.Path()); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"clone3", "cgroup.procs"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "cgroup.procs" {
+				defer spawn.ForceCgroupProcs()()
+			}
+			pid, err := spawn.Start("/bin/true", []string{"true"}, &spawn.Attr{UseCgroupFD: true, CgroupFD: fd})
+			if err == nil {
+				var ws syscall.WaitStatus
+				syscall.Wait4(pid, &ws, 0, nil)
+				t.Fatalf("started in a removed cgroup")
+			}
+			if !spawn.IsCgroupError(err) {
+				t.Errorf("%v: IsCgroupError false", err)
+			}
+		})
+	}
+}

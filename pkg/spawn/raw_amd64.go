@@ -179,6 +179,10 @@ func start(path string, argv []string, attr *Attr, share *shared) (int, error) {
 	runtime.KeepAlive(ops)
 	runtime.KeepAlive(attr.NoFile)
 	if e := int(ret); e < 0 {
+		if r.clone3 != 0 {
+			// The kernel refused the cgroup (or the clone): said as such.
+			return 0, os.NewSyscallError("clone3 into cgroup", syscall.Errno(-e))
+		}
 		return 0, syscall.Errno(-e)
 	}
 	pid := int(ret)

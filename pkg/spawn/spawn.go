@@ -20,6 +20,7 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -73,7 +74,8 @@ type Attr struct {
 // Start starts path with argv and returns the child's pid. The child has
 // an empty signal mask and default signal handlers. When the child cannot
 // be started (clone, chdir or execve fails), Start returns the system
-// error and has already collected the child's exit itself.
+// error and has already collected the child's exit itself. An error of
+// getting into the cgroup satisfies IsCgroupError.
 func Start(path string, argv []string, attr *Attr) (int, error) {
 	var none *Spawner
 	return none.Start(path, argv, attr)
@@ -218,6 +220,19 @@ func (sp *Spawner) Start(path string, argv []string, attr *Attr) (int, error) {
 }
 
 var errTooMany = errors.New("more descriptors than slots")
+
+// IsCgroupError reports whether err, from Start, means the child could
+// not be started in the cgroup of Attr.CgroupFD (clone3 refused it, or
+// the child could not write itself into cgroup.procs): starting it
+// without a cgroup may work.
+func IsCgroupError(err error) bool {
+	var se *os.SyscallError
+	if errors.As(err, &se) && se.Syscall == "clone3 into cgroup" {
+		return true
+	}
+	var pe *os.PathError
+	return errors.As(err, &pe) && pe.Path == "cgroup.procs"
+}
 
 func index(l []int, v int) int {
 	for i, x := range l {

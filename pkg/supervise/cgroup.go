@@ -13,6 +13,7 @@ import (
 
 	"github.com/svinit/svinit/pkg/cgroup"
 	"github.com/svinit/svinit/pkg/servicedir"
+	"github.com/svinit/svinit/pkg/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -223,6 +224,26 @@ func (s *Service) checkOOM() {
 	}
 	s.logQ("OOM: the kernel's OOM killer killed %d process(es) of the service (memory.max %s, %s)", n-s.oomSeen, limit, servicedir.MemoryMax)
 	s.oomSeen = n
+}
+
+// spawnInCgroup spawns argv0 through the reaper in the service's cgroup
+// (see cgroupFd; cfg is ./run's configuration, nil for ./finish). When
+// the kernel refuses the cgroup (not allowed to move processes there, a
+// cgroup with controllers for children...), the child starts where the
+// supervisor is, as under s6, and that is said once.
+func (s *Service) spawnInCgroup(cfg *servicedir.Config, argv0 string, argv []string, attr *spawn.Attr) (int, error) {
+	cgfd := s.cgroupFd(cfg)
+	if cgfd >= 0 {
+		attr.UseCgroupFD, attr.CgroupFD, attr.CgroupMoveSelf = true, cgfd, !s.cg.CloneInto()
+	}
+	pid, err := s.opts.Reaper.Spawn(argv0, argv, attr, s.childExited)
+	closeCgroupFd(cgfd)
+	if err == nil || cgfd < 0 || !spawn.IsCgroupError(err) {
+		return pid, err
+	}
+	s.warn([]string{fmt.Sprintf("cannot start %s in its cgroup %s: %v: starting it without (as under s6)", argv0, s.cg.Path(), err)})
+	attr.UseCgroupFD, attr.CgroupFD, attr.CgroupMoveSelf = false, 0, false
+	return s.opts.Reaper.Spawn(argv0, argv, attr, s.childExited)
 }
 
 // closeCgroupFd closes a descriptor cgroupFd returned.

@@ -100,10 +100,8 @@ func (s *Service) spawnRun() (ok bool, retry time.Duration) {
 		// service's stdout is the pipe (s6-fdholder-daemon -1).
 		files[cfg.NotificationFd] = int(nw.Fd())
 	}
-	cgfd := s.cgroupFd(&cfg)
-	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd, CgroupMoveSelf: s.cg != nil && !s.cg.CloneInto()}
-	pid, err := s.opts.Reaper.Spawn("./run", []string{"./run", s.opts.Name}, attr, s.childExited)
-	closeCgroupFd(cgfd)
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true}
+	pid, err := s.spawnInCgroup(&cfg, "./run", []string{"./run", s.opts.Name}, attr)
 	if nw != nil {
 		nw.Close()
 	}
@@ -208,10 +206,8 @@ func (s *Service) startFinish(ws syscall.WaitStatus, deadPid int, last bool) boo
 		}
 	}
 	argv := []string{"./finish", strconv.Itoa(code), strconv.Itoa(sig), s.opts.Name, strconv.Itoa(deadPid)}
-	cgfd := s.cgroupFd(nil)
-	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true, UseCgroupFD: cgfd >= 0, CgroupFD: cgfd, CgroupMoveSelf: s.cg != nil && !s.cg.CloneInto()}
-	pid, err := s.opts.Reaper.Spawn("./finish", argv, attr, s.childExited)
-	closeCgroupFd(cgfd)
+	attr := &spawn.Attr{Dir: s.root, Env: s.env(), Files: files, Setsid: true}
+	pid, err := s.spawnInCgroup(nil, "./finish", argv, attr)
 	if err != nil {
 		s.logQ("cannot spawn ./finish: %v", err)
 		return false
