@@ -72,7 +72,7 @@ func TestBuildLayout(t *testing.T) {
 		data string // "" = don't care; for symlinks the target
 	}{
 		{"init", cpio.TypeSymlink | 0o777, "bbin/uinit"},
-		{"bbin/bb", cpio.TypeRegular | 0o755, "fake busybox: svscan uinit gosh ls cp modprobe"},
+		{"bbin/bb", cpio.TypeRegular | 0o755, "fake busybox: svscan uinit gosh ls cp mv modprobe"},
 		{"bbin/svscan", cpio.TypeSymlink | 0o777, "bb"},
 		{"bin/svscan", cpio.TypeSymlink | 0o777, "../bbin/svscan"},
 		{"bin/modprobe", cpio.TypeSymlink | 0o777, "../bbin/modprobe"},
@@ -204,7 +204,7 @@ func TestBuildProgress(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n")
 	wantLines := []string{
 		"mkimage: resolving test.yaml...",
-		"mkimage: building the busybox (6 commands: cp gosh ls modprobe svscan uinit)...",
+		"mkimage: building the busybox (7 commands: cp gosh ls modprobe mv svscan uinit)...",
 		"mkimage: laying out services, modules and files...",
 		"mkimage: writing " + filepath.Join(root, "out/test.cpio.gz") + " (gzip)...",
 	}

@@ -22,6 +22,7 @@ func TestResolveErrors(t *testing.T) {
 		{"missing module", "commands: [gosh]\nkernel: kernel\nmodules: [virtio_nte]\n", `test.yaml:3: modules: module "virtio_nte" not found in kernel 6.1.0-test (did you mean virtio_net, `},
 		{"missing kernel", "commands: [gosh]\nkernel: nokernel\nmodules: [virtio_net]\n", "test.yaml:2: kernel: "},
 		{"stage2 modules need modprobe", "commands: [gosh]\nkernel: kernel\nstage2: {modules: [virtio_net]}\n", "test.yaml:3: stage2: modules: the image needs the modprobe command"},
+		{"services need cp", "commands: [gosh]\nservices: [svscan-log]\n", "test.yaml:2: services: stage 2 brings them in with cp and mv, and the image has no cp: add cp to commands"},
 		{"missing file", "commands: [gosh]\nfiles: [{src: nofile, dst: /x}]\n", "test.yaml:2: files: src nofile: no such file or directory"},
 		{"missing hook", "commands: [gosh]\nshutdown_hook: nohook\n", "test.yaml:2: shutdown_hook: "},
 		{"no shell", "commands: [ls]\n", `test.yaml:0: shell: "gosh" is not one of the image's commands`},

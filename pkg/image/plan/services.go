@@ -88,6 +88,15 @@ func (r *resolver) files() error {
 			return r.defErr(s.Line, "stage2: script: %s is not a file", r.Stage2Script)
 		}
 	}
+	if len(d.Services) > 0 && r.Stage2Script == "" {
+		// The generated stage 2 copies each service under a dot-name,
+		// then renames it in (stage2.go).
+		for _, c := range []string{"cp", "mv"} {
+			if !r.have[c] {
+				return r.defErr(d.Services[0].Line, "services: stage 2 brings them in with cp and mv, and the image has no %s: add %s to commands (or declare the services under rc:)", c, c)
+			}
+		}
+	}
 	if len(d.Stage2.Modules) > 0 && !r.have["modprobe"] {
 		return r.defErr(d.Stage2.Modules[0].Line, "stage2: modules: the image needs the modprobe command to load them: add modprobe to commands")
 	}

@@ -38,6 +38,7 @@ import (
 	_ "github.com/u-root/u-root/cmds/core/gosh"
 	_ "github.com/u-root/u-root/cmds/core/ls"
 	_ "github.com/u-root/u-root/cmds/core/cp"
+	_ "github.com/u-root/u-root/cmds/core/mv"
 	_ "github.com/u-root/u-root/cmds/exp/modprobe"
 )
 `, 0o644)
@@ -56,7 +57,7 @@ import (
 	WriteFile(t, filepath.Join(root, "files/motd"), "welcome\n", 0o600)
 	WriteFile(t, filepath.Join(root, "files/tree/a/b"), "b\n", 0o644)
 	WriteFile(t, filepath.Join(root, "hook"), "#!/bin/execlineb -P\necho bye\n", 0o644)
-	for _, c := range []string{"core/gosh", "core/ls", "core/cp", "core/poweroff", "exp/modprobe"} {
+	for _, c := range []string{"core/gosh", "core/ls", "core/cp", "core/mv", "core/poweroff", "exp/modprobe"} {
 		if err := os.MkdirAll(filepath.Join(root, "uroot/cmds", c), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ import (
 }
 
 // FixtureDef is an image definition using every part of Fixture.
-const FixtureDef = `commands: [gosh, ls, cp, modprobe]
+const FixtureDef = `commands: [gosh, ls, cp, mv, modprobe]
 early_services: [svscan-log]
 services: [getty]
 scandir_hooks: scandir-dot
