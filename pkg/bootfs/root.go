@@ -39,7 +39,7 @@ const (
 // KeepPrograms are what the real root must have for svinit.keep: after
 // the switch everything supervised runs from it (the catch-all logger,
 // the scanner's hooks, the way down).
-var KeepPrograms = []string{"/bin/execlineb", "/bin/svlog", "/bin/svscanctl", "/bin/svinit-shutdown", "/bin/svinit-final"}
+var KeepPrograms = []string{"/bin/execlineb", "/bin/svlog", "/bin/svscan", "/bin/svinit-shutdown", "/bin/svinit-final"}
 
 // RestartOnSwitch are the early services restarted after the switch:
 // they start programs from the initramfs (the console's shells, the

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/svinit/svinit/pkg/bootfs"
+	"github.com/svinit/svinit/pkg/servicedir"
 	"github.com/svinit/svinit/pkg/svclient"
 	"github.com/svinit/svinit/pkg/tai64n"
 )
@@ -61,8 +62,9 @@ type KeepStats struct {
 	LogFiles int    // files of the catch-all log copied there
 }
 
-// NewKeeper returns a Keeper on the running system: the scanner's root
-// changes through "svscanctl -R", programs run with the image's PATH.
+// NewKeeper returns a Keeper on the running system: the scanner is
+// asked as svscanctl -R and -E ask it, programs run with the image's
+// PATH.
 func NewKeeper(out io.Writer) *Keeper {
 	return &Keeper{
 		NewRoot: bootfs.RootMount, Scandir: bootfs.Scandir, Out: out,
@@ -72,13 +74,13 @@ func NewKeeper(out io.Writer) *Keeper {
 				return err
 			}
 			defer unix.Close(fd)
-			if err := runOut(out, "svscanctl", "-R", newRoot, scandir); err != nil {
+			if err := askScanner(scandir, servicedir.ScanRootRequest, newRoot, 'R'); err != nil {
 				return err
 			}
 			return waitRoot(fd, 1, 10*time.Second)
 		},
 		ReexecScanner: func(prog string) error {
-			if err := runOut(out, "svscanctl", "-E", prog, bootfs.Scandir); err != nil {
+			if err := askScanner(bootfs.Scandir, servicedir.ScanExecRequest, prog, 'U'); err != nil {
 				return err
 			}
 			return waitExe(1, prog, 10*time.Second)
@@ -87,6 +89,25 @@ func NewKeeper(out io.Writer) *Keeper {
 		Timeout: 10 * time.Second,
 		Now:     time.Now,
 	}
+}
+
+// askScanner asks the scanner of scandir what svscanctl -R or -E asks:
+// the argument in .s6-svscan's request file, then the letter (without
+// a process of svscanctl's own: tens of milliseconds under emulation).
+func askScanner(scandir, request, arg string, letter byte) error {
+	ctl := filepath.Join(scandir, ".s6-svscan", "control")
+	fd, err := unix.Open(ctl, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s: no scanner listens: %w", ctl, err)
+	}
+	defer unix.Close(fd)
+	if err := servicedir.WriteScanRequest(scandir, request, arg); err != nil {
+		return fmt.Errorf("%s: %w", scandir, err)
+	}
+	if _, err := unix.Write(fd, []byte{letter}); err != nil {
+		return fmt.Errorf("%s: %w", ctl, err)
+	}
+	return nil
 }
 
 func runOut(out io.Writer, argv ...string) error {
