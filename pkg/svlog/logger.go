@@ -28,7 +28,11 @@ const maxPending = 4 << 20
 
 const readSize = 64 << 10
 
-// Logger runs a compiled script over an input descriptor.
+// Logger runs a compiled script over an input descriptor. Its loop is
+// Run, here; input.go reads the input (peeking at a pipe), lines.go cuts
+// it into lines, actions.go selects and acts on each line, control.go
+// handles signals and processor exits, and a Logdir (logdir.go,
+// rotate.go, archive.go, processor.go) writes and rotates a directory.
 type Logger struct {
 	opts   Options
 	sc     *Script
