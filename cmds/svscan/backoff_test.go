@@ -28,3 +28,29 @@ func TestScannerNoBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestScannerNoCgroup: svscan -C runs every service without a cgroup of
+// its own (s6's behaviour); without it, each service names its cgroup in
+// supervise/svinit-cgroup (this needs root and a cgroup2 hierarchy, as
+// the tests have).
+func TestScannerNoCgroup(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		off  bool
+	}{{nil, false}, {[]string{"-C"}, true}} {
+		d := t.TempDir()
+		service(t, d, map[string]string{"a/run": "#!/bin/sh\nexec sleep 1000\n"})
+		s := startScan(t, d, tc.args...)
+		s.waitFor("a up", func() bool {
+			st, err := servicedir.ReadStatus(filepath.Join(d, "a"))
+			return err == nil && st.Up()
+		})
+		cg, err := servicedir.ReadCgroup(filepath.Join(d, "a"))
+		if tc.off && err == nil {
+			t.Errorf("svscan -C: the service has a cgroup: %s", cg)
+		}
+		if !tc.off && err != nil {
+			t.Errorf("svscan: no cgroup for the service: %v", err)
+		}
+	}
+}

@@ -34,6 +34,9 @@ type Cmdline struct {
 	// Keep: svinit.keep, keep supervising across the switch to the
 	// real root instead of handing over to its init.
 	Keep bool
+	// S6: svinit.s6, s6's exact behaviour: svscan runs with -B and -C
+	// (no restart backoff, no cgroup per service).
+	S6 bool
 
 	// Warnings lists parameters svinit recognised but could not use.
 	Warnings []string
@@ -124,6 +127,7 @@ var params = []param{
 		p.c.Root.Delay, p.c.Root.HasDelay = n, true
 	}},
 	{"svinit.keep", func(p *parser, val string, hasVal bool) { p.c.Keep = p.flag("svinit.keep", val, hasVal) }},
+	{"svinit.s6", func(p *parser, val string, hasVal bool) { p.c.S6 = p.flag("svinit.s6", val, hasVal) }},
 	{"init", func(p *parser, val string, _ bool) {
 		if !strings.HasPrefix(val, "/") {
 			p.warn(fmt.Sprintf("init=%q: want an absolute path in the real root; ignored", val))

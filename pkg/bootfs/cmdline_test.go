@@ -41,6 +41,8 @@ func TestParseCmdline(t *testing.T) {
 		{"svinit.netboot=", Cmdline{GraceMS: -1}, 1},
 		{"root=LABEL=sys rw svinit.keep", Cmdline{Root: Root{Spec: "LABEL=sys", ReadWrite: true}, Keep: true, GraceMS: -1}, 0},
 		{"svinit.keep svinit.keep=0", Cmdline{GraceMS: -1}, 0},
+		{"svinit.s6", Cmdline{S6: true, GraceMS: -1}, 0},
+		{"svinit.s6=0", Cmdline{GraceMS: -1}, 0},
 	} {
 		got := ParseCmdline(tc.in)
 		if len(got.Warnings) != tc.warnings {

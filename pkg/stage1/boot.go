@@ -159,7 +159,7 @@ func (s *Stage1) consoleBack() {
 // execSvscan execs svscan on the scan directory, or falls into the
 // rescue shell.
 func (s *Stage1) execSvscan(env []string) {
-	err := s.Sys.Exec(s.P(bootfs.Svscan), []string{"svscan", bootfs.Scandir}, env)
+	err := s.Sys.Exec(s.P(bootfs.Svscan), SvscanArgv(s.Cmdline), env)
 	// Still here: put the console back on 1 and 2 so the message shows.
 	s.consoleBack()
 	s.rescue(fmt.Sprintf("exec %s %s: %v", bootfs.Svscan, bootfs.Scandir, err))
@@ -327,4 +327,14 @@ func reapFor(d time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// SvscanArgv is the command line stage 1 execs svscan with: the scan
+// directory, and -B -C for svinit.s6 (s6's exact behaviour).
+func SvscanArgv(c bootfs.Cmdline) []string {
+	argv := []string{"svscan"}
+	if c.S6 {
+		argv = append(argv, "-B", "-C")
+	}
+	return append(argv, bootfs.Scandir)
 }

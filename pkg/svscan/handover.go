@@ -293,7 +293,7 @@ func (s *Scanner) adopt(fd int) error {
 			if d.err != nil {
 				break
 			}
-			opts := supervise.Options{Reaper: s.reaper, Poller: s.poller, Logf: s.logf, NoBackoff: s.opts.NoBackoff}
+			opts := supervise.Options{Reaper: s.reaper, Poller: s.poller, Logf: s.logf, NoBackoff: s.opts.NoBackoff, NoCgroup: s.opts.NoCgroup}
 			if isLog {
 				opts.Stdin = p.pipeR
 			} else {

@@ -139,7 +139,7 @@ func (s *Scanner) serviceDone(d done) {
 // supervise starts supervising dir; nil when it cannot be set up (then
 // reported once until the error changes; schedule tries again).
 func (s *Scanner) supervise(p *pair, dir, name string, stdin, stdout *os.File, cfg *servicedir.Config, isLog bool) *supervise.Service {
-	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf, NoBackoff: s.opts.NoBackoff})
+	svc, err := supervise.New(dir, supervise.Options{Reaper: s.reaper, Poller: s.poller, Name: name, Stdin: stdin, Stdout: stdout, Config: cfg, Logf: s.logf, NoBackoff: s.opts.NoBackoff, NoCgroup: s.opts.NoCgroup})
 	if err != nil {
 		if k := reportKey(err); p.reported != k {
 			s.logf("%v (trying again every %v)", explain(err), restartGap)

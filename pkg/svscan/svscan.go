@@ -54,6 +54,9 @@ type Options struct {
 	// NoBackoff turns every service's restart backoff off (svscan -B):
 	// s6's restart rule, as svinit-no-backoff does for one service.
 	NoBackoff bool
+	// NoCgroup runs every service without a cgroup of its own (svscan
+	// -C): s6's behaviour, as svinit-no-cgroup does for one service.
+	NoCgroup bool
 }
 
 // Scanner supervises a scan directory.
