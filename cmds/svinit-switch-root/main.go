@@ -37,8 +37,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("svinit-switch-root", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	noSwitch := fs.Bool("n", false, "")
+	finishing := fs.String("F", "", "")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
 		return cli.Usagef("%v\n%s", err, usage)
+	}
+	if *finishing != "" {
+		// Internal: the second half of svinit.keep, exec'd by the
+		// first from the real root.
+		old, start, err := finishArg(*finishing)
+		if err != nil {
+			return cli.Usagef("%v\n%s", err, usage)
+		}
+		out := withConsole(stdout)
+		return finish(out, rootfs.NewKeeper(out), old, start, nil)
 	}
 	c := bootfs.ReadCmdline("/")
 	if c.Root.Spec == "" {
@@ -71,18 +82,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 // keep switches to the real root under the running supervision tree
-// (svinit.keep) and says what it did.
+// (svinit.keep) and says what it did. The rest (deleting the initramfs,
+// the real root's services) is done by the real root's own
+// svinit-switch-root, exec'd with -F, so that no process maps the
+// initramfs's busybox any more when it is deleted.
 func keep(out io.Writer) error {
 	k := rootfs.NewKeeper(out)
 	start := time.Now()
-	st, err := k.Keep()
-	if st.Scanner == 0 {
+	st, old, err := k.Switch()
+	if old.Fd < 0 {
 		// The scanner's root did not change: the initramfs stays the
 		// root, with every service up.
 		fmt.Fprintf(out, "svinit-switch-root: svinit.keep: %v\n", err)
 		return rescue(out, err)
 	}
-	ms := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 	fmt.Fprintf(out, "svinit-switch-root: svinit.keep: the supervision tree runs on the real root: switched in %s (checks %s, bound %s in %s, the scanner's change of root %s, chroot %s)\n",
 		ms(st.Check+st.Move+st.Scanner+st.Chroot), ms(st.Check), strings.Join(st.Bound, " "), ms(st.Move), ms(st.Scanner), ms(st.Chroot))
 	if st.LogDir != "" {
@@ -92,17 +105,51 @@ func keep(out io.Writer) error {
 	if st.Reexec > 0 {
 		fmt.Fprintf(out, "svinit-switch-root: the scanner runs the real root's %s, re-exec'd with its state in %s\n", bootfs.Svscan, ms(st.Reexec))
 	}
+	if err == nil && rootfs.CheckInit("/", selfPath) == nil {
+		arg := fmt.Sprintf("%d:%d:%d", old.Fd, old.Dev, start.UnixNano())
+		if _, ferr := unix.FcntlInt(uintptr(old.Fd), unix.F_SETFD, 0); ferr == nil {
+			err = unix.Exec(selfPath, []string{"svinit-switch-root", "-F", arg}, os.Environ())
+		}
+		fmt.Fprintf(out, "svinit-switch-root: exec %s -F: %v; finishing here\n", selfPath, err)
+		err = nil
+	}
+	return finish(out, k, old, start, err)
+}
+
+// selfPath is svinit-switch-root in the real root.
+const selfPath = "/bin/svinit-switch-root"
+
+// finishArg reads -F's argument: FD:DEV:START (the old root's
+// descriptor and device, the switch's start in Unix nanoseconds).
+func finishArg(s string) (rootfs.OldRoot, time.Time, error) {
+	var fd int
+	var dev uint64
+	var ns int64
+	if _, err := fmt.Sscanf(s, "%d:%d:%d", &fd, &dev, &ns); err != nil || fd < 0 {
+		return rootfs.OldRoot{}, time.Time{}, fmt.Errorf("-F %q: want FD:DEV:START", s)
+	}
+	return rootfs.OldRoot{Fd: fd, Dev: dev}, time.Unix(0, ns), nil
+}
+
+// finish deletes the initramfs while the real root's services come up,
+// and says so; err is what went wrong before.
+func finish(out io.Writer, k *rootfs.Keeper, old rootfs.OldRoot, start time.Time, err error) error {
+	var st rootfs.KeepStats
+	ferr := k.Finish(old, &st)
+	unix.Close(old.Fd)
 	fmt.Fprintf(out, "svinit-switch-root: initramfs deleted: %d files, %s of file data, %s more free memory, in %s\n",
 		st.Files, rootfs.HumanSize(st.Freed), rootfs.HumanSize(st.MemFreed), ms(st.Delete))
 	if st.Rc > 0 {
 		fmt.Fprintf(out, "svinit-switch-root: the real root's services (%s, bundle %s) up in %s\n", bootfs.RealRootRc, bootfs.KeepBundle, ms(st.Rc))
 	}
 	fmt.Fprintf(out, "svinit-switch-root: svinit.keep done in %s\n", ms(time.Since(start)))
-	if err != nil {
+	if err := errors.Join(err, ferr); err != nil {
 		return cli.Exitf(1, "svinit.keep: %v", err)
 	}
 	return nil
 }
+
+func ms(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 
 // rescue leaves the console to the early getty's shell when there is
 // one; else it runs stage 1's rescue shell on the console itself.

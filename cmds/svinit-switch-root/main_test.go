@@ -18,3 +18,15 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishArg(t *testing.T) {
+	old, start, err := finishArg("7:2049:1700000000000000000")
+	if err != nil || old.Fd != 7 || old.Dev != 2049 || start.UnixNano() != 1700000000000000000 {
+		t.Errorf("finishArg: %+v %v %v", old, start, err)
+	}
+	for _, bad := range []string{"", "7", "x:1:2", "-1:1:2"} {
+		if _, _, err := finishArg(bad); err == nil {
+			t.Errorf("finishArg(%q): no error", bad)
+		}
+	}
+}

@@ -156,38 +156,63 @@ func CheckKeep(newRoot string) error {
 // (bootfs.RealRootRc, bundle bootfs.KeepBundle) while it deletes the
 // initramfs. Errors before the
 // scanner's change of root leave the initramfs the root; later ones are
-// reported and the rest is still done.
+// reported and the rest is still done. It is Switch, then Finish.
 func (k *Keeper) Keep() (KeepStats, error) {
-	var stats KeepStats
+	stats, old, err := k.Switch()
+	if old.Fd < 0 {
+		return stats, err
+	}
+	defer unix.Close(old.Fd)
+	ferr := k.Finish(old, &stats)
+	return stats, errors.Join(err, ferr)
+}
+
+// OldRoot is the initramfs after Switch: a descriptor of its root
+// directory (close-on-exec: clear it to hand it over to another
+// program, which then calls Finish) and its device.
+type OldRoot struct {
+	Fd  int
+	Dev uint64
+}
+
+// Switch is Keep up to the deletion of the initramfs: everything but
+// Finish. old.Fd is -1 unless the scanner's root has changed; then the
+// caller owns it.
+func (k *Keeper) Switch() (stats KeepStats, old OldRoot, err error) {
+	old.Fd = -1
 	start := k.Now()
 	var sfs unix.Statfs_t
 	if err := unix.Statfs("/", &sfs); err != nil {
-		return stats, fmt.Errorf("statfs /: %w", err)
+		return stats, old, fmt.Errorf("statfs /: %w", err)
 	}
 	if t := int64(sfs.Type); t != unix.RAMFS_MAGIC && t != unix.TMPFS_MAGIC {
-		return stats, fmt.Errorf("/ is not an initramfs (ramfs or tmpfs, type %#x)", t)
+		return stats, old, fmt.Errorf("/ is not an initramfs (ramfs or tmpfs, type %#x)", t)
 	}
 	var rootSt, newSt unix.Stat_t
 	if err := unix.Stat("/", &rootSt); err != nil {
-		return stats, fmt.Errorf("stat /: %w", err)
+		return stats, old, fmt.Errorf("stat /: %w", err)
 	}
 	if err := unix.Stat(k.NewRoot, &newSt); err != nil {
-		return stats, fmt.Errorf("new root: %w", err)
+		return stats, old, fmt.Errorf("new root: %w", err)
 	}
 	if newSt.Dev == rootSt.Dev {
-		return stats, fmt.Errorf("new root %s is not a mounted file system", k.NewRoot)
+		return stats, old, fmt.Errorf("new root %s is not a mounted file system", k.NewRoot)
 	}
 	if err := CheckKeep(k.NewRoot); err != nil {
-		return stats, err
+		return stats, old, err
 	}
 	oldFd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return stats, fmt.Errorf("open the old root: %w", err)
+		return stats, old, fmt.Errorf("open the old root: %w", err)
 	}
-	defer unix.Close(oldFd)
+	defer func() {
+		if old.Fd < 0 {
+			unix.Close(oldFd)
+		}
+	}()
 	newFd, err := unix.Open(k.NewRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return stats, fmt.Errorf("open the new root: %w", err)
+		return stats, old, fmt.Errorf("open the new root: %w", err)
 	}
 	defer unix.Close(newFd)
 	t := k.Now()
@@ -204,7 +229,7 @@ func (k *Keeper) Keep() (KeepStats, error) {
 		// the window before the scanner switches and after.
 		if err := unix.Mount(m, filepath.Join(k.NewRoot, m), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			k.unbind(stats.Bound)
-			return stats, fmt.Errorf("bind %s into %s: %w", m, k.NewRoot, err)
+			return stats, old, fmt.Errorf("bind %s into %s: %w", m, k.NewRoot, err)
 		}
 		stats.Bound = append(stats.Bound, m)
 	}
@@ -212,20 +237,21 @@ func (k *Keeper) Keep() (KeepStats, error) {
 
 	if err := k.ChangeScannerRoot(k.NewRoot, filepath.Join(k.NewRoot, k.Scandir)); err != nil {
 		k.unbind(stats.Bound)
-		return stats, fmt.Errorf("the scanner's change of root: %w", err)
+		return stats, old, fmt.Errorf("the scanner's change of root: %w", err)
 	}
 	stats.Scanner, t = k.Now().Sub(t), k.Now()
+	old = OldRoot{Fd: oldFd, Dev: uint64(rootSt.Dev)}
 
 	// Follow the scanner: through the descriptor, as newRoot was
 	// moved onto "/" in the meantime.
 	if err := unix.Fchdir(newFd); err != nil {
-		return stats, fmt.Errorf("chdir into the real root: %w", err)
+		return stats, old, fmt.Errorf("chdir into the real root: %w", err)
 	}
 	if err := unix.Chroot("."); err != nil {
-		return stats, fmt.Errorf("chroot into the real root: %w", err)
+		return stats, old, fmt.Errorf("chroot into the real root: %w", err)
 	}
 	if err := unix.Chdir("/"); err != nil {
-		return stats, fmt.Errorf("chdir / in the real root: %w", err)
+		return stats, old, fmt.Errorf("chdir / in the real root: %w", err)
 	}
 	stats.Chroot, t = k.Now().Sub(t), k.Now()
 
@@ -252,20 +278,30 @@ func (k *Keeper) Keep() (KeepStats, error) {
 		}
 	}
 
+	return stats, old, errors.Join(errs...)
+}
+
+// Finish deletes the initramfs (old) while it brings the real root's
+// services up, and adds to stats. Run from a program of the real root
+// (svinit-switch-root execs the real root's own), it frees the
+// initramfs's programs too: no process maps them any more but the
+// services kept from it.
+func (k *Keeper) Finish(old OldRoot, stats *KeepStats) error {
+	var errs []error
 	// The initramfs is deleted while the real root's services come up.
 	deleted := make(chan struct{})
 	go func() {
 		defer close(deleted)
 		t := k.Now()
 		before := memFree()
-		rs := RemoveContents(oldFd, uint64(rootSt.Dev), 0)
+		rs := RemoveContents(old.Fd, old.Dev, 0)
 		stats.Files, stats.Freed = rs.Files, rs.Freed
 		if after := memFree(); before >= 0 && after >= 0 {
 			stats.MemFreed = after - before
 		}
 		stats.Delete = k.Now().Sub(t)
 	}()
-	t = k.Now()
+	t := k.Now()
 	if fi, err := os.Stat(bootfs.RealRootRc); err == nil && fi.IsDir() {
 		if err := k.Run("svrc", "-c", bootfs.RealRootRc, "-l", k.Scandir, "-u", "change", bootfs.KeepBundle); err != nil {
 			errs = append(errs, fmt.Errorf("the real root's services: %w", err))
@@ -275,7 +311,7 @@ func (k *Keeper) Keep() (KeepStats, error) {
 		k.logf("the real root has no %s: no services of its own to bring up", bootfs.RealRootRc)
 	}
 	<-deleted
-	return stats, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // unbind undoes the binds of a switch that cannot go on.
