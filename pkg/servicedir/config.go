@@ -51,16 +51,21 @@ const (
 	PidsMax         = "svinit-pids-max"         // the cgroup's pids.max (processes, max)
 	CPUWeight       = "svinit-cpu-weight"       // the cgroup's cpu.weight (1-10000)
 	NoCgroup        = "svinit-no-cgroup"        // exists: no cgroup of its own, as under s6
+
+	// s6-rc's pipelines, which svscan runs (s6-supervise ignores it):
+	// the name of the scan-directory entry whose ./run reads this
+	// service's stdout.
+	ProducerFor = "producer-for"
 )
 
 // Files lists every name above: what a service directory may hold that
 // its supervisor looks at (besides supervise/ and event/, which it makes).
 var Files = []string{Run, Finish, Down, NotificationFd, LockFd, TimeoutKill, TimeoutFinish, MaxDeathTally, DownSignal, Log,
 	RestartMax, RestartReset, NoBackoff, PermafailDeaths, PermafailWindow,
-	MemoryMax, PidsMax, CPUWeight, NoCgroup}
+	MemoryMax, PidsMax, CPUWeight, NoCgroup, ProducerFor}
 
 // nFiles is len(Files).
-const nFiles = 19
+const nFiles = 20
 
 // CgroupFiles are svinit's cgroup files (read with the others before
 // each start).
@@ -91,6 +96,9 @@ type Config struct {
 	HasFinish      bool
 	Down           bool // ./down exists: not started at first
 	HasLog         bool // ./log is a directory
+	// ProducerFor names the scan-directory entry that reads this
+	// service's stdout (./producer-for, one line; empty: none).
+	ProducerFor string
 	// Restart backoff (svinit's): the cap of the delay, how long the
 	// service must stay up for the delay to start afresh, and whether
 	// it is off (svinit-no-backoff: s6's rule).
@@ -274,6 +282,8 @@ func (r *reader) fill(c *Config, names ...string) {
 			if n, ok := r.uint(c, name, dt, "using the default, 100"); ok {
 				c.MaxDeathTally = int(min(n, MaxDeathTallyLimit))
 			}
+		case ProducerFor:
+			c.ProducerFor = r.producerFor(c, name, dt)
 		case DownSignal:
 			s, ok := r.value(c, name, dt, signalBytes, "using SIGTERM")
 			if !ok {
@@ -383,6 +393,31 @@ func (r *reader) value(c *Config, name string, dt uint8, max int, fallback strin
 		b = b[:i]
 	}
 	return string(b), true
+}
+
+// producerFor reads ./producer-for: one line naming an entry of the
+// scan directory (not empty, no slash, not a dot-name, at most 255
+// bytes); anything else is reported and ignored.
+func (r *reader) producerFor(c *Config, name string, dt uint8) string {
+	var buf [257]byte
+	n, err := ReadSmall(r.dirfd, name, dt, buf[:])
+	if err == unix.ENOENT {
+		return ""
+	}
+	if err != nil {
+		r.warn(c, name, "%v: ignored (this service's stdout goes to no consumer)", err)
+		return ""
+	}
+	b := buf[:n]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	v := string(b)
+	if v == "" || len(v) > 255 || strings.ContainsAny(v, "/\x00") || v[0] == '.' {
+		r.warn(c, name, "%q is not the name of a scan-directory entry (one line: a name without slash, not starting with a dot): ignored", v)
+		return ""
+	}
+	return v
 }
 
 // ReadSmall reads at most len(buf) bytes from the start of the file name
