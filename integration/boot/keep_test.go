@@ -116,6 +116,10 @@ func TestKeepRoot(t *testing.T) {
 	if out := g.run("busybox stat -L -c %d:%i /proc/1/root/ /"); len(strings.Fields(out)) != 2 || strings.Fields(out)[0] != strings.Fields(out)[1] {
 		t.Errorf("process 1's root and the shell's differ: %q", out)
 	}
+	// Who still runs a program of the deleted initramfs (its pages are
+	// freed when they exit): said, not checked.
+	left, _ := g.runStatus(cmdTimeout, "busybox ls -l /proc/[0-9]*/exe 2>/dev/null | busybox grep deleted")
+	t.Logf("processes running a deleted program of the initramfs:\n%s", left)
 	// The real root's service: its console line (timed) and its pid.
 	if _, ok := g.rec.at("realsvc: up"); !ok {
 		t.Errorf("the real root's service did not say it was up on the console")
