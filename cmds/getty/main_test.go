@@ -17,10 +17,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The test binary doubles as getty (GETTY_TEST_MAIN) and as the "shell"
-// getty execs (GETTY_TEST_HELPER), which reports what it finds on fd 0.
+// The test binary doubles as getty (GETTY_TEST_MAIN), as the "shell"
+// getty execs (GETTY_TEST_HELPER), which reports what it finds on fd 0,
+// and as a command and its child for getty's own shell to run
+// (GETTY_TEST_PARENT, GETTY_TEST_CAT; these come first: getty's shell
+// passes GETTY_TEST_MAIN on).
 func TestMain(m *testing.M) {
 	switch {
+	case os.Getenv("GETTY_TEST_PARENT") == "1":
+		parent()
+	case os.Getenv("GETTY_TEST_CAT") == "1":
+		copyInput()
 	case os.Getenv("GETTY_TEST_HELPER") == "1":
 		helper()
 	case os.Getenv("GETTY_TEST_MAIN") == "1":
@@ -48,6 +55,33 @@ func helper() {
 		tio.Lflag&unix.ICANON != 0, tio.Lflag&unix.ECHO != 0, tio.Oflag&unix.ONLCR != 0,
 		os.Getenv("TERM"), os.Getenv("HOME"), wd)
 	os.Exit(0)
+}
+
+// parent is a command like `gosh -c cat`: it runs a child reading the
+// terminal (copyInput) and waits for it. Both are Go programs that die
+// of SIGINT, the parent often first.
+func parent() {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "GETTY_TEST_PARENT=", "GETTY_TEST_CAT=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// copyInput says it runs, then copies its input to its output (cat).
+func copyInput() {
+	fmt.Println("copy" + "-ready")
+	buf := make([]byte, 4096)
+	for {
+		n, err := os.Stdin.Read(buf)
+		if err != nil {
+			os.Exit(0)
+		}
+		os.Stdout.Write(buf[:n])
+	}
 }
 
 func openPty(t *testing.T) (*os.File, string) {
@@ -373,6 +407,60 @@ func TestShellKeys(t *testing.T) {
 			if err := done.wait(); err != nil {
 				t.Errorf("getty after ^D: %v, want exit 0; stderr %q", err, errb.String())
 			}
+		})
+	}
+}
+
+// TestShellAfterInterrupt: after ^C stops a command that runs a child
+// reading the terminal (gosh -c 'cat' in the boot test), the line typed
+// at the next prompt is the shell's, every time. Two races lost it: the
+// shell reaped the command while the child, killed by the same ^C but
+// not yet scheduled to die, read the line; and the shell's own SIGINT,
+// handed over by the runtime after the command died, stopped the line
+// typed at the prompt instead of the one it was for. Each round waits
+// for the prompt after the ^C, then for the one after the next command.
+func TestShellAfterInterrupt(t *testing.T) {
+	const rounds = 60
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"editor", nil},
+		{"plain", []string{"-T", "dumb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, slave := openPty(t)
+			args := append(append([]string{"-p", filepath.Join(t.TempDir(), "none")}, tc.args...), slave)
+			_, errb, done := startGetty(t, args...)
+			var out bytes.Buffer
+			wait := func(i int, what string, from int, want string) {
+				t.Helper()
+				if !readUntilFrom(m, &out, from, want) {
+					t.Fatalf("round %d, %s: no %q; terminal output ends %q; stderr %q", i, what, want, tail(out.String()), errb.String())
+				}
+			}
+			wait(0, "prompt", 0, "\n"+getty.PromptMain)
+			for i := 1; i <= rounds; i++ {
+				from := out.Len()
+				fmt.Fprintf(m, "GETTY_TEST_PARENT=1 %s\r", os.Args[0])
+				wait(i, "the command", from, "copy-ready\r\n")
+				from = out.Len()
+				m.Write([]byte("to-copy\r"))
+				// The kernel's echo, then the child's copy.
+				wait(i, "the echo", from, "to-copy")
+				wait(i, "the copy", from+strings.Index(out.String()[from:], "to-copy")+1, "to-copy")
+				from = out.Len()
+				m.Write([]byte("\x03"))
+				wait(i, "^C", from, "^C\r\n"+getty.PromptMain)
+				from = out.Len()
+				fmt.Fprintf(m, "echo mark$((%d))x\r", i)
+				wait(i, "the prompt after the next command", from, "\n"+getty.PromptMain)
+				if want := fmt.Sprintf("mark%dx\r\n", i); !strings.Contains(out.String()[from:], want) {
+					t.Fatalf("round %d: the command typed after ^C did not run: no %q; terminal output ends %q", i, want, tail(out.String()))
+				}
+			}
+			m.Write([]byte("exit 7\r"))
+			checkExit(t, done, errb, 7)
 		})
 	}
 }

@@ -28,6 +28,7 @@ type lineEditor struct {
 	out      io.Writer
 	raw, cmd *unix.Termios
 	history  []string
+	quiet    func() // called once ^C is no signal (see interrupter.quiet)
 
 	// the line being edited
 	prompt string
@@ -104,6 +105,9 @@ func (e *lineEditor) ReadLine(prompt string) (string, error) {
 		return "", err
 	}
 	defer unix.IoctlSetTermios(e.fd, unix.TCSETS, e.cmd)
+	if e.quiet != nil {
+		e.quiet()
+	}
 	e.prompt, e.buf, e.pos, e.off = prompt, e.buf[:0], 0, 0
 	io.WriteString(e.out, prompt)
 	hist := len(e.history) // the history entry shown; len = the new line

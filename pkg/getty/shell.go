@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/expand"
@@ -66,6 +67,7 @@ type plainReader struct {
 	fd        int
 	out       io.Writer
 	read, cmd *unix.Termios // nil: not a terminal
+	quiet     func()        // called once ^C is no signal (see interrupter.quiet)
 }
 
 func newPlainReader(fd int, out io.Writer) *plainReader {
@@ -84,6 +86,9 @@ func (r *plainReader) ReadLine(prompt string) (string, error) {
 			return "", err
 		}
 		defer unix.IoctlSetTermios(r.fd, unix.TCSETS, r.cmd)
+	}
+	if r.quiet != nil {
+		r.quiet()
 	}
 	io.WriteString(r.out, prompt)
 	line, err := readLine(r.fd)
@@ -151,15 +156,19 @@ func Shell(c ShellConfig) (int, error) {
 	// sends them to the whole foreground group, the shell included):
 	// caught, so that its children still get the default action.
 	// A SIGINT also stops what the shell itself runs (a loop, a
-	// built-in between two commands).
+	// built-in between two commands); fenceSignal is the shell's own
+	// (see interrupter).
 	var intr interrupter
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, fenceSignal)
 	defer signal.Stop(sigs)
 	go func() {
 		for sig := range sigs {
-			if sig == unix.SIGINT {
+			switch sig {
+			case unix.SIGINT:
 				intr.interrupt()
+			case fenceSignal:
+				intr.fenced()
 			}
 		}
 	}()
@@ -176,12 +185,17 @@ func Shell(c ShellConfig) (int, error) {
 		er, err := newLineEditor(c.Terminal, c.Stdout)
 		if err != nil {
 			fmt.Fprintf(c.Stderr, "getty: line editor: %v; reading plain lines\n", err)
-			r = newPlainReader(c.Terminal, c.Stdout)
+			pr := newPlainReader(c.Terminal, c.Stdout)
+			pr.quiet = intr.quiet
+			r = pr
 		} else {
+			er.quiet = intr.quiet
 			r = er
 		}
 	} else {
-		r = newPlainReader(c.Terminal, c.Stdout)
+		pr := newPlainReader(c.Terminal, c.Stdout)
+		pr.quiet = intr.quiet
+		r = pr
 	}
 	defer r.Close()
 
@@ -197,13 +211,41 @@ func Shell(c ShellConfig) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("shell interpreter: %w", err)
 	}
-	return repl(context.Background(), r, runner, c.Stderr, &intr), nil
+	// After a ^C, the processes it kills are gone before the prompt.
+	settled := func() { settle("/proc", unix.Getpgrp(), unix.Getpid(), settleWait) }
+	return repl(context.Background(), r, runner, c.Stderr, &intr, settled), nil
 }
 
+// fenceSignal is the signal the shell sends itself to know that every
+// SIGINT sent to it before has been handled (interrupter.quiet). Any
+// signal numbered above SIGINT would do: one nobody else sends.
+const fenceSignal = unix.SIGUSR2
+
+// fenceWait bounds the wait for the fence, which only a broken signal
+// delivery could make longer than a few milliseconds: the shell then
+// reads its line all the same.
+const fenceWait = 5 * time.Second
+
 // interrupter cancels the command line running, if any, on ^C.
+//
+// The ^C's SIGINT reaches the shell late: the kernel sends it to the
+// whole foreground group at once, and the command it kills may be
+// reaped, its line ended and the next line read and started before the
+// runtime hands the shell its own copy (a few milliseconds under load).
+// That copy would then stop the next line. So before each prompt, once
+// the reader has turned keyboard signals off (ISIG clear: no new ^C
+// can send one), quiet makes sure that every SIGINT already sent has
+// been handled, with nothing to cancel: the shell sends itself
+// fenceSignal and waits until it comes. The runtime hands over pending
+// signals lowest number first and the one goroutine below takes them
+// in order from one channel, so a SIGINT sent before the fence comes
+// before it. (Only a thread held up inside the signal handler itself,
+// between the kernel's delivery and the runtime's queue, for as long as
+// the fence's whole round trip, could still let one through later.)
 type interrupter struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
+	fence  chan struct{} // closed when fenceSignal comes
 }
 
 func (i *interrupter) set(cancel context.CancelFunc) {
@@ -220,9 +262,41 @@ func (i *interrupter) interrupt() {
 	i.mu.Unlock()
 }
 
+// fenced is the arrival of fenceSignal.
+func (i *interrupter) fenced() {
+	i.mu.Lock()
+	if i.fence != nil {
+		close(i.fence)
+		i.fence = nil
+	}
+	i.mu.Unlock()
+}
+
+// quiet returns once every SIGINT sent to the shell so far has been
+// handled (and dropped: no command line runs). The caller has turned
+// the terminal's keyboard signals off.
+func (i *interrupter) quiet() {
+	fence := make(chan struct{})
+	i.mu.Lock()
+	i.cancel, i.fence = nil, fence
+	i.mu.Unlock()
+	if unix.Kill(unix.Getpid(), fenceSignal) == nil {
+		t := time.NewTimer(fenceWait)
+		select {
+		case <-fence:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	i.mu.Lock()
+	i.fence = nil
+	i.mu.Unlock()
+}
+
 // repl reads commands from r and runs them until exit or the end of
-// input; it returns the exit status.
-func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Writer, intr *interrupter) int {
+// input; it returns the exit status. settled is called when a command
+// line stopped on ^C, before the next prompt.
+func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Writer, intr *interrupter, settled func()) int {
 	parser := syntax.NewParser()
 	var src strings.Builder
 	status := 0
@@ -276,8 +350,10 @@ func repl(ctx context.Context, r lineReader, runner *interp.Runner, stderr io.Wr
 			}
 			if lineCtx.Err() != nil || status == 128+int(unix.SIGINT) {
 				// Interrupted (^C): the rest of the line does not
-				// run, and the prompt starts a line of its own.
+				// run, what the ^C kills is gone before the prompt,
+				// and the prompt starts a line of its own.
 				status = 128 + int(unix.SIGINT)
+				settled()
 				io.WriteString(stderr, "\n")
 				break
 			}
