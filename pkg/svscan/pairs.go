@@ -125,6 +125,7 @@ func (s *Scanner) serviceDone(d done) {
 			p.pipeR.Close()
 		}
 		s.closeWriter(p)
+		s.releasePipes(p)
 		delete(s.pairs, p.key)
 		for i, k := range s.order {
 			if k == p.key {

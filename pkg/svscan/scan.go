@@ -143,6 +143,12 @@ func (s *Scanner) scan() {
 			p.active = false
 		}
 	}
+	// Pipelines: every new producer is known before any consumer starts.
+	for _, t := range starts {
+		if t.fresh {
+			s.notePipe(t.p, t.dir)
+		}
+	}
 	one := func(t *todo) {
 		if t.fresh {
 			if t.ok, t.retry, t.why, t.key = s.validate(t.p, t.dir); !t.ok {
@@ -295,7 +301,9 @@ func (s *Scanner) start(p *pair, dir string) {
 	}
 	if p.main == nil {
 		p.mainStarted = time.Now()
-		p.main = s.supervise(p, dir, p.name, nil, p.pipeW, p.cfg, false)
+		if in, out, ok := s.pipeEnds(p, p.pipeW); ok {
+			p.main = s.supervise(p, dir, p.name, in, out, p.cfg, false)
+		}
 		p.cfg = nil
 	}
 }

@@ -12,6 +12,7 @@
 // svscan.go the loop, control.go the control FIFO and its letters,
 // signals.go the signals, scan.go scanning and restarting supervisors,
 // pairs.go services with their loggers and the pipes between them,
+// pipes.go the pipes per consumer of s6-rc's pipelines (producer-for),
 // catchall.go the catch-all logger at shutdown, pid1.go what only
 // process 1 does, limits.go the descriptor limits, logs.go the
 // scanner's own messages, root.go the switch to another root (R) and
@@ -102,6 +103,8 @@ type Scanner struct {
 	// catch-all logger's FIFO, and that logger's pair.
 	keep     *os.File
 	catchAll *pair
+	// The pipes of s6-rc's pipelines, per consumer name (pipes.go).
+	pipes pipeTable
 
 	// What other goroutines hand to the loop, under mu: control letters
 	// from the FIFO's reader and ends of supervision from the services'
