@@ -3,6 +3,7 @@ package rc
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -26,21 +27,12 @@ type DB struct {
 	// producer, one consumer) to its producer: the consumer's service
 	// directory is the producer's log/, so the scanner holds the pipe.
 	LoggerOf map[string]string
-	// Unpiped names the services of longer pipelines or funnels, and
-	// why svrc cannot run them (see docs/svrc.md). Build reports them
-	// as problems too, so a loaded DB has none; a DB from Build with
-	// problems may.
-	Unpiped map[string]string
+	// Pipeline maps each member of a longer pipeline or a funnel to
+	// all its members, producers before their consumer: each is
+	// installed under its own name with producer-for, all of them
+	// together, and svscan holds a pipe per consumer (docs/svrc.md).
+	Pipeline map[string][]string
 }
-
-// ErrPipelineShape starts the problem reported for a pipeline svscan
-// cannot run yet: more than two services, or several producers feeding
-// one consumer (a funnel).
-const ErrPipelineShape = "svinit runs pipelines of two services only"
-
-// unpipedReason is why only two-service pipelines run.
-const unpipedReason = "part of a pipeline of more than two services or with several producers: " +
-	"svscan holds a pipe only between a service and its log/ (make it a producer and one consumer)"
 
 // Load reads the definitions under every dir and builds their graph.
 // Problems found while reading are returned with the graph's; the DB
@@ -67,7 +59,7 @@ func Load(dirs ...string) (*DB, Problems) {
 func Build(svcs []*Service) (*DB, Problems) {
 	db := &DB{Services: map[string]*Service{}, index: map[string]int{},
 		members: map[string][]int{}, Consumer: map[string]string{},
-		LoggerOf: map[string]string{}, Unpiped: map[string]string{}}
+		LoggerOf: map[string]string{}, Pipeline: map[string][]string{}}
 	var probs Problems
 	bad := func(s *Service, file, format string, a ...any) {
 		probs = append(probs, Problem{filepath.Join(s.Dir, file), fmt.Sprintf(format, a...)})
@@ -87,9 +79,8 @@ func Build(svcs []*Service) (*DB, Problems) {
 			db.LoggerOf[c] = p
 			continue
 		}
-		db.Unpiped[p], db.Unpiped[c] = unpipedReason, unpipedReason
 	}
-	unsupportedPipelines(db, bad)
+	namedPipelines(db)
 	for _, s := range pipeBundles {
 		if o, dup := db.Services[s.Name]; dup {
 			bad(o, "", "the pipeline-name of %s names a pipeline bundle %s that is already a service: rename one", s.Dir, s.Name)
@@ -286,51 +277,37 @@ func pipelines(db *DB, bad func(*Service, string, string, ...any)) []*Service {
 	return bundles
 }
 
-// unsupportedPipelines reports, once per pipeline at its last
-// consumer, every pipeline svscan cannot run yet: a chain of more than
-// two services (a -> b -> c) or a funnel (a, b -> c). svscan keeps a
-// pipe only between a service directory and its log/, and a logger
-// cannot have a logger of its own (as under s6-svscan); longer
-// pipelines need the scanner to hold a pipe per consumer (see
-// docs/svrc.md, Pipelines).
-func unsupportedPipelines(db *DB, bad func(*Service, string, string, ...any)) {
+// namedPipelines fills db.Pipeline for every pipeline that is not a
+// producer and its log/: a chain of more than two services (a -> b ->
+// c) or a funnel (a, b -> c), found from its last consumer.
+func namedPipelines(db *DB) {
 	for _, s := range sortedServices(db.Services) {
-		if s.Type != Longrun || s.ProducerFor != "" || len(s.ConsumerFor) == 0 || db.Unpiped[s.Name] == "" {
-			continue // not the last consumer of a pipeline svrc cannot run
+		if s.Type != Longrun || s.ProducerFor != "" || len(s.ConsumerFor) == 0 {
+			continue // not the last consumer of a pipeline
 		}
-		// The producers feeding s, directly or not, as edges.
-		var edges []string
-		chain := []string{s.Name}
-		isChain := true
+		if _, ok := db.LoggerOf[s.Name]; ok {
+			continue
+		}
+		// From the consumer back through its producers: reversed, every
+		// producer comes before its consumer.
+		order := []string{s.Name}
 		seen := map[string]bool{s.Name: true}
-		todo := []string{s.Name}
-		for len(todo) > 0 {
-			c := todo[0]
-			todo = todo[1:]
-			var ps []string
+		for i := 0; i < len(order); i++ {
+			c := order[i]
 			for _, p := range db.Services[c].ConsumerFor {
 				if db.Consumer[p] == c && !seen[p] {
 					seen[p] = true
-					ps = append(ps, p)
-					edges = append(edges, p+" -> "+c)
-					todo = append(todo, p)
+					order = append(order, p)
 				}
 			}
-			if len(ps) > 1 {
-				isChain = false
-			} else if len(ps) == 1 {
-				chain = append([]string{ps[0]}, chain...)
-			}
 		}
-		shape := strings.Join(edges, ", ")
-		fix := "split it: give each producer a consumer of its own (a service writing into the next one's input is not possible yet)"
-		if isChain {
-			shape = strings.Join(chain, " -> ")
-			fix = "split it into pipelines of two: a producer and the logger reading it"
+		if len(order) < 2 {
+			continue
 		}
-		bad(s, FileConsumerFor, "pipeline %s: %s (a producer and its consumer, on the pipe svscan holds between a service and its log/); "+
-			"longer pipelines and several producers for one consumer need a pipe per consumer in svscan, not there yet: %s",
-			shape, ErrPipelineShape, fix)
+		slices.Reverse(order)
+		for _, n := range order {
+			db.Pipeline[n] = order
+		}
 	}
 }
 

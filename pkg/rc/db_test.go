@@ -72,14 +72,12 @@ func TestCheckProblems(t *testing.T) {
 			"p/type": "longrun\n", "p/run": "x", "p/producer-for": "f\n",
 			"f/type": "longrun\n", "f/run": "x", "f/consumer-for": "p\n", "f/producer-for": "log\n",
 			"log/type": "longrun\n", "log/run": "x", "log/consumer-for": "f\n",
-		}, []string{"log/consumer-for: pipeline p -> f -> log: svinit runs pipelines of two services only",
-			"split it into pipelines of two"}},
+		}, nil}, // svscan's pipes per consumer run it
 		{"funnel", map[string]string{
 			"a/type": "longrun\n", "a/run": "x", "a/producer-for": "log\n",
 			"b/type": "longrun\n", "b/run": "x", "b/producer-for": "log\n",
 			"log/type": "longrun\n", "log/run": "x", "log/consumer-for": "a\nb\n",
-		}, []string{"log/consumer-for: pipeline a -> log, b -> log: svinit runs pipelines of two services only",
-			"give each producer a consumer of its own"}},
+		}, nil},
 		{"pipeline of two", map[string]string{
 			"p/type": "longrun\n", "p/run": "x", "p/producer-for": "log\n",
 			"log/type": "longrun\n", "log/run": "x", "log/consumer-for": "p\n",
@@ -277,15 +275,23 @@ func TestPipelineBundleAndOrder(t *testing.T) {
 		"filter/type": "longrun\n", "filter/run": "x", "filter/consumer-for": "prod\n", "filter/producer-for": "log\n",
 		"log/type": "longrun\n", "log/run": "x", "log/consumer-for": "filter\n", "log/pipeline-name": "logged-prod\n",
 	})
-	// svscan cannot run a pipeline of three yet (Load refuses it), but
-	// the graph is built and ordered for the day it can.
+	// A pipeline of three runs on svscan's pipes per consumer: each
+	// member installed under its own name, producers first.
 	svcs, probs := ReadDir(root)
 	if probs != nil {
 		t.Fatal(probs)
 	}
 	db, probs := Build(svcs)
-	if len(probs) != 1 || !strings.Contains(probs[0].Msg, ErrPipelineShape) {
-		t.Fatalf("problems %v: want only the pipeline's shape", probs)
+	if probs != nil {
+		t.Fatal(probs)
+	}
+	for _, n := range []string{"prod", "filter", "log"} {
+		if got := strings.Join(db.Pipeline[n], " "); got != "prod filter log" {
+			t.Errorf("Pipeline[%s] = %q, want producers before their consumer", n, got)
+		}
+	}
+	if len(db.LoggerOf) != 0 {
+		t.Errorf("LoggerOf = %v: a pipeline of three has no log/", db.LoggerOf)
 	}
 	sel, err := db.Resolve([]string{"logged-prod"})
 	if err != nil {

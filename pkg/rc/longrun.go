@@ -65,10 +65,12 @@ func (l *Live) install(tmp, name string) error {
 // directory. The two services of a pipeline go in together, the
 // consumer as the producer's log/, the one not started with ./down:
 // the scanner makes the pipe between them only for a new directory.
+// The members of a longer pipeline or a funnel go in together too,
+// each under its own name with producer-for (installPipeline).
 func (l *Live) installFor(s *Service) error {
 	if l.db != nil {
-		if why, ok := l.db.Unpiped[s.Name]; ok {
-			return errors.New(why)
+		if members, ok := l.db.Pipeline[s.Name]; ok {
+			return l.installPipeline(s, members)
 		}
 	}
 	top, logger := s, (*Service)(nil)
@@ -100,6 +102,34 @@ func (l *Live) installFor(s *Service) error {
 		}
 	}
 	return l.install(tmp, top.Name)
+}
+
+// installPipeline installs every member of s's pipeline not installed
+// yet, the others than s with ./down, producers before their consumer
+// (each with producer-for naming it): svscan makes a consumer's pipe
+// when it or a producer naming it is first set up, so a consumer must
+// not be seen before its producers.
+func (l *Live) installPipeline(s *Service, members []string) error {
+	for _, n := range members {
+		m := l.db.Services[n]
+		if _, err := os.Stat(l.ServiceDir(n)); err == nil {
+			continue
+		}
+		tmp, err := l.build(m, m == s)
+		if err != nil {
+			return err
+		}
+		if m.ProducerFor != "" {
+			if err := os.WriteFile(filepath.Join(tmp, servicedir.ProducerFor), []byte(m.ProducerFor+"\n"), 0o644); err != nil {
+				os.RemoveAll(tmp)
+				return err
+			}
+		}
+		if err := l.install(tmp, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // longrunUp brings longrun s up: installed if it is not yet (then the
