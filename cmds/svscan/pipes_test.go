@@ -161,3 +161,35 @@ func TestProducerForWithLogRefused(t *testing.T) {
 	})
 	s.waitFor("x's output in its logger", func() bool { b, _ := os.ReadFile(logged); return string(b) == "hello\n" })
 }
+
+// svscanctl -U re-executes the scanner with every service kept: the
+// new image adopts the consumer pipes too, so a member restarted after
+// the exec is joined to its neighbours again and no line is lost.
+func TestPipelineAcrossReexec(t *testing.T) {
+	const n = 20000
+	lp := buildLinepipe(t)
+	d := t.TempDir()
+	work := t.TempDir()
+	out := filepath.Join(work, "out")
+	service(t, d, map[string]string{
+		"a/run":               fmt.Sprintf("#!/bin/sh\nexec %s produce %s %d a\n", lp, filepath.Join(work, "a.state"), n),
+		"a/producer-for":      "b\n",
+		"a/svinit-no-backoff": "",
+		"b/run":               fmt.Sprintf("#!/bin/sh\nexec %s forward\n", lp),
+		"b/producer-for":      "c\n",
+		"b/svinit-no-backoff": "",
+		"c/run":               fmt.Sprintf("#!/bin/sh\nexec %s consume %s\n", lp, out),
+		"c/svinit-no-backoff": "",
+	})
+	s := startScan(t, d)
+	s.waitFor("lines flowing", func() bool { return countLines(out) >= n/20 })
+	s.control("U")
+	s.waitFor("the new image's report", func() bool { return strings.Contains(s.out.String(), "re-executed: 3 service(s) adopted") })
+	stopWhileFlowing(t, s, filepath.Join(d, "b"), out, n/5, n)
+	stopWhileFlowing(t, s, filepath.Join(d, "a"), out, 2*n/5, n)
+	stopWhileFlowing(t, s, filepath.Join(d, "c"), out, 3*n/5, n)
+	s.waitFor("every line in "+out, func() bool { return countLines(out) >= n })
+	s.control("t")
+	s.waitExit()
+	checkLines(t, out, n, "a")
+}

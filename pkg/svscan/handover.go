@@ -27,7 +27,7 @@ import (
 // adopts; the new image removes it from its environment at once.
 const HandoverEnv = "SVSCAN_HANDOVER_FD"
 
-const handoverMagic = "svscan-handover/1"
+const handoverMagic = "svscan-handover/2"
 
 // reexec carries out 'U' (svscanctl -X, -E). w is what the loop still
 // had to do after it (a terminate asked for in the same batch): the new
@@ -153,6 +153,7 @@ func (s *Scanner) marshal(hands map[*supervise.Service]*supervise.Handover, pend
 	e.str(pending.String())
 	now := time.Now()
 	e.int(int64(left(s.rescanAt, now)))
+	fds = s.encodePipes(&e, fds)
 	e.uint(uint64(len(s.order)))
 	for _, k := range s.order {
 		p := s.pairs[k]
@@ -275,6 +276,7 @@ func (s *Scanner) adopt(fd int) error {
 		h   *supervise.Handover
 	}
 	var all []adopted
+	s.decodePipes(&d)
 	n := int(d.uint())
 	for i := 0; i < n && d.err == nil; i++ {
 		p := &pair{name: d.str()}
@@ -297,7 +299,7 @@ func (s *Scanner) adopt(fd int) error {
 			if isLog {
 				opts.Stdin = p.pipeR
 			} else {
-				opts.Stdout = p.pipeW
+				opts.Stdin, opts.Stdout = s.adoptedEnds(p.key, p.pipeW)
 			}
 			svc, err := supervise.Adopt(h, elapsed, opts)
 			if err != nil {

@@ -13,6 +13,7 @@ package svscan
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -173,4 +174,88 @@ func (s *Scanner) releasePipes(p *pair) {
 			}
 		}
 	}
+}
+
+// encodePipes adds the pipe table to a handover (before the pairs, so
+// that the new image adopts each producer and consumer with its ends)
+// and returns fds with the pipes' descriptors added.
+func (s *Scanner) encodePipes(e *enc, fds []int) []int {
+	t := &s.pipes
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names := make([]string, 0, len(t.byName))
+	for n := range t.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	e.uint(uint64(len(names)))
+	for _, n := range names {
+		cp := t.byName[n]
+		e.str(n)
+		e.int(int64(fdOf(cp.r)))
+		e.int(int64(fdOf(cp.w)))
+		fds = append(fds, fdOf(cp.r), fdOf(cp.w))
+	}
+	for _, m := range []map[key]*consumerPipe{t.in, t.out} {
+		e.uint(uint64(len(m)))
+		for k, cp := range m {
+			e.uint(k.dev)
+			e.uint(k.ino)
+			e.str(cp.name)
+		}
+	}
+	e.uint(uint64(len(t.feeds)))
+	for k, c := range t.feeds {
+		e.uint(k.dev)
+		e.uint(k.ino)
+		e.str(c)
+	}
+	return fds
+}
+
+// decodePipes reads what encodePipes wrote.
+func (s *Scanner) decodePipes(d *dec) {
+	t := &s.pipes
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.byName = map[string]*consumerPipe{}
+	n := int(d.uint())
+	for i := 0; i < n && d.err == nil; i++ {
+		name := d.str()
+		cp := &consumerPipe{name: name}
+		cp.r = fdFile(d.int(), "pipe of consumer "+name+" (read end)")
+		cp.w = fdFile(d.int(), "pipe of consumer "+name+" (write end)")
+		t.byName[name] = cp
+	}
+	for _, m := range []*map[key]*consumerPipe{&t.in, &t.out} {
+		n := int(d.uint())
+		for i := 0; i < n && d.err == nil; i++ {
+			k := key{d.uint(), d.uint()}
+			if cp := t.byName[d.str()]; cp != nil {
+				t.hold(m, k, cp)
+			}
+		}
+	}
+	t.feeds = map[key]string{}
+	n = int(d.uint())
+	for i := 0; i < n && d.err == nil; i++ {
+		k := key{d.uint(), d.uint()}
+		t.feeds[k] = d.str()
+	}
+}
+
+// adoptedEnds are the stdin and stdout of a main service adopted in a
+// handover: its consumer pipe's ends as the old image gave them.
+func (s *Scanner) adoptedEnds(k key, logW *os.File) (in, out *os.File) {
+	t := &s.pipes
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out = logW
+	if cp := t.in[k]; cp != nil {
+		in = cp.r
+	}
+	if cp := t.out[k]; cp != nil && logW == nil {
+		out = cp.w
+	}
+	return in, out
 }
