@@ -3,9 +3,13 @@ package rc
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svinit/svinit/internal/testutil"
+	"github.com/svinit/svinit/pkg/servicedir"
 )
 
 // A pipeline of three (prod -> filt -> sink): each member is installed
@@ -65,6 +69,58 @@ func TestPipelineOfThreeUnderSvscan(t *testing.T) {
 	for _, n := range []string{"prod", "filt", "sink"} {
 		if e.isUp(n) {
 			t.Fatalf("%s still up", n)
+		}
+	}
+}
+
+// The command itself: svrc -u change brings a funnel into a chain up
+// (p1, p2 -> mid -> sink), every line of both producers arrives, and
+// svrc -d change brings it down.
+func TestSvrcChangePipelineOfThree(t *testing.T) {
+	bin := testutil.Command(t, "svrc")
+	tmp := t.TempDir()
+	prod := func(tag string) string {
+		return sh + fmt.Sprintf("for i in $(seq 1 100); do echo %s$i; done\nexec sleep 1000\n", tag)
+	}
+	root := defs(t, t.TempDir(), map[string]string{
+		"p1/type": "longrun\n", "p1/producer-for": "mid\n", "p1/run": prod("x"),
+		"p2/type": "longrun\n", "p2/producer-for": "mid\n", "p2/run": prod("y"),
+		"mid/type": "longrun\n", "mid/consumer-for": "p1\np2\n", "mid/producer-for": "sink\n",
+		"mid/run":   sh + "exec cat\n",
+		"sink/type": "longrun\n", "sink/consumer-for": "mid\n", "sink/pipeline-name": "all\n",
+		"sink/run": sh + "exec cat >> " + tmp + "/out\n",
+	})
+	scan, out := scanner(t)
+	svrc := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-c", root, "-l", scan}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("svrc %s: %v\n%s\nsvscan output:\n%s", strings.Join(args, " "), err, b, out())
+		}
+	}
+	svrc("-u", "change", "all")
+	for _, n := range []string{"p1", "p2", "mid", "sink"} {
+		if st, err := servicedir.ReadStatus(filepath.Join(scan, n)); err != nil || !st.Up() {
+			t.Fatalf("%s not up after svrc -u change: %+v %v", n, st, err)
+		}
+	}
+	e := &env{t: t, out: out, tmp: tmp}
+	e.waitFor("both producers' lines", func() bool { return len(e.lines("out")) >= 200 })
+	got := map[string]int{}
+	for _, l := range e.lines("out") {
+		got[l]++
+	}
+	for _, tag := range []string{"x", "y"} {
+		for i := 1; i <= 100; i++ {
+			if got[fmt.Sprint(tag, i)] != 1 {
+				t.Fatalf("line %s%d arrived %d times", tag, i, got[fmt.Sprint(tag, i)])
+			}
+		}
+	}
+	svrc("-d", "change", "sink")
+	for _, n := range []string{"p1", "p2", "mid", "sink"} {
+		if st, err := servicedir.ReadStatus(filepath.Join(scan, n)); err != nil || st.Up() {
+			t.Fatalf("%s not down after svrc -d change: %+v %v", n, st, err)
 		}
 	}
 }
