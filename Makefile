@@ -73,7 +73,7 @@ run: qemu image
 	echo "run: $$kernel + $(OUT)/initramfs.cpio.xz (accel $$accel; quit: poweroff in the guest, or Ctrl-A X)"; \
 	exec $(QEMU) -accel $$accel -cpu $$cpu -m 512 -smp 2 -nographic -no-reboot \
 		-kernel "$$kernel" -initrd $(OUT)/initramfs.cpio.xz \
-		-append "console=ttyS0 panic=-1 $(APPEND)" \
+		-append "console=ttyS0 panic=-1 loglevel=4 $(APPEND)" \
 		-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
 		-device virtio-rng-pci
 

@@ -67,6 +67,9 @@ fi
 
 tmp=$(mktemp -d "$cache/kernel.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM HUP
+# apt-get download drops to the _apt user when that user can write the
+# directory, and warns otherwise.
+chown _apt "$tmp" 2>/dev/null || true
 log "downloading $pkg"
 if ! (cd "$tmp" && apt-get download -q "$pkg" </dev/null >&2); then
 	# Stale package lists name a version the archive no longer has.

@@ -112,6 +112,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		o.down, o.prune = true, false
 		verb = "change"
 	}
+	if verb == "status" || verb == "list" || verb == "listall" {
+		if _, err := os.Stat(o.defs); errors.Is(err, os.ErrNotExist) {
+			// An image without rc: services: nothing to show, and
+			// nothing wrong.
+			fmt.Fprintf(stderr, "svrc: %s: no service definitions (an image declares them with rc:, see docs/writing-services.md; -c names another directory)\n", o.defs)
+			return nil
+		}
+	}
 	db, probs := rc.Load(o.defs)
 	if probs != nil {
 		return cli.Exitf(exitInvalid, "invalid definitions (svrc check says the same):\n%v", probs)

@@ -52,6 +52,8 @@ func TestRun(t *testing.T) {
 		{"check ok", []string{"check", defs}, 0, "3 services and 1 bundles: ok\n", ""},
 		{"check problems", []string{"check", bad}, 4, "", "x/dependencies.d/mout: no service named mout (did you mean mount?)"},
 		{"invalid definitions", []string{"-c", bad, "-l", scan, "listall", "x"}, 4, "", "invalid definitions"},
+		{"status without definitions", []string{"-c", filepath.Join(scan, "none"), "-l", scan, "status"}, 0, "", "no service definitions"},
+		{"change without definitions", []string{"-c", filepath.Join(scan, "none"), "-l", scan, "-u", "change", "default"}, 4, "", "cannot list the definitions"},
 		{"dry run", []string{"-c", defs, "-l", scan, "-n0", "-u", "change", "default"}, 0,
 			"1 up oneshot mount (runs up)\n2 up longrun db (until ready) after mount\n3 up longrun app after db\n", ""},
 		{"dry run down of nothing up", []string{"-c", defs, "-l", scan, "-n", "0", "-d", "change", "mount"}, 0, "", ""},

@@ -122,7 +122,7 @@ func (s KexecSys) Check() error {
 		return cli.Exitf(cli.ExitSystem, "kexec: %v", err)
 	}
 	if !ok {
-		return cli.Exitf(cli.ExitSystem, "kexec: %v (%s is 0): load one first (svboot, or shutdown.Load); nothing was stopped", ErrNoKexecKernel, s.LoadedFile)
+		return cli.Exitf(cli.ExitSystem, "kexec: %v (%s is 0): load one first (svboot, svnetboot, kexec -l KERNEL, or shutdown.Load); nothing was stopped", ErrNoKexecKernel, s.LoadedFile)
 	}
 	ctl := filepath.Join(s.Scandir, ".s6-svscan", "control")
 	fd, err := unix.Open(ctl, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)

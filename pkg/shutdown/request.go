@@ -105,7 +105,7 @@ func Request(a Action, o Options, sys RequestSys, stderr io.Writer, prog string)
 			return cli.Exitf(cli.ExitSystem, "-k: %v", err)
 		}
 		if !ok {
-			return cli.Exitf(cli.ExitSystem, "-k: %v (%s is 0): load one first (svboot); nothing was stopped", ErrNoKexecKernel, sys.Kexec.LoadedFile)
+			return cli.Exitf(cli.ExitSystem, "-k: %v (%s is 0): load one first (svboot, svnetboot, or kexec -l KERNEL); nothing was stopped", ErrNoKexecKernel, sys.Kexec.LoadedFile)
 		}
 	}
 	if o.Delay > 0 {
