@@ -127,9 +127,11 @@ func reexec(t *testing.T, s *scan, d string, letters string) {
 		}
 		return n > linesBefore+2000
 	})
-	// The delayed start happens when it is due, not before, not never.
+	// The delayed start happens when it is due, not before, not never
+	// (the upper bound only catches a timer lost and replaced by
+	// something else: a loaded machine starts the script seconds late).
 	s.waitFor("late started again", func() bool { return len(lateStarts(t, d)) > startsBefore })
-	if first := lateStarts(t, d)[startsBefore]; first.Before(due.Add(-50*time.Millisecond)) || first.After(due.Add(2*time.Second)) {
+	if first := lateStarts(t, d)[startsBefore]; first.Before(due.Add(-50*time.Millisecond)) || first.After(due.Add(10*time.Second)) {
 		t.Errorf("late started at %v, due at %v", first.Format(time.StampMilli), due.Format(time.StampMilli))
 	}
 	// Readiness through the notification pipe handed over.
