@@ -60,26 +60,7 @@ func TestHelperClient6(t *testing.T) {
 	if cli, err := netlink.LinkByName("cli6"); err != nil || netlink.LinkSetUp(cli) != nil {
 		t.Fatalf("cli6 up: %v", err)
 	}
-	srv := reexec(t, "server6", "TestHelperServer6")
-	stdin, _ := srv.StdinPipe()
-	stdout, _ := srv.StdoutPipe()
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); srv.Wait() }()
-	peer, err := netlink.LinkByName("srv6")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetNsPid(peer, srv.Process.Pid); err != nil {
-		t.Fatalf("moving srv6: %v", err)
-	}
-	stdin.Write([]byte("go\n"))
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !strings.Contains(sc.Text(), "serving") {
-		t.Logf("server: %s", sc.Text())
-	}
+	sc := serveFromPeer(t, "server6", "TestHelperServer6", "srv6")
 	var renews atomic.Int32
 	go func() {
 		for sc.Scan() {

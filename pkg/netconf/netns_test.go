@@ -35,6 +35,35 @@ func reexec(t *testing.T, role, test string, extra ...string) *exec.Cmd {
 	return cmd
 }
 
+// serveFromPeer starts the test binary as a DHCP server (role, test) in
+// a network namespace of its own, moves the veth peer there, and returns
+// the server's output once it says it is serving. The server stops when
+// the test ends.
+func serveFromPeer(t *testing.T, role, test, peerName string) *bufio.Scanner {
+	t.Helper()
+	srv := reexec(t, role, test)
+	stdin, _ := srv.StdinPipe()
+	stdout, _ := srv.StdoutPipe()
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); srv.Wait() })
+	peer, err := netlink.LinkByName(peerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetNsPid(peer, srv.Process.Pid); err != nil {
+		t.Fatalf("moving %s: %v", peerName, err)
+	}
+	stdin.Write([]byte("go\n"))
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.Contains(sc.Text(), "serving") {
+		t.Logf("server: %s", sc.Text())
+	}
+	return sc
+}
+
 func TestDHCPInNamespace(t *testing.T) {
 	if os.Getenv(roleEnv) != "" {
 		return
@@ -65,25 +94,7 @@ func TestHelperClient(t *testing.T) {
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "srv0"}); err != nil {
 		t.Fatalf("veth pair: %v", err)
 	}
-	srv := reexec(t, "server", "TestHelperServer")
-	stdin, _ := srv.StdinPipe()
-	stdout, _ := srv.StdoutPipe()
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); srv.Wait() }()
-	peer, err := netlink.LinkByName("srv0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetNsPid(peer, srv.Process.Pid); err != nil {
-		t.Fatalf("moving srv0: %v", err)
-	}
-	stdin.Write([]byte("go\n"))
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !strings.Contains(sc.Text(), "serving") {
-	}
+	sc := serveFromPeer(t, "server", "TestHelperServer", "srv0")
 	go func() {
 		for sc.Scan() {
 			t.Logf("server: %s", sc.Text())
