@@ -133,8 +133,9 @@ var sdCases = []sdCase{
 		[]sdStep{sdWait("-U"), sdStat}},
 	{"notification-fd malformed", map[string]string{"run": "#!/bin/sh\necho >&3\nexec sleep 100000\n", "notification-fd": "3 \n"}, nil,
 		[]sdStep{sdWait("-u"), sdWait("-U", "-t", "300"), sdStat}},
-	{"lock-fd", map[string]string{"run": "#!/bin/sh\nt=$(readlink /proc/$$/fd/5)\necho \"${t##*/}\" > lk\nexec sleep 100000\n", "lock-fd": "5"},
-		// Debian's s6 2.11 opens the file without creating it.
+	{"lock-fd", map[string]string{"run": "#!/bin/sh\nt=$(readlink /proc/$$/fd/5)\necho \"${t##*/}\" > lk.new\nmv lk.new lk\nexec sleep 100000\n", "lock-fd": "5"},
+		// Debian's s6 2.11 opens the file without creating it. lk
+		// appears whole (renamed in): the step reads it once it exists.
 		func(t *testing.T, dir string) {
 			os.Mkdir(filepath.Join(dir, "supervise"), 0o700)
 			os.WriteFile(filepath.Join(dir, "supervise", "service-lock"), nil, 0o644)
